@@ -1,0 +1,194 @@
+//! Training-time augmentation for the robust classifier: people draw digits tilted, off-centre,
+//! larger or smaller and with thinner or thicker strokes than MNIST's. Each image gets a random
+//! affine warp (rotation, scale, shear, shift) and, sometimes, a stroke-width change.
+
+use rand::Rng;
+
+use super::idx::{IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Ranges of the random transformations.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AugmentConfig {
+    /// Largest rotation, in degrees, either way.
+    pub max_rotation_deg: f32,
+    /// Scale factor drawn from [1 - s, 1 + s].
+    pub max_scale: f32,
+    /// Largest shear factor, either way.
+    pub max_shear: f32,
+    /// Largest shift in pixels along each axis.
+    pub max_shift: f32,
+    /// Probability of thickening, and separately of thinning, the strokes.
+    pub stroke_probability: f32,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            max_rotation_deg: 15.0,
+            max_scale: 0.15,
+            max_shear: 0.2,
+            max_shift: 2.5,
+            stroke_probability: 0.2,
+        }
+    }
+}
+
+fn symmetric(rng: &mut impl Rng, max: f32) -> f32 {
+    if max > 0.0 {
+        rng.random_range(-max..=max)
+    } else {
+        0.0
+    }
+}
+
+fn pixel(image: &[f32], x: isize, y: isize) -> f32 {
+    let side = IMAGE_SIDE as isize;
+    if (0..side).contains(&x) && (0..side).contains(&y) {
+        image[(y * side + x) as usize]
+    } else {
+        0.0
+    }
+}
+
+/// Bilinear sample at a fractional position; outside the image is background (0).
+fn sample(image: &[f32], x: f32, y: f32) -> f32 {
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (x0, y0) = (x0 as isize, y0 as isize);
+    let top = pixel(image, x0, y0) * (1.0 - fx) + pixel(image, x0 + 1, y0) * fx;
+    let bottom = pixel(image, x0, y0 + 1) * (1.0 - fx) + pixel(image, x0 + 1, y0 + 1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// Grey-level dilation (`thicken`) or erosion with a 3×3 cross.
+fn morph(image: &[f32], thicken: bool) -> Vec<f32> {
+    let side = IMAGE_SIDE as isize;
+    let mut out = vec![0.0; IMAGE_PIXELS];
+    for y in 0..side {
+        for x in 0..side {
+            let around = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+                .map(|(dx, dy)| pixel(image, x + dx, y + dy));
+            let v = if thicken {
+                around.iter().copied().fold(0.0, f32::max)
+            } else {
+                around.iter().copied().fold(1.0, f32::min)
+            };
+            out[(y * side + x) as usize] = v;
+        }
+    }
+    out
+}
+
+/// Applies an affine map (matrix `m` about the image centre, then shift `t`) by inverse
+/// mapping each output pixel.
+fn warp(image: &[f32], m: [[f32; 2]; 2], t: [f32; 2]) -> Vec<f32> {
+    let c = (IMAGE_SIDE as f32 - 1.0) / 2.0;
+    let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    let inv = [
+        [m[1][1] / det, -m[0][1] / det],
+        [-m[1][0] / det, m[0][0] / det],
+    ];
+    let mut out = vec![0.0; IMAGE_PIXELS];
+    for y in 0..IMAGE_SIDE {
+        for x in 0..IMAGE_SIDE {
+            let (dx, dy) = (x as f32 - c - t[0], y as f32 - c - t[1]);
+            let sx = inv[0][0] * dx + inv[0][1] * dy + c;
+            let sy = inv[1][0] * dx + inv[1][1] * dy + c;
+            out[y * IMAGE_SIDE + x] = sample(image, sx, sy);
+        }
+    }
+    out
+}
+
+/// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
+pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec<f32> {
+    let angle = symmetric(rng, config.max_rotation_deg).to_radians();
+    let scale = 1.0 + symmetric(rng, config.max_scale);
+    let shear = symmetric(rng, config.max_shear);
+    let (s, c) = angle.sin_cos();
+    // Rotation · shear · scale.
+    let m = [
+        [scale * c, scale * (c * shear - s)],
+        [scale * s, scale * (s * shear + c)],
+    ];
+    let t = [
+        symmetric(rng, config.max_shift),
+        symmetric(rng, config.max_shift),
+    ];
+    let mut out = warp(image, m, t);
+    let roll: f32 = rng.random();
+    if roll < config.stroke_probability {
+        out = morph(&out, true);
+    } else if roll < 2.0 * config.stroke_probability {
+        let thinned = morph(&out, false);
+        // Thin strokes would vanish: keep the erosion only where most of the ink survives.
+        if thinned.iter().sum::<f32>() > 0.5 * out.iter().sum::<f32>() {
+            out = thinned;
+        }
+    }
+    out
+}
+
+/// Augments a batch of images (pixels concatenated) in place.
+pub fn augment_batch(pixels: &mut [f32], config: &AugmentConfig, rng: &mut impl Rng) {
+    for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
+        let out = augment(image, config, rng);
+        image.copy_from_slice(&out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{SeedableRng, rngs::StdRng};
+
+    fn square() -> Vec<f32> {
+        let mut img = vec![0.0; IMAGE_PIXELS];
+        for y in 10..18 {
+            for x in 10..18 {
+                img[y * IMAGE_SIDE + x] = 1.0;
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn identity_transform_changes_nothing() {
+        let none = AugmentConfig {
+            max_rotation_deg: 0.0,
+            max_scale: 0.0,
+            max_shear: 0.0,
+            max_shift: 0.0,
+            stroke_probability: 0.0,
+        };
+        let img = square();
+        assert_eq!(augment(&img, &none, &mut StdRng::seed_from_u64(0)), img);
+    }
+
+    #[test]
+    fn shift_moves_the_ink() {
+        let out = warp(&square(), [[1.0, 0.0], [0.0, 1.0]], [2.0, 0.0]);
+        assert_eq!(out[12 * IMAGE_SIDE + 10], 0.0);
+        assert_eq!(out[12 * IMAGE_SIDE + 19], 1.0);
+    }
+
+    #[test]
+    fn augmented_images_stay_valid_and_keep_most_ink() {
+        let img = square();
+        let ink: f32 = img.iter().sum();
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..50 {
+            let out = augment(&img, &AugmentConfig::default(), &mut rng);
+            assert!(out.iter().all(|p| (0.0..=1.0 + 1e-6).contains(p)));
+            let got: f32 = out.iter().sum();
+            assert!(got > 0.4 * ink && got < 2.5 * ink, "ink {got} vs {ink}");
+        }
+    }
+
+    #[test]
+    fn thickening_adds_ink() {
+        let img = square();
+        assert!(morph(&img, true).iter().sum::<f32>() > img.iter().sum::<f32>());
+        assert!(morph(&img, false).iter().sum::<f32>() < img.iter().sum::<f32>());
+    }
+}

@@ -1,0 +1,223 @@
+//! The MNIST data set and the PROTOCOL.md splits: train = first 50,000 training images,
+//! validation = the last 10,000, test = the 10,000 t10k images. Pixels are scaled to [0, 1].
+
+use std::path::Path;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, parse_images, parse_labels};
+
+/// Images in the training split (the rest of the training file is validation).
+pub const TRAIN_SIZE: usize = 50_000;
+
+/// The four raw files, as named in the npm package and in PROTOCOL.md.
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// Images (28×28 u8, concatenated) with their labels.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Parses an image file and a label file, checking that they hold the same number of items.
+    pub fn from_idx(
+        images: &[u8],
+        images_name: &str,
+        labels: &[u8],
+        labels_name: &str,
+    ) -> Result<Self, IdxError> {
+        let images_u8 = parse_images(images, images_name)?;
+        let labels_u8 = parse_labels(labels, labels_name)?;
+        let image_count = images_u8.len() / IMAGE_PIXELS;
+        if image_count != labels_u8.len() {
+            return Err(IdxError::CountMismatch {
+                images: images_name.to_string(),
+                labels: labels_name.to_string(),
+                image_count,
+                label_count: labels_u8.len(),
+            });
+        }
+        Ok(Self {
+            images: images_u8,
+            labels: labels_u8,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The raw pixels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        &self.images[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
+    }
+
+    /// Items `range` as a new data set.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            images: self.images[range.start * IMAGE_PIXELS..range.end * IMAGE_PIXELS].to_vec(),
+            labels: self.labels[range].to_vec(),
+        }
+    }
+
+    /// Pixels of the images at `indices`, scaled to [0, 1], image after image.
+    pub fn pixels(&self, indices: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        for &i in indices {
+            out.extend(self.image(i).iter().map(|&p| f32::from(p) / 255.0));
+        }
+        out
+    }
+
+    /// The labels at `indices`.
+    pub fn labels_at(&self, indices: &[usize]) -> Vec<u8> {
+        indices.iter().map(|&i| self.labels[i]).collect()
+    }
+}
+
+/// Which part of the data set, as PROTOCOL.md defines them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
+/// The whole data set in its three splits.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+impl Mnist {
+    /// Builds the splits from the 60k training and the 10k test data sets.
+    pub fn from_parts(training_file: Dataset, test: Dataset) -> Self {
+        let n = training_file.len();
+        let cut = TRAIN_SIZE.min(n);
+        Self {
+            train: training_file.slice(0..cut),
+            validation: training_file.slice(cut..n),
+            test,
+        }
+    }
+
+    /// Reads the four IDX files from `dir` (see `scripts/fetch-mnist`).
+    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| LoadError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let name = |f: &str| dir.join(f).display().to_string();
+        let [tri, trl, tei, tel] = FILES;
+        let training_file = Dataset::from_idx(&read(tri)?, &name(tri), &read(trl)?, &name(trl))?;
+        let test = Dataset::from_idx(&read(tei)?, &name(tei), &read(tel)?, &name(tel))?;
+        Ok(Self::from_parts(training_file, test))
+    }
+
+    pub fn split(&self, split: Split) -> &Dataset {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.validation,
+            Split::Test => &self.test,
+        }
+    }
+}
+
+/// Failure to load the data set from disk.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source} (run `scripts/fetch-mnist` to download MNIST)")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+}
+
+/// A batch of images as a `[n, 1, 28, 28]` tensor from pixels in [0, 1].
+pub fn images_tensor(pixels: Vec<f32>, device: &Device) -> Tensor<4> {
+    let n = pixels.len() / IMAGE_PIXELS;
+    Tensor::from_data(
+        TensorData::new(pixels, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+/// Labels as an integer tensor.
+pub fn labels_tensor(labels: &[u8], device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let n = labels.len();
+    Tensor::from_data(TensorData::new(labels, [n]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::{encode_images, encode_labels};
+
+    fn toy(count: usize) -> Dataset {
+        let pixels: Vec<u8> = (0..count * IMAGE_PIXELS)
+            .map(|i| (i / IMAGE_PIXELS) as u8)
+            .collect();
+        let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
+        Dataset::from_idx(&encode_images(&pixels), "i", &encode_labels(&labels), "l").unwrap()
+    }
+
+    #[test]
+    fn count_mismatch_names_both_files() {
+        let err = Dataset::from_idx(
+            &encode_images(&vec![0; 2 * IMAGE_PIXELS]),
+            "imgs",
+            &encode_labels(&[1, 2, 3]),
+            "lbls",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "imgs holds 2 images but lbls holds 3 labels"
+        );
+    }
+
+    #[test]
+    fn splits_follow_the_protocol() {
+        let mnist = Mnist::from_parts(toy(TRAIN_SIZE + 7), toy(3));
+        assert_eq!(mnist.train.len(), TRAIN_SIZE);
+        assert_eq!(mnist.validation.len(), 7);
+        assert_eq!(mnist.split(Split::Test).len(), 3);
+        // The validation split starts right after the training split.
+        assert_eq!(mnist.validation.image(0)[0], (TRAIN_SIZE % 256) as u8);
+    }
+
+    #[test]
+    fn pixels_are_scaled_to_unit_range() {
+        let data = toy(3);
+        let px = data.pixels(&[2, 0]);
+        assert_eq!(px.len(), 2 * IMAGE_PIXELS);
+        assert!((px[0] - 2.0 / 255.0).abs() < 1e-7);
+        assert_eq!(px[IMAGE_PIXELS], 0.0);
+        assert_eq!(data.labels_at(&[2, 1]), vec![2, 1]);
+    }
+
+    #[test]
+    fn missing_files_suggest_the_fetch_script() {
+        let err = Mnist::load(Path::new("/nonexistent-mnist-dir")).unwrap_err();
+        assert!(err.to_string().contains("scripts/fetch-mnist"), "{err}");
+    }
+}

@@ -1,0 +1,10 @@
+//! MNIST data: the IDX reader, the PROTOCOL.md splits, Gaussian input noise and the
+//! augmentation used for the robust classifier. Shared by the native trainer and the wasm crate.
+
+pub mod augment;
+pub mod idx;
+pub mod mnist;
+pub mod noise;
+
+pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError};
+pub use mnist::{Dataset, Mnist, Split};

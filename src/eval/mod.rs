@@ -1,0 +1,182 @@
+//! Test metrics exactly as PROTOCOL.md defines them. Shared by `train`, `eval` and the tests.
+
+use burn::prelude::*;
+use rand::{SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::data::mnist::{images_tensor, labels_tensor};
+use crate::data::noise::{add_gaussian_noise, standard_normal};
+use crate::data::{Dataset, IMAGE_PIXELS};
+use crate::model::{CLASSES, Classifier, ConvAe, Vae};
+
+/// Batch size for evaluation (it does not change any metric).
+pub const EVAL_BATCH: usize = 500;
+/// Seed of the noise used by every reported DAE metric and VAE ε sample.
+pub const EVAL_SEED: u64 = 2024;
+
+fn batches(n: usize) -> impl Iterator<Item = Vec<usize>> {
+    (0..n)
+        .step_by(EVAL_BATCH)
+        .map(move |s| (s..(s + EVAL_BATCH).min(n)).collect())
+}
+
+pub(crate) fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+/// Reconstruction error of an autoencoder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AeMetrics {
+    /// Mean squared error per pixel.
+    pub mse: f64,
+    /// 10·log10(1/MSE).
+    pub psnr: f64,
+}
+
+/// Denoising metrics at one noise amount.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DaeMetrics {
+    pub noise_amount: f64,
+    /// MSE(denoised, clean).
+    pub mse: f64,
+    /// MSE(noisy, clean): the baseline a denoiser must beat.
+    pub noisy_mse: f64,
+    pub psnr: f64,
+    pub noisy_psnr: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VaeMetrics {
+    /// Negative ELBO, nats per image, one ε sample per image.
+    pub neg_elbo: f64,
+    /// Σ_pixels BCE, nats per image.
+    pub recon: f64,
+    /// KL(q(z|x) ‖ N(0, I)), nats per image.
+    pub kl: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClassifierMetrics {
+    pub accuracy: f64,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u32>>,
+}
+
+pub fn psnr(mse: f64) -> f64 {
+    10.0 * (1.0 / mse).log10()
+}
+
+/// Per-pixel MSE of the autoencoder's reconstructions of `data`.
+pub fn ae_metrics(model: &ConvAe, data: &Dataset, device: &Device) -> AeMetrics {
+    let mut sum = 0.0;
+    for idx in batches(data.len()) {
+        let x = images_tensor(data.pixels(&idx), device);
+        sum += scalar(model.mse(x.clone(), x)) * idx.len() as f64;
+    }
+    let mse = sum / data.len() as f64;
+    AeMetrics {
+        mse,
+        psnr: psnr(mse),
+    }
+}
+
+/// Denoising metrics: inputs clip(x + a·N(0,1), 0, 1) with noise seeded by `seed`.
+pub fn dae_metrics(
+    model: &ConvAe,
+    data: &Dataset,
+    noise_amount: f32,
+    seed: u64,
+    device: &Device,
+) -> DaeMetrics {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut sum, mut noisy_sum) = (0.0, 0.0);
+    for idx in batches(data.len()) {
+        let clean = data.pixels(&idx);
+        let mut noisy = clean.clone();
+        add_gaussian_noise(&mut noisy, noise_amount, &mut rng);
+        noisy_sum += noisy
+            .iter()
+            .zip(&clean)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>();
+        let loss = model.mse(images_tensor(noisy, device), images_tensor(clean, device));
+        sum += scalar(loss) * (idx.len() * IMAGE_PIXELS) as f64;
+    }
+    let pixels = (data.len() * IMAGE_PIXELS) as f64;
+    let (mse, noisy_mse) = (sum / pixels, noisy_sum / pixels);
+    DaeMetrics {
+        noise_amount: f64::from(noise_amount),
+        mse,
+        noisy_mse,
+        psnr: psnr(mse),
+        noisy_psnr: psnr(noisy_mse),
+    }
+}
+
+/// Negative ELBO and its parts, one ε sample per image drawn with `seed`.
+pub fn vae_metrics(
+    model: &Vae,
+    data: &Dataset,
+    latent: usize,
+    seed: u64,
+    device: &Device,
+) -> VaeMetrics {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut recon, mut kl) = (0.0, 0.0);
+    for idx in batches(data.len()) {
+        let n = idx.len();
+        let eps = Tensor::from_data(
+            TensorData::new(standard_normal(n * latent, &mut rng), [n, latent]),
+            device,
+        );
+        let loss = model.loss(images_tensor(data.pixels(&idx), device), eps);
+        recon += scalar(loss.recon) * n as f64;
+        kl += scalar(loss.kl) * n as f64;
+    }
+    let n = data.len() as f64;
+    VaeMetrics {
+        neg_elbo: (recon + kl) / n,
+        recon: recon / n,
+        kl: kl / n,
+    }
+}
+
+/// Predicted classes of the images in `data`.
+pub fn predictions(model: &Classifier, data: &Dataset, device: &Device) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for idx in batches(data.len()) {
+        let pred = model
+            .forward(images_tensor(data.pixels(&idx), device))
+            .argmax(1);
+        out.extend(pred.into_data().iter::<i64>().map(|p| p as u8));
+    }
+    out
+}
+
+/// Accuracy and confusion matrix.
+pub fn classifier_metrics(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> ClassifierMetrics {
+    let mut confusion = vec![vec![0u32; CLASSES]; CLASSES];
+    for (p, &t) in predictions(model, data, device).iter().zip(&data.labels) {
+        confusion[t as usize][*p as usize] += 1;
+    }
+    let correct: u32 = (0..CLASSES).map(|k| confusion[k][k]).sum();
+    ClassifierMetrics {
+        accuracy: f64::from(correct) / data.len() as f64,
+        confusion,
+    }
+}
+
+/// Mean cross-entropy of the classifier on `data` (the validation loss of its training).
+pub fn cross_entropy(model: &Classifier, data: &Dataset, device: &Device) -> f64 {
+    let mut sum = 0.0;
+    for idx in batches(data.len()) {
+        let x = images_tensor(data.pixels(&idx), device);
+        let y = labels_tensor(&data.labels_at(&idx), device);
+        sum += scalar(model.cross_entropy(x, y)) * idx.len() as f64;
+    }
+    sum / data.len() as f64
+}

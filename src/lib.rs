@@ -1,0 +1,12 @@
+//! Digit Lab: the paper's unsupervised models on MNIST (ConvAE, denoising AE, VAE, transfer
+//! classifier) in burn. This library is shared by the native trainer (`src/main.rs`) and the
+//! wasm crate: data and models compile for both; training, file I/O and the CLI are native only.
+
+pub mod data;
+pub mod eval;
+pub mod model;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fs_util;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;

@@ -1,0 +1,476 @@
+//! The Digit Lab trainer CLI: parses flags and calls the library.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use burn::prelude::*;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use digit_lab::data::augment::AugmentConfig;
+use digit_lab::data::mnist::{FILES, images_tensor};
+use digit_lab::data::{Dataset, Mnist, idx};
+use digit_lab::eval;
+use digit_lab::model::{
+    ClassifierConfig, ConvAeConfig, Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae,
+    load_vae,
+};
+use digit_lab::train::{Context, FitConfig, Schedule, bench, tasks};
+use sha2::{Digest, Sha256};
+
+#[derive(Parser)]
+#[command(
+    name = "digit-lab",
+    version,
+    about = "Train and evaluate the Digit Lab MNIST models (burn)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a model (or all of them) and record it in <out>/manifest.json.
+    Train(TrainArgs),
+    /// Print the PROTOCOL.md test metrics of the weights in a directory.
+    Eval(EvalArgs),
+    /// Run a model on an IDX image file and print one JSON line per image.
+    Predict(PredictArgs),
+    /// Measure training samples/s of the default ConvAE.
+    Bench(BenchArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Ae,
+    Dae,
+    Vae,
+    Classifier,
+    ClassifierBest,
+    All,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// burn's pure-Rust multi-threaded CPU backend.
+    Flex,
+    /// burn's wgpu backend (GPU; build with `--features wgpu`).
+    Wgpu,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Directory holding the four MNIST IDX files.
+    #[arg(long, default_value = "data/mnist")]
+    data: PathBuf,
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[arg(value_enum)]
+    which: Which,
+    #[command(flatten)]
+    common: Common,
+    /// Output directory for weights, histories and the manifest.
+    #[arg(long, default_value = "weights")]
+    out: PathBuf,
+    /// Maximum epochs (default per model: ae/dae 100, vae 60, classifier 60, classifier-best 30).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Early-stopping patience in epochs.
+    #[arg(long, default_value_t = 5)]
+    patience: usize,
+    /// Batch size (default: 256; 128 for the VAE, as PROTOCOL.md says).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// L2 penalty (weight decay); default 1e-5 (the paper's best), 0 for the VAE.
+    #[arg(long)]
+    l2: Option<f64>,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    schedule: Schedule,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// ConvAE channels of the first convolution.
+    #[arg(long, default_value_t = 8)]
+    c1: usize,
+    #[arg(long, default_value_t = 16)]
+    c2: usize,
+    #[arg(long, default_value_t = 64)]
+    c3: usize,
+    /// ConvAE hidden linear layer width.
+    #[arg(long, default_value_t = 64)]
+    fc: usize,
+    /// ConvAE dropout rate.
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f64,
+    /// Code (latent) size of the ConvAE / DAE / VAE.
+    #[arg(long, default_value_t = 2)]
+    code: usize,
+    /// Noise amount a of the denoising AE: input clip(x + a·N(0,1), 0, 1).
+    #[arg(long, default_value_t = 0.3)]
+    noise_amount: f32,
+    /// No progress bars or per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+    /// Use only the first N training images (quick smoke runs; not for reported weights).
+    #[arg(long)]
+    limit_train: Option<usize>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Directory with manifest.json and the weights.
+    #[arg(long, default_value = "weights")]
+    weights: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PredictModel {
+    Classifier,
+    ClassifierBest,
+    Ae,
+    Vae,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    #[arg(long, value_enum)]
+    model: PredictModel,
+    /// IDX file of 28×28 u8 images.
+    #[arg(long)]
+    images: PathBuf,
+    #[arg(long, default_value = "weights")]
+    weights: PathBuf,
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    #[arg(long, default_value_t = 40)]
+    steps: usize,
+}
+
+fn device(backend: Backend) -> Result<(Device, String)> {
+    match backend {
+        Backend::Flex => Ok((Device::flex(), "flex".to_string())),
+        #[cfg(feature = "wgpu")]
+        Backend::Wgpu => Ok((Device::wgpu(DeviceKind::DefaultDevice), "wgpu".to_string())),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => {
+            bail!("this binary was built without GPU support: rebuild with `--features wgpu`")
+        }
+    }
+}
+
+fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Loads MNIST, fetching it first with `scripts/fetch-mnist` when it is missing.
+fn load_data(dir: &Path) -> Result<Mnist> {
+    let missing = FILES.iter().any(|f| !dir.join(f).exists());
+    let script = Path::new("scripts/fetch-mnist");
+    if missing && dir == Path::new("data/mnist") && script.exists() {
+        eprintln!(
+            "MNIST not found in {}: running scripts/fetch-mnist",
+            dir.display()
+        );
+        let status = Command::new("bash")
+            .arg(script)
+            .status()
+            .context("running scripts/fetch-mnist")?;
+        if !status.success() {
+            bail!("scripts/fetch-mnist failed");
+        }
+    }
+    Ok(Mnist::load(dir)?)
+}
+
+fn sha256_files(dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    FILES
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(f))
+                .with_context(|| format!("reading {}", dir.join(f).display()))?;
+            let digest = Sha256::digest(&bytes);
+            Ok((
+                f.to_string(),
+                digest.iter().map(|b| format!("{b:02x}")).collect(),
+            ))
+        })
+        .collect()
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join("manifest.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Manifest::parse(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn read_weights(dir: &Path, manifest: &Manifest, kind: ModelKind) -> Result<Vec<u8>> {
+    let path = dir.join(&manifest.entry(kind)?.file);
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let (device, backend) = device(args.common.backend)?;
+    let mut data = load_data(&args.common.data)?;
+    if let Some(n) = args.limit_train {
+        data.train = data.train.slice(0..n.min(data.train.len()));
+    }
+    let ctx = Context {
+        data: &data,
+        device,
+        backend,
+        threads: threads(),
+        out_dir: args.out.clone(),
+        quiet: args.quiet,
+    };
+    let kinds: Vec<ModelKind> = match args.which {
+        Which::Ae => vec![ModelKind::Ae],
+        Which::Dae => vec![ModelKind::Dae],
+        Which::Vae => vec![ModelKind::Vae],
+        Which::Classifier => vec![ModelKind::Classifier],
+        Which::ClassifierBest => vec![ModelKind::ClassifierBest],
+        Which::All => ModelKind::ALL.to_vec(),
+    };
+    let ae_config = ConvAeConfig::new()
+        .with_c1(args.c1)
+        .with_c2(args.c2)
+        .with_c3(args.c3)
+        .with_fc(args.fc)
+        .with_dropout(args.dropout)
+        .with_code(args.code);
+    if !(0.0..1.0).contains(&args.dropout) {
+        bail!("--dropout must be in [0, 1), got {}", args.dropout);
+    }
+    for kind in kinds {
+        let (default_epochs, default_batch, default_l2) = match kind {
+            ModelKind::Ae | ModelKind::Dae => (100, 256, 1e-5),
+            ModelKind::Vae => (60, 128, 0.0),
+            ModelKind::Classifier => (60, 256, 1e-5),
+            ModelKind::ClassifierBest => (30, 128, 1e-5),
+        };
+        let fit = FitConfig {
+            epochs: args.epochs.unwrap_or(default_epochs),
+            patience: args.patience,
+            batch_size: args.batch_size.unwrap_or(default_batch),
+            lr: args.lr,
+            weight_decay: args.l2.unwrap_or(default_l2),
+            schedule: args.schedule,
+            seed: args.seed,
+        };
+        let entry = match kind {
+            ModelKind::Ae => tasks::train_conv_ae(&ctx, &ae_config, &fit, None)?,
+            ModelKind::Dae => {
+                tasks::train_conv_ae(&ctx, &ae_config, &fit, Some(args.noise_amount))?
+            }
+            ModelKind::Vae => {
+                tasks::train_vae(&ctx, &VaeConfig::new().with_latent(args.code), &fit)?
+            }
+            ModelKind::Classifier => tasks::train_classifier(&ctx, &args.out, &fit)?,
+            ModelKind::ClassifierBest => tasks::train_classifier_best(
+                &ctx,
+                &ClassifierConfig::best(),
+                &fit,
+                &AugmentConfig::default(),
+            )?,
+        };
+        eprintln!(
+            "{}: {} epochs (best {}), {:.0}s, test {}",
+            kind.key(),
+            entry.epochs,
+            entry.best_epoch,
+            entry.train_seconds,
+            summary(&entry.test)
+        );
+        // Re-read the manifest each time: another model may have been trained meanwhile.
+        let mut manifest = read_manifest(&args.out).unwrap_or_default();
+        manifest.data.sha256 = sha256_files(&args.common.data)?;
+        manifest.backend = ctx.backend.clone();
+        manifest.threads = ctx.threads;
+        manifest.models.insert(kind.key().to_string(), entry);
+        let json = serde_json::to_string_pretty(&manifest)? + "\n";
+        digit_lab::fs_util::write_atomic(&args.out.join("manifest.json"), json.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The test metrics without the confusion matrix, for one-line summaries.
+fn summary(test: &serde_json::Value) -> String {
+    let mut t = test.clone();
+    if let Some(o) = t.as_object_mut() {
+        o.remove("confusion");
+    }
+    t.to_string()
+}
+
+fn evaluate(args: EvalArgs) -> Result<()> {
+    let (device, _) = device(args.common.backend)?;
+    let data = load_data(&args.common.data)?;
+    let manifest = read_manifest(&args.weights)?;
+    let mut out = serde_json::Map::new();
+    for kind in ModelKind::ALL {
+        let Ok(entry) = manifest.entry(kind) else {
+            continue;
+        };
+        let bytes = read_weights(&args.weights, &manifest, kind)?;
+        let metrics = match kind {
+            ModelKind::Ae => serde_json::to_value(eval::ae_metrics(
+                &load_conv_ae(&manifest, kind, &bytes, &device)?,
+                &data.test,
+                &device,
+            ))?,
+            ModelKind::Dae => {
+                let a = entry.hyperparameters["noise_amount"]
+                    .as_f64()
+                    .context("dae noise_amount")? as f32;
+                let model = load_conv_ae(&manifest, kind, &bytes, &device)?;
+                serde_json::to_value(eval::dae_metrics(
+                    &model,
+                    &data.test,
+                    a,
+                    eval::EVAL_SEED,
+                    &device,
+                ))?
+            }
+            ModelKind::Vae => {
+                let config: VaeConfig = manifest.architecture(kind)?;
+                let model = load_vae(&manifest, &bytes, &device)?;
+                serde_json::to_value(eval::vae_metrics(
+                    &model,
+                    &data.test,
+                    config.latent,
+                    eval::EVAL_SEED,
+                    &device,
+                ))?
+            }
+            ModelKind::Classifier | ModelKind::ClassifierBest => {
+                serde_json::to_value(eval::classifier_metrics(
+                    &load_classifier(&manifest, kind, &bytes, &device)?,
+                    &data.test,
+                    &device,
+                ))?
+            }
+        };
+        println!("{:<16} {}", kind.key(), summary(&metrics));
+        out.insert(kind.key().to_string(), metrics);
+    }
+    if out.is_empty() {
+        bail!(
+            "no trained models in {}",
+            args.weights.join("manifest.json").display()
+        );
+    }
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    let (device, _) = device(args.backend)?;
+    let name = args.images.display().to_string();
+    let bytes = std::fs::read(&args.images).with_context(|| format!("reading {name}"))?;
+    let pixels = idx::parse_images(&bytes, &name)?;
+    let manifest = read_manifest(&args.weights)?;
+    let images = Dataset {
+        labels: vec![0; pixels.len() / digit_lab::data::IMAGE_PIXELS],
+        images: pixels,
+    };
+    let mut lines = Vec::with_capacity(images.len());
+    for start in (0..images.len()).step_by(eval::EVAL_BATCH) {
+        let idx: Vec<usize> = (start..(start + eval::EVAL_BATCH).min(images.len())).collect();
+        let x = images_tensor(images.pixels(&idx), &device);
+        let (rows, width) = match args.model {
+            PredictModel::Classifier | PredictModel::ClassifierBest => {
+                let kind = if args.model == PredictModel::Classifier {
+                    ModelKind::Classifier
+                } else {
+                    ModelKind::ClassifierBest
+                };
+                let model = load_classifier(
+                    &manifest,
+                    kind,
+                    &read_weights(&args.weights, &manifest, kind)?,
+                    &device,
+                )?;
+                (model.probabilities(x), 10)
+            }
+            PredictModel::Ae => {
+                let w = read_weights(&args.weights, &manifest, ModelKind::Ae)?;
+                let model = load_conv_ae(&manifest, ModelKind::Ae, &w, &device)?;
+                let code = model.encoder.forward(x);
+                let width = code.dims()[1];
+                (code, width)
+            }
+            PredictModel::Vae => {
+                let model = load_vae(
+                    &manifest,
+                    &read_weights(&args.weights, &manifest, ModelKind::Vae)?,
+                    &device,
+                )?;
+                let (mu, _) = model.encode(x);
+                let width = mu.dims()[1];
+                (mu, width)
+            }
+        };
+        let values: Vec<f32> = rows
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for (i, row) in idx.iter().zip(values.chunks(width)) {
+            let line = match args.model {
+                PredictModel::Classifier | PredictModel::ClassifierBest => {
+                    let label = row
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .map(|(k, _)| k)
+                        .unwrap_or(0);
+                    serde_json::json!({ "index": i, "label": label, "probs": row })
+                }
+                _ => serde_json::json!({ "index": i, "code": row }),
+            };
+            lines.push(line.to_string());
+        }
+    }
+    println!("{}", lines.join("\n"));
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> Result<()> {
+    let (device, backend) = device(args.backend)?;
+    let result = bench::bench_conv_ae(
+        &device,
+        &backend,
+        threads(),
+        args.batch_size,
+        args.warmup,
+        args.steps,
+    );
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Train(a) => train(a),
+        Cmd::Eval(a) => evaluate(a),
+        Cmd::Predict(a) => predict(a),
+        Cmd::Bench(a) => run_bench(a),
+    }
+}

@@ -1,0 +1,78 @@
+//! Weights files: burn records (`.bpk`) in memory and on disk. Loading checks the record against
+//! the architecture it is applied to, so weights for another architecture are an error.
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("{name}: not a valid weights file: {reason}")]
+    Malformed { name: String, reason: String },
+    #[error("{name}: weights do not fit this model's architecture: {reason}")]
+    WrongArchitecture { name: String, reason: String },
+    #[error("{name}: cannot serialise the weights: {reason}")]
+    Serialise { name: String, reason: String },
+    #[cfg(not(target_arch = "wasm32"))]
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Serialises a module's parameters to a burnpack buffer.
+pub fn to_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
+    let bytes = model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| WeightsError::Serialise {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(bytes.to_vec())
+}
+
+/// Applies a burnpack buffer to `model` (a freshly initialised module of the expected
+/// architecture). `name` identifies the source in errors.
+pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, WeightsError> {
+    // burnpack's reader indexes the header it parses; guard against a panic on garbage input.
+    let record = std::panic::catch_unwind(|| {
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+    })
+    .map_err(|_| WeightsError::Malformed {
+        name: name.to_string(),
+        reason: "unreadable burnpack data".into(),
+    })?
+    .map_err(|e| WeightsError::Malformed {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })?;
+    model
+        .try_load_record(record)
+        .map_err(|e| WeightsError::WrongArchitecture {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Writes a module's weights to `path` atomically: a temporary file, then a rename, so an
+/// interrupted run never leaves a truncated weights file behind.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn save_file<M: Module>(model: M, path: &std::path::Path) -> Result<(), WeightsError> {
+    let bytes = to_bytes(model, &path.display().to_string())?;
+    crate::fs_util::write_atomic(path, &bytes).map_err(|source| WeightsError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads weights from `path` into `model`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_file<M: Module>(model: M, path: &std::path::Path) -> Result<M, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    from_bytes(model, &bytes, &path.display().to_string())
+}

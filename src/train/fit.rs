@@ -1,0 +1,202 @@
+//! The training loop shared by every model: Adam with L2 weight decay, an optional cosine
+//! learning-rate decay, early stopping on validation loss with the best weights kept, an
+//! indicatif progress bar per epoch and a per-epoch history.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::{SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate changes over training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same learning rate throughout (the paper).
+    Constant,
+    /// Cosine decay from the learning rate to 0 over the maximum number of epochs.
+    Cosine,
+}
+
+/// Optimisation settings of one training run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FitConfig {
+    /// Maximum epochs.
+    pub epochs: usize,
+    /// Epochs without a better validation loss before stopping.
+    pub patience: usize,
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 penalty added to the gradients (PyTorch's Adam `weight_decay`).
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    pub seed: u64,
+}
+
+impl FitConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err("epochs and batch size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
+            return Err(format!("learning rate must be in (0, 1], got {}", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!(
+                "weight decay must be >= 0, got {}",
+                self.weight_decay
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch of the history file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochStats {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (dropout active).
+    pub train_loss: f64,
+    pub valid_loss: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    pub seconds: f64,
+    pub train_samples_per_second: f64,
+}
+
+/// What training returns: the best model (validation mode) and how it got there.
+pub struct FitOutcome<M> {
+    pub model: M,
+    pub history: Vec<EpochStats>,
+    pub best_epoch: usize,
+    pub best_valid_loss: f64,
+    pub seconds: f64,
+}
+
+/// Trains `model` (whose parameters live on an autodiff device).
+///
+/// `train_loss(model, batch_indices, rng)` builds a training batch and returns its mean loss;
+/// `valid_loss(model)` returns the loss on the whole validation split for a model in
+/// validation mode. `label` names the run on the progress bar.
+pub fn fit<M: Module + Clone>(
+    mut model: M,
+    config: &FitConfig,
+    train_len: usize,
+    mut train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    mut valid_loss: impl FnMut(&M) -> f64,
+    label: &str,
+    quiet: bool,
+) -> Result<FitOutcome<M>, String> {
+    config.validate()?;
+    if train_len == 0 {
+        return Err("no training data".into());
+    }
+    let mut optimizer = AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+        .init();
+    let steps_per_epoch = train_len.div_ceil(config.batch_size);
+    let mut scheduler = match config.schedule {
+        Schedule::Constant => None,
+        Schedule::Cosine => Some(
+            CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * steps_per_epoch)
+                .init()?,
+        ),
+    };
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..train_len).collect();
+    let mut history = Vec::new();
+    let mut best: Option<(M, usize, f64)> = None;
+    let start = Instant::now();
+
+    for epoch in 1..=config.epochs {
+        let epoch_start = Instant::now();
+        order.shuffle(&mut rng);
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(steps_per_epoch as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{label} epoch {epoch}/{}", config.epochs));
+        let (mut loss_sum, mut lr) = (0.0, config.lr);
+        for (step, batch) in order.chunks(config.batch_size).enumerate() {
+            if let Some(s) = scheduler.as_mut() {
+                lr = s.step().base();
+            }
+            let loss = train_loss(&model, batch, &mut rng);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let value = f64::from(loss.into_scalar::<f32>());
+            if !value.is_finite() {
+                bar.abandon();
+                return Err(format!(
+                    "{label}: training loss became {value} at epoch {epoch}"
+                ));
+            }
+            loss_sum += value;
+            model = optimizer.step(lr, model, grads);
+            bar.inc(1);
+            bar.set_message(format!("loss {:.4}", loss_sum / (step + 1) as f64));
+        }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let snapshot = model.valid();
+        let valid = valid_loss(&snapshot);
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / steps_per_epoch as f64,
+            valid_loss: valid,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+            train_samples_per_second: train_len as f64 / train_seconds,
+        };
+        bar.finish_and_clear();
+        let improved = best.as_ref().is_none_or(|(_, _, b)| valid < *b);
+        if !quiet {
+            eprintln!(
+                "{label} epoch {epoch:>3}: train {:.5}  valid {:.5}{}  lr {:.2e}  {:.1}s ({:.0} samples/s)",
+                stats.train_loss,
+                valid,
+                if improved { " *" } else { "  " },
+                lr,
+                stats.seconds,
+                stats.train_samples_per_second
+            );
+        }
+        history.push(stats);
+        if improved {
+            best = Some((snapshot, epoch, valid));
+        } else if best
+            .as_ref()
+            .is_some_and(|(_, e, _)| epoch - e >= config.patience)
+        {
+            if !quiet {
+                eprintln!(
+                    "{label}: early stop, no improvement for {} epochs",
+                    config.patience
+                );
+            }
+            break;
+        }
+    }
+    let (model, best_epoch, best_valid_loss) = best.expect("at least one epoch ran");
+    Ok(FitOutcome {
+        model,
+        history,
+        best_epoch,
+        best_valid_loss,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

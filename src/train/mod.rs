@@ -1,0 +1,9 @@
+//! Native training: the shared loop (`fit`), one recipe per model (`tasks`) and the speed
+//! benchmark (`bench`).
+
+pub mod bench;
+pub mod fit;
+pub mod tasks;
+
+pub use fit::{EpochStats, FitConfig, FitOutcome, Schedule, fit};
+pub use tasks::{Context, TrainError};

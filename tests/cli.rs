@@ -1,0 +1,113 @@
+//! The trainer binary end to end: `predict` on an IDX file, and its errors.
+
+mod common;
+
+use std::process::Command;
+
+use digit_lab::data::idx::encode_images;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_digit-lab"));
+    c.current_dir(common::root());
+    c
+}
+
+fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("digit-lab-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn predict_prints_json_lines() {
+    let (images, labels) = match common::real_mnist() {
+        Some(m) => {
+            let n = 50;
+            (
+                m.test.images[..n * 784].to_vec(),
+                m.test.labels[..n].to_vec(),
+            )
+        }
+        None => (common::synthetic(5, 1).images, vec![]),
+    };
+    let path = temp("images.idx", &encode_images(&images));
+    let out = bin()
+        .args(["predict", "--model", "classifier-best", "--images"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), images.len() / 784);
+    let mut correct = 0;
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["index"], i);
+        let probs: Vec<f64> = line["probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        assert_eq!(probs.len(), 10);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+        if labels.get(i).is_some_and(|&l| line["label"] == l) {
+            correct += 1;
+        }
+    }
+    if !labels.is_empty() {
+        assert!(correct >= 48, "{correct}/50 test digits right");
+    }
+    for model in ["ae", "vae"] {
+        let out = bin()
+            .args(["predict", "--model", model, "--images"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let first: serde_json::Value = serde_json::from_str(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(first["code"].as_array().unwrap().len(), 2);
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn predict_reports_a_malformed_idx_file() {
+    let path = temp("bad.idx", b"\x00\x00\x08\x01\x00\x00\x00\x01\x07");
+    let out = bin()
+        .args(["predict", "--model", "classifier", "--images"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.idx") && err.contains("magic"), "{err}");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn wgpu_without_the_feature_is_a_clear_error() {
+    if cfg!(feature = "wgpu") {
+        return;
+    }
+    let out = bin()
+        .args(["bench", "--backend", "wgpu", "--steps", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features wgpu"));
+}

@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use digit_lab::data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE, Mnist};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real MNIST, when `scripts/fetch-mnist` has been run (CI runs it); tests that need it
+/// say so and skip otherwise, so the suite also passes on a machine without the data.
+pub fn real_mnist() -> Option<Mnist> {
+    let dir = root().join("data/mnist");
+    match Mnist::load(&dir) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("skipping the real-data part of this test: {e}");
+            None
+        }
+    }
+}
+
+/// Synthetic "digits": class k is a bar at one of 10 positions/orientations, slightly jittered,
+/// so that models can learn something without the real data set.
+pub fn synthetic(count: usize, seed: u64) -> Dataset {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut images = vec![0u8; count * IMAGE_PIXELS];
+    let mut labels = Vec::with_capacity(count);
+    for i in 0..count {
+        let label = next() % 10;
+        let jitter = next() % 3;
+        let img = &mut images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS];
+        for t in 4..24 {
+            let (x, y) = if label < 5 {
+                (4 + label * 4 + jitter, t)
+            } else {
+                (t, 4 + (label - 5) * 4 + jitter)
+            };
+            img[y * IMAGE_SIDE + x] = 255;
+            img[y * IMAGE_SIDE + (x + 1).min(IMAGE_SIDE - 1)] = 200;
+        }
+        labels.push(label as u8);
+    }
+    Dataset { images, labels }
+}
+
+pub fn weights_dir() -> PathBuf {
+    root().join("weights")
+}
+
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

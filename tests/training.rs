@@ -1,0 +1,212 @@
+//! The training loop: a short run lowers the loss, early stopping keeps the best epoch,
+//! transfer learning leaves the frozen convolutions alone, bad settings are refused.
+
+mod common;
+
+use burn::prelude::*;
+use digit_lab::data::mnist::{images_tensor, labels_tensor};
+use digit_lab::eval;
+use digit_lab::model::{ClassifierConfig, ConvAeConfig};
+use digit_lab::train::{FitConfig, Schedule, fit};
+
+fn config(epochs: usize) -> FitConfig {
+    FitConfig {
+        epochs,
+        patience: 5,
+        batch_size: 32,
+        lr: 3e-3,
+        weight_decay: 1e-5,
+        schedule: Schedule::Constant,
+        seed: 1,
+    }
+}
+
+#[test]
+fn a_short_run_lowers_the_validation_loss() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    ad.seed(3);
+    let (train, valid) = (common::synthetic(512, 1), common::synthetic(128, 2));
+    let model = ConvAeConfig::new().init(&ad);
+    let initial = eval::ae_metrics(&model.valid(), &valid, &device).mse;
+    let outcome = fit(
+        model,
+        &config(4),
+        train.len(),
+        |m, batch, _| {
+            let x = images_tensor(train.pixels(batch), &ad);
+            m.mse(x.clone(), x)
+        },
+        |m| eval::ae_metrics(m, &valid, &device).mse,
+        "test",
+        true,
+    )
+    .unwrap();
+    let best = outcome
+        .history
+        .iter()
+        .map(|e| e.valid_loss)
+        .fold(f64::INFINITY, f64::min);
+    assert!(best < 0.8 * initial, "validation MSE {initial} -> {best}");
+    assert_eq!(outcome.best_valid_loss, best);
+    // The kept model is the best epoch's: re-evaluating it gives the recorded loss.
+    let again = eval::ae_metrics(&outcome.model, &valid, &device).mse;
+    assert!((again - best).abs() < 1e-6, "{again} vs {best}");
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let train = common::synthetic(64, 1);
+    // A scripted validation curve: best at epoch 2, then no improvement for `patience` epochs.
+    let curve = [1.0, 0.5, 0.6, 0.7, 0.8, 0.1];
+    let mut epoch = 0;
+    let outcome = fit(
+        ConvAeConfig::new().init(&ad),
+        &FitConfig {
+            patience: 3,
+            ..config(6)
+        },
+        train.len(),
+        |m, batch, _| {
+            let x = images_tensor(train.pixels(batch), &ad);
+            m.mse(x.clone(), x)
+        },
+        |_| {
+            epoch += 1;
+            curve[epoch - 1]
+        },
+        "test",
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        outcome.history.len(),
+        5,
+        "stops after 3 epochs without improvement"
+    );
+    assert_eq!(outcome.best_epoch, 2);
+    assert_eq!(outcome.best_valid_loss, 0.5);
+}
+
+#[test]
+fn cosine_schedule_decays_the_learning_rate() {
+    let ad = Device::flex().autodiff();
+    let train = common::synthetic(64, 1);
+    let outcome = fit(
+        ConvAeConfig::new().init(&ad),
+        &FitConfig {
+            schedule: Schedule::Cosine,
+            ..config(3)
+        },
+        train.len(),
+        |m, batch, _| {
+            let x = images_tensor(train.pixels(batch), &ad);
+            m.mse(x.clone(), x)
+        },
+        |_| 1.0,
+        "test",
+        true,
+    )
+    .unwrap();
+    let lrs: Vec<f64> = outcome.history.iter().map(|e| e.lr).collect();
+    // Two steps per epoch, six in all: the last step of epoch 3 is at 5/6 of the cosine.
+    let expected = 0.5 * 3e-3 * (1.0 + (5.0 * std::f64::consts::PI / 6.0).cos());
+    assert!(
+        lrs[0] < 3e-3 && lrs[1] < lrs[0] && (lrs[2] - expected).abs() < 1e-9,
+        "{lrs:?}"
+    );
+}
+
+#[test]
+fn transfer_learning_keeps_the_convolutions_frozen() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    ad.seed(5);
+    let train = common::synthetic(256, 1);
+    let probe = images_tensor(train.pixels(&[0, 1, 2]), &device);
+    let ae = ConvAeConfig::new().init(&ad);
+    let conv_before = ae.valid().encoder.conv_features(probe.clone()).into_data();
+    let code_before = ae.valid().encoder.forward(probe.clone()).into_data();
+    let classifier = ClassifierConfig::paper(ConvAeConfig::new());
+    let model = classifier.with_encoder(ae.encoder.freeze_convolutions(), &ad);
+    let initial_loss = eval::cross_entropy(&model.valid(), &train, &device);
+    let outcome = fit(
+        model,
+        &FitConfig {
+            batch_size: 16,
+            lr: 1e-2,
+            ..config(6)
+        },
+        train.len(),
+        |m, batch, _| {
+            m.cross_entropy(
+                images_tensor(train.pixels(batch), &ad),
+                labels_tensor(&train.labels_at(batch), &ad),
+            )
+        },
+        |m| eval::cross_entropy(m, &train, &device),
+        "test",
+        true,
+    )
+    .unwrap();
+    let encoder = &outcome.model.encoder;
+    assert_eq!(
+        encoder.conv_features(probe.clone()).into_data(),
+        conv_before,
+        "frozen convolutions changed"
+    );
+    assert_ne!(
+        encoder.forward(probe).into_data(),
+        code_before,
+        "linear layers did not train"
+    );
+    assert!(
+        outcome.best_valid_loss < 0.9 * initial_loss,
+        "{initial_loss} -> {}",
+        outcome.best_valid_loss
+    );
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let ad = Device::flex().autodiff();
+    let train = common::synthetic(8, 1);
+    for bad in [
+        FitConfig {
+            batch_size: 0,
+            ..config(1)
+        },
+        FitConfig {
+            epochs: 0,
+            ..config(1)
+        },
+        FitConfig {
+            lr: f64::NAN,
+            ..config(1)
+        },
+        FitConfig {
+            lr: -1.0,
+            ..config(1)
+        },
+        FitConfig {
+            weight_decay: f64::INFINITY,
+            ..config(1)
+        },
+    ] {
+        let result = fit(
+            ConvAeConfig::new().init(&ad),
+            &bad,
+            train.len(),
+            |m, batch, _| {
+                let x = images_tensor(train.pixels(batch), &ad);
+                m.mse(x.clone(), x)
+            },
+            |_| 1.0,
+            "test",
+            true,
+        );
+        assert!(result.is_err(), "{bad:?} accepted");
+    }
+}
