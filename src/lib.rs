@@ -7,6 +7,11 @@ pub mod eval;
 pub mod model;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub mod fs_util;
+pub mod analysis;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod fs_util;
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 pub mod train;
+
+#[cfg(all(feature = "web", target_arch = "wasm32"))]
+pub mod web;

@@ -195,6 +195,7 @@ pub fn train_classifier(
     ctx: &Context,
     ae_dir: &Path,
     fit_config: &FitConfig,
+    augment: Option<&AugmentConfig>,
 ) -> Result<ModelEntry, TrainError> {
     let manifest_path = ae_dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).map_err(|source| TrainError::Io {
@@ -221,7 +222,14 @@ pub fn train_classifier(
             .map_err(crate::model::LoadError::from)?,
     );
     let model = config.with_encoder(ae.encoder.freeze_convolutions(), &ad);
-    fit_classifier(ctx, ModelKind::Classifier, &config, model, fit_config, None)
+    fit_classifier(
+        ctx,
+        ModelKind::Classifier,
+        &config,
+        model,
+        fit_config,
+        augment,
+    )
 }
 
 /// Trains the best classifier from scratch, with augmentation of the training images.
@@ -282,10 +290,10 @@ fn fit_classifier(
     let metrics = eval::classifier_metrics(&outcome.model, &ctx.data.test, &ctx.device);
     let valid_accuracy = eval::classifier_metrics(&outcome.model, valid, &ctx.device).accuracy;
     let test = json!({ "accuracy": metrics.accuracy, "confusion": metrics.confusion, "valid_accuracy": valid_accuracy });
-    let extra = match augment {
-        Some(a) => json!({ "augment": a }),
-        None => json!({ "frozen": "encoder convolutions" }),
-    };
+    let mut extra = json!({ "augment": augment });
+    if kind == ModelKind::Classifier {
+        extra["frozen"] = json!("encoder convolutions");
+    }
     let h = hyperparameters(json!(config), fit_config, extra);
     finish(ctx, kind, outcome, h, test)
 }

@@ -1,0 +1,121 @@
+// Drives the served page in headless Chromium: draws digits with mouse strokes, drags the
+// latent point, switches maps, checks the backend badge, and saves screenshots.
+// Run: scripts/test-e2e (builds the bundle, serves www/, installs playwright-core).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = new URL('../../', import.meta.url).pathname;
+const port = 8700 + Math.floor(Math.random() * 200);
+const shots = join(root, 'tests/e2e/screenshots');
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    server.stdout.on('data', (d) => String(d).includes('http://') && resolve());
+    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'dl-e2e-'))}`],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+async function openPage(query = '') {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(`http://127.0.0.1:${port}/${query}`);
+  await page.waitForFunction(() => !document.querySelector('#backend').classList.contains('badge-pending'), null, { timeout: 120_000 });
+  return { page, errors };
+}
+
+/** Strokes in the pad's 280×280 coordinates, drawn with the mouse. */
+async function draw(page, strokes) {
+  const box = await page.locator('#pad').boundingBox();
+  const sx = box.width / 280, sy = box.height / 280;
+  for (const stroke of strokes) {
+    await page.mouse.move(box.x + stroke[0][0] * sx, box.y + stroke[0][1] * sy);
+    await page.mouse.down();
+    for (const [x, y] of stroke.slice(1)) await page.mouse.move(box.x + x * sx, box.y + y * sy, { steps: 4 });
+    await page.mouse.up();
+  }
+}
+
+const canvasHash = (page, id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
+
+async function predictionAfter(page, strokes) {
+  await page.click('#clear');
+  await draw(page, strokes);
+  await page.waitForFunction(() => /^\D*\d/.test(document.querySelector('#prediction').textContent), null, { timeout: 30_000 });
+  await page.waitForTimeout(300);
+  return page.textContent('#prediction');
+}
+
+for (const backend of ['auto', 'cpu']) {
+  test(`page works on the ${backend === 'auto' ? 'WebGPU' : 'CPU'} backend`, async () => {
+    const { page, errors } = await openPage(backend === 'cpu' ? '?backend=cpu' : '');
+    const badge = await page.textContent('#backend');
+    if (backend === 'auto') assert.match(badge, /^WebGPU · .+/, 'headless Chromium here has WebGPU');
+    else assert.match(badge, /CPU/);
+    assert.equal(await page.textContent('#prediction'), 'draw a digit', 'empty canvas: no guess');
+
+    const emptyRecon = await canvasHash(page, 'rec-ae');
+    // A "1": one vertical stroke.
+    const one = await predictionAfter(page, [[[140, 40], [142, 120], [143, 240]]]);
+    assert.match(one, /^1 /, `drew a 1, got "${one}"`);
+    assert.notEqual(await canvasHash(page, 'rec-ae'), emptyRecon, 'reconstruction drawn');
+    // A "7": a bar and a diagonal.
+    const seven = await predictionAfter(page, [[[70, 60], [210, 60], [120, 240]]]);
+    assert.match(seven, /^7 /, `drew a 7, got "${seven}"`);
+    // A "0": a closed loop.
+    const loop = [];
+    for (let a = 0; a <= 2 * Math.PI + 0.2; a += 0.2) loop.push([140 + 60 * Math.sin(a), 140 - 95 * Math.cos(a)]);
+    const zero = await predictionAfter(page, [loop]);
+    assert.match(zero, /^0 /, `drew a 0, got "${zero}"`);
+    await page.locator('#draw-panel').screenshot({ path: join(shots, `draw-${backend}.png`) });
+
+    // Undo empties the canvas again: back to "draw a digit".
+    await page.click('#undo');
+    await page.waitForFunction(() => document.querySelector('#prediction').textContent === 'draw a digit');
+
+    // Drag the latent point: the decoded image changes.
+    const before = await canvasHash(page, 'lat-vae');
+    const pad = await page.locator('#latent-pad').boundingBox();
+    await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(pad.x + pad.width * 0.85, pad.y + pad.height * 0.2, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    assert.notEqual(await canvasHash(page, 'lat-vae'), before, 'VAE decode follows the point');
+
+    // Switch latent maps.
+    const maps = {};
+    for (const key of ['ae', 'vae', 'pca', 'tsne']) {
+      await page.click(`[data-map=${key}]`);
+      assert.equal(await page.getAttribute(`[data-map=${key}]`, 'aria-pressed'), 'true');
+      maps[key] = await canvasHash(page, 'map');
+      assert.match(await page.textContent('#map-info'), /5-NN accuracy \d+\.\d%/);
+    }
+    assert.equal(new Set(Object.values(maps)).size, 4, 'four different maps');
+
+    await page.screenshot({ path: join(shots, `page-${backend}.png`), fullPage: true });
+    assert.deepEqual(errors, [], 'no errors on the page');
+    await page.close();
+  });
+}

@@ -1,0 +1,275 @@
+//! The browser API in headless Chromium (wasm-bindgen-test), on WebGPU and on the CPU backend:
+//! every call, agreement between the backends and with the native golden outputs, and clear JS
+//! errors for bad input after which the module keeps working.
+//!
+//! Run: `scripts/test-web` (builds for wasm32 with `--features web`).
+#![cfg(all(target_arch = "wasm32", feature = "web"))]
+
+use digit_lab::web::DigitLab;
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// WebGPU and CPU outputs, and either and the native golden values, agree within this
+/// (absolute, on probabilities, codes and pixels in [0, 1]); latent codes are compared
+/// relative to their magnitude.
+const TOL: f32 = 2e-3;
+
+fn golden() -> Value {
+    serde_json::from_str(include_str!("fixtures/golden.json")).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn digits(g: &Value) -> Vec<Vec<f32>> {
+    g["digits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap() as f32 / 255.0)
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_close(got: &[f32], expected: &[f32], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: length");
+    for (i, (a, b)) in got.iter().zip(expected).enumerate() {
+        let tol = TOL * b.abs().max(1.0);
+        assert!((a - b).abs() <= tol, "{what}[{i}]: {a} vs {b}");
+    }
+}
+
+fn field(value: &JsValue, name: &str) -> Vec<f32> {
+    let v = js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap();
+    serde_wasm_bindgen::from_value(v).unwrap()
+}
+
+fn error_message(result: Result<impl Sized, wasm_bindgen::JsError>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => {
+            let js: JsValue = e.into();
+            js_sys::Reflect::get(&js, &JsValue::from_str("message"))
+                .unwrap()
+                .as_string()
+                .unwrap()
+        }
+    }
+}
+
+async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
+    let g = golden();
+    let digits = digits(&g);
+    let labels: Vec<usize> = serde_json::from_value(g["labels"].clone()).unwrap();
+    let mut all = Vec::new();
+    for (i, d) in digits.iter().enumerate() {
+        let probs = lab.classify(d.clone(), "best".into()).await.unwrap();
+        assert_close(
+            &probs,
+            &floats(&g["classify_best"])[i * 10..(i + 1) * 10],
+            "classify best",
+        );
+        let argmax = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(argmax, labels[i], "digit {i} classified");
+        let paper = lab.classify(d.clone(), "paper".into()).await.unwrap();
+        assert_close(
+            &paper,
+            &floats(&g["classify_paper"])[i * 10..(i + 1) * 10],
+            "classify paper",
+        );
+        let enc = lab.encode(d.clone()).await.unwrap();
+        assert_close(
+            &field(&enc, "ae"),
+            &floats(&g["ae_code"])[i * 2..i * 2 + 2],
+            "ae code",
+        );
+        assert_close(
+            &field(&enc, "vae_mu"),
+            &floats(&g["vae_mu"])[i * 2..i * 2 + 2],
+            "vae mu",
+        );
+        assert_close(
+            &field(&enc, "vae_logvar"),
+            &floats(&g["vae_logvar"])[i * 2..i * 2 + 2],
+            "vae logvar",
+        );
+        let rec = lab.reconstruct(d.clone()).await.unwrap();
+        assert_close(
+            &field(&rec, "ae"),
+            &floats(&g["ae_reconstruction"])[i * 784..(i + 1) * 784],
+            "ae reconstruction",
+        );
+        all.extend(probs);
+    }
+    let ae = lab.decode("ae".into(), 0.5, -0.5).await.unwrap();
+    assert_close(&ae, &floats(&g["ae_decode"]), "ae decode");
+    let vae = lab.decode("vae".into(), 0.5, -0.5).await.unwrap();
+    assert_close(&vae, &floats(&g["vae_decode"]), "vae decode");
+    let den = lab.denoise(digits[0].clone(), 0.3, 1).await.unwrap();
+    assert_close(
+        &field(&den, "cleaned"),
+        &floats(&g["denoise_cleaned"]),
+        "denoised",
+    );
+    all.extend(ae);
+    all.extend(vae);
+    all
+}
+
+async fn check_batched_calls(lab: &DigitLab) {
+    let g = golden();
+    let d = digits(&g);
+    let grid = lab
+        .decode_grid("vae".into(), 5, -2.0, 2.0, -2.0, 2.0)
+        .await
+        .unwrap();
+    assert_eq!(grid.len(), 25 * 784);
+    // The grid's centre is the decode of (0, 0); its top-left corner is (-2, 2).
+    let centre = lab.decode("vae".into(), 0.0, 0.0).await.unwrap();
+    assert_close(&grid[12 * 784..13 * 784], &centre, "grid centre");
+    let corner = lab.decode("vae".into(), -2.0, 2.0).await.unwrap();
+    assert_close(&grid[..784], &corner, "grid corner");
+    assert_eq!(
+        lab.decode_grid("ae".into(), 20, -5.0, 5.0, -5.0, 5.0)
+            .await
+            .unwrap()
+            .len(),
+        400 * 784
+    );
+
+    let s1 = lab
+        .sample("vae".into(), 4, 9, vec![], vec![])
+        .await
+        .unwrap();
+    let s2 = lab
+        .sample("vae".into(), 4, 9, vec![], vec![])
+        .await
+        .unwrap();
+    assert_eq!(s1.len(), 4 * 784);
+    assert_eq!(s1, s2, "same seed, same samples");
+    let ae = lab
+        .sample("ae".into(), 3, 1, vec![0.0, 0.0], vec![1.0, 0.0, 1.0])
+        .await
+        .unwrap();
+    assert_eq!(ae.len(), 3 * 784);
+
+    let path = lab
+        .interpolate("ae".into(), d[0].clone(), d[1].clone(), 6)
+        .await
+        .unwrap();
+    assert_eq!(path.len(), 6 * 784);
+    let first = lab.reconstruct(d[0].clone()).await.unwrap();
+    assert_close(
+        &path[..784],
+        &field(&first, "ae"),
+        "interpolation starts at the first image",
+    );
+    assert_eq!(
+        lab.interpolate("vae".into(), d[0].clone(), d[1].clone(), 2)
+            .await
+            .unwrap()
+            .len(),
+        2 * 784
+    );
+    let den = lab.denoise(d[0].clone(), 0.5, 3).await.unwrap();
+    assert!(field(&den, "noisy").iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+async fn check_bad_input(lab: &DigitLab) {
+    let short = vec![0.5; 100];
+    assert!(error_message(lab.classify(short.clone(), "best".into()).await).contains("784 values"));
+    let mut nan = vec![0.0; 784];
+    nan[5] = f32::NAN;
+    assert!(error_message(lab.encode(nan).await).contains("index 5"));
+    let mut big = vec![0.0; 784];
+    big[7] = 2.0;
+    assert!(error_message(lab.reconstruct(big).await).contains("outside [0, 1]"));
+    assert!(error_message(lab.classify(vec![0.0; 784], "other".into()).await).contains("\"best\""));
+    assert!(error_message(lab.decode("gan".into(), 0.0, 0.0).await).contains("\"ae\" or \"vae\""));
+    assert!(error_message(lab.decode("ae".into(), f32::NAN, 0.0).await).contains("finite"));
+    assert!(
+        error_message(lab.decode_grid("vae".into(), 0, -1.0, 1.0, -1.0, 1.0).await)
+            .contains("grid size")
+    );
+    assert!(
+        error_message(
+            lab.decode_grid("vae".into(), 10, f32::INFINITY, 1.0, -1.0, 1.0)
+                .await
+        )
+        .contains("x0")
+    );
+    assert!(error_message(lab.denoise(vec![0.0; 784], -0.1, 1).await).contains("noise amount"));
+    assert!(error_message(lab.sample("ae".into(), 2, 1, vec![0.0], vec![]).await).contains("mean"));
+    assert!(
+        error_message(lab.sample("vae".into(), 0, 1, vec![], vec![]).await)
+            .contains("sample count")
+    );
+    assert!(
+        error_message(
+            lab.interpolate("ae".into(), vec![0.0; 784], vec![0.0; 3], 4)
+                .await
+        )
+        .contains("second image")
+    );
+    // Still working afterwards.
+    assert_eq!(
+        lab.classify(vec![0.0; 784], "best".into())
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
+#[wasm_bindgen_test]
+async fn cpu_and_webgpu_agree_with_native_and_each_other() {
+    let cpu = DigitLab::create("cpu".into()).await.unwrap();
+    let info: Value = serde_wasm_bindgen::from_value(cpu.backend().unwrap()).unwrap();
+    assert_eq!(info["kind"], "cpu");
+    let on_cpu = check_against_golden(&cpu).await;
+    check_batched_calls(&cpu).await;
+    check_bad_input(&cpu).await;
+
+    let gpu = DigitLab::create("auto".into()).await.unwrap();
+    let info: Value = serde_wasm_bindgen::from_value(gpu.backend().unwrap()).unwrap();
+    // Headless Chromium here runs with --enable-unsafe-webgpu: WebGPU must come up.
+    assert_eq!(info["kind"], "webgpu", "{info}");
+    assert!(info["adapter"].as_str().is_some_and(|a| !a.is_empty()));
+    let on_gpu = check_against_golden(&gpu).await;
+    assert_close(&on_gpu, &on_cpu, "webgpu vs cpu");
+    check_batched_calls(&gpu).await;
+    check_bad_input(&gpu).await;
+    // A second WebGPU lab on the same page reuses the device.
+    let again = DigitLab::create("auto".into()).await.unwrap();
+    assert_eq!(
+        again
+            .classify(digits(&golden())[0].clone(), "best".into())
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
+#[wasm_bindgen_test]
+async fn unknown_backend_is_an_error() {
+    assert!(error_message(DigitLab::create("tpu".into()).await).contains("\"auto\" or \"cpu\""));
+}

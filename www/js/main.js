@@ -1,0 +1,308 @@
+// Page entry: loads the wasm module and the models, shows the backend, wires the panels.
+// All model work goes through the wasm API (DigitLab); this file only moves pixels around.
+
+import init, { DigitLab } from '../pkg/digit_lab.js';
+import { DrawingPad } from './draw.js';
+import { PIXELS, showDigit, drawBars, drawGrid, drawScatter, scaler, legend } from './plot.js';
+
+const $ = (id) => document.getElementById(id);
+const timings = (window.digitLabTimings = { start: performance.now() });
+
+function showError(error) {
+  const box = $('error');
+  box.textContent = `Error: ${error?.message ?? error}`;
+  box.hidden = false;
+  console.error(error);
+}
+
+/** Runs `task` so that at most one call is in flight and only the latest request is kept. */
+function latestOnly(task) {
+  let running = false;
+  let pending = null;
+  const run = async (...args) => {
+    if (running) { pending = args; return; }
+    running = true;
+    try { await task(...args); } catch (e) { showError(e); }
+    running = false;
+    if (pending) { const next = pending; pending = null; run(...next); }
+  };
+  return run;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+async function loadMaps() {
+  try {
+    const response = await fetch('pkg/maps.json');
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    return await response.json();
+  } catch (e) {
+    console.warn('latent maps unavailable', e);
+    return null;
+  }
+}
+
+async function main() {
+  const prefer = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'auto';
+  await init();
+  const [lab, maps] = await Promise.all([DigitLab.create(prefer), loadMaps()]);
+  timings.ready = performance.now();
+  const backend = lab.backend;
+  const badge = $('backend');
+  badge.classList.remove('badge-pending');
+  if (backend.kind === 'webgpu') {
+    badge.textContent = `WebGPU · ${backend.adapter}`;
+    badge.classList.add('badge-gpu');
+  } else {
+    badge.textContent = 'CPU (burn flex, wasm)';
+    badge.title = backend.reason;
+    badge.classList.add('badge-cpu');
+    const why = document.createElement('span');
+    why.className = 'small';
+    why.textContent = ` — ${backend.reason}`;
+    badge.after(why);
+  }
+  document.body.dataset.backend = backend.kind;
+
+  // --- drawing, prediction, reconstructions -------------------------------------------------
+  let drawing = null;
+  let drawnCode = null;
+  const classify = latestOnly(async () => {
+    drawing = pad.toMnist();
+    showDigit($('input28'), drawing ?? new Float32Array(PIXELS));
+    if (!drawing) {
+      $('prediction').textContent = 'draw a digit';
+      drawBars($('bars'), null);
+      for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
+      $('codes').textContent = '';
+      drawnCode = null;
+      latent.redraw();
+      return;
+    }
+    const which = $('paper-classifier').checked ? 'paper' : 'best';
+    const probs = await lab.classify(drawing, which);
+    if (!timings.firstResult) timings.firstResult = performance.now();
+    const best = probs.indexOf(Math.max(...probs));
+    $('prediction').textContent = probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
+    drawBars($('bars'), probs);
+    const [rec, enc] = [await lab.reconstruct(drawing), await lab.encode(drawing)];
+    showDigit($('rec-input'), drawing);
+    showDigit($('rec-ae'), rec.ae);
+    showDigit($('rec-vae'), rec.vae);
+    drawnCode = enc;
+    $('codes').textContent = `ConvAE code (${enc.ae.map((v) => v.toFixed(2)).join(', ')}) · VAE μ (${enc.vae_mu.map((v) => v.toFixed(2)).join(', ')}), σ (${enc.vae_logvar.map((v) => Math.exp(v / 2).toFixed(2)).join(', ')})`;
+    latent.redraw();
+  });
+  const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
+  $('undo').onclick = () => pad.undo();
+  $('clear').onclick = () => pad.clear();
+  $('pen').oninput = (e) => { pad.penWidth = Number(e.target.value); };
+  $('paper-classifier').onchange = () => classify();
+  classify();
+
+  // --- denoiser -------------------------------------------------------------------------------
+  let clean = null;
+  let noiseSeed = 1;
+  const denoise = latestOnly(async () => {
+    if (!clean) return;
+    const amount = Number($('noise').value);
+    $('noise-value').textContent = amount.toFixed(2);
+    const out = await lab.denoise(clean, amount, noiseSeed);
+    showDigit($('dn-clean'), clean);
+    showDigit($('dn-noisy'), out.noisy);
+    showDigit($('dn-out'), out.cleaned);
+  });
+  $('noise').oninput = () => denoise();
+  // Real MNIST test digits bundled with the maps (the VAE's samples stand in without them).
+  const randomTestDigit = async () => {
+    if (maps?.digits?.length) {
+      const d = maps.digits[Math.floor(Math.random() * maps.digits.length)];
+      return Float32Array.from(d, (v) => v / 255);
+    }
+    return Float32Array.from(await lab.sample('vae', 1, Math.floor(Math.random() * 1e9), [], []));
+  };
+  $('denoise-random').onclick = async () => { clean = await randomTestDigit(); noiseSeed++; denoise(); };
+  $('denoise-drawing').onclick = () => {
+    if (!drawing) { showError('draw a digit first'); return; }
+    clean = drawing; noiseSeed++; denoise();
+  };
+  clean = await randomTestDigit();
+  denoise();
+
+  // --- latent explorer ------------------------------------------------------------------------
+  const latent = latentExplorer(lab, maps, () => drawnCode);
+
+  // --- latent maps ----------------------------------------------------------------------------
+  latentMaps(maps);
+
+  // --- manifold -------------------------------------------------------------------------------
+  const manifold = latestOnly(async () => {
+    const n = Number($('grid').value);
+    $('grid-value').textContent = n;
+    $('grid-value2').textContent = n;
+    // Inner quantiles of the prior, as in Kingma & Welling's figure: ±1.65 covers 90% per axis.
+    const t0 = performance.now();
+    const pixels = await lab.decode_grid('vae', n, -2.0, 2.0, -2.0, 2.0);
+    timings.lastGridMs = performance.now() - t0;
+    drawGrid($('manifold'), pixels, n * n, n);
+  });
+  $('grid').oninput = () => manifold();
+  manifold();
+
+  // --- samples --------------------------------------------------------------------------------
+  const aeGaussian = maps?.ae_gaussian;
+  const sample = latestOnly(async (model) => {
+    const seed = Math.floor(Math.random() * 1e9);
+    const pixels = model === 'ae'
+      ? await lab.sample('ae', 16, seed, aeGaussian.mean, aeGaussian.chol)
+      : await lab.sample('vae', 16, seed, [], []);
+    drawGrid($('samples'), pixels, 16, 16);
+  });
+  $('sample-vae').onclick = () => sample('vae');
+  $('sample-ae').onclick = () => sample('ae');
+  $('sample-ae').disabled = !aeGaussian;
+  sample('vae');
+
+  // --- interpolation --------------------------------------------------------------------------
+  const ends = { a: null, b: null };
+  const interpolate = latestOnly(async () => {
+    if (!ends.a || !ends.b) return;
+    const model = document.querySelector('input[name=interp-model]:checked').value;
+    const pixels = await lab.interpolate(model, ends.a, ends.b, 10);
+    drawGrid($('interp'), pixels, 10, 10);
+  });
+  for (const key of ['a', 'b']) {
+    $(`set-${key}`).onclick = () => {
+      if (!drawing) { showError('draw a digit first'); return; }
+      ends[key] = drawing;
+      interpolate();
+    };
+  }
+  for (const r of document.querySelectorAll('input[name=interp-model]')) r.onchange = () => interpolate();
+  timings.interactive = performance.now();
+}
+
+/** The latent pad: a draggable point decoded live by both models, over the map of test codes. */
+function latentExplorer(lab, maps, drawnCode) {
+  const canvas = $('latent-pad');
+  const ctx = canvas.getContext('2d');
+  const bounds = { vae: [-4, 4, -4, 4], ae: maps?.ae?.bounds ?? [-10, 10, -10, 10] };
+  let model = 'vae';
+  const point = { vae: [0, 0], ae: [(bounds.ae[0] + bounds.ae[1]) / 2, (bounds.ae[2] + bounds.ae[3]) / 2] };
+  const sliders = [$('z1'), $('z2')];
+
+  const decode = latestOnly(async () => {
+    const [x, y] = point[model];
+    // Each model decodes the point in its own space; the other keeps its last point.
+    const t0 = performance.now();
+    const pixels = await lab.decode(model, x, y);
+    window.digitLabTimings.lastDecodeMs = performance.now() - t0;
+    showDigit($(model === 'vae' ? 'lat-vae' : 'lat-ae'), pixels);
+    const other = model === 'vae' ? 'ae' : 'vae';
+    showDigit($(`lat-${other}`), await lab.decode(other, ...point[other]));
+  });
+
+  function redraw() {
+    const b = bounds[model];
+    const scale = scaler(b, canvas);
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    const map = maps?.[model];
+    if (map) drawScatter(ctx, map.xy, maps.labels, scale);
+    // Axes through the origin.
+    ctx.strokeStyle = '#ccc';
+    ctx.beginPath();
+    const [ox, oy] = scale.toPx(0, 0);
+    ctx.moveTo(0, oy); ctx.lineTo(canvas.width, oy); ctx.moveTo(ox, 0); ctx.lineTo(ox, canvas.height);
+    ctx.stroke();
+    const code = drawnCode();
+    if (code) {
+      const c = model === 'vae' ? code.vae_mu : code.ae;
+      const [px, py] = scale.toPx(c[0], c[1]);
+      ctx.strokeStyle = '#d00';
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      if (model === 'vae') {
+        // 2σ ellipse of the posterior q(z|x).
+        const [sx, sy] = code.vae_logvar.map((v) => 2 * Math.exp(v / 2));
+        const [ex] = scale.toPx(c[0] + sx, c[1]);
+        const [, ey] = scale.toPx(c[0], c[1] + sy);
+        ctx.ellipse(px, py, Math.max(3, Math.abs(ex - px)), Math.max(3, Math.abs(py - ey)), 0, 0, 2 * Math.PI);
+      } else {
+        ctx.arc(px, py, 6, 0, 2 * Math.PI);
+      }
+      ctx.stroke();
+      ctx.lineWidth = 1;
+    }
+    const [px, py] = scale.toPx(...point[model]);
+    ctx.fillStyle = '#111';
+    ctx.beginPath();
+    ctx.arc(px, py, 6, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.strokeStyle = '#fff';
+    ctx.stroke();
+    sliders.forEach((s, i) => {
+      s.min = b[i * 2]; s.max = b[i * 2 + 1];
+      s.value = point[model][i];
+      $(`z${i + 1}v`).textContent = Number(point[model][i]).toFixed(2);
+    });
+  }
+
+  function moveTo(x, y) {
+    const b = bounds[model];
+    point[model] = [Math.min(b[1], Math.max(b[0], x)), Math.min(b[3], Math.max(b[2], y))];
+    redraw();
+    decode();
+  }
+
+  let dragging = false;
+  const fromEvent = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return scaler(bounds[model], canvas).toData((e.clientX - r.left) * (canvas.width / r.width), (e.clientY - r.top) * (canvas.height / r.height));
+  };
+  canvas.style.touchAction = 'none';
+  canvas.addEventListener('pointerdown', (e) => { dragging = true; canvas.setPointerCapture(e.pointerId); moveTo(...fromEvent(e)); });
+  canvas.addEventListener('pointermove', (e) => { if (dragging) moveTo(...fromEvent(e)); });
+  for (const t of ['pointerup', 'pointercancel']) canvas.addEventListener(t, () => { dragging = false; });
+  sliders.forEach((s, i) => {
+    s.oninput = () => {
+      const p = [...point[model]];
+      p[i] = Number(s.value);
+      moveTo(...p);
+    };
+  });
+  for (const r of document.querySelectorAll('input[name=latent-model]')) {
+    r.onchange = () => { model = r.value; redraw(); decode(); };
+  }
+  redraw();
+  decode();
+  return { redraw };
+}
+
+/** The four maps of the test digits (ConvAE, VAE, PCA, t-SNE) with a legend and k-NN accuracy. */
+function latentMaps(maps) {
+  const canvas = $('map');
+  legend($('map-legend'));
+  if (!maps) {
+    $('map-info').textContent = 'Latent maps are missing: run `digit-lab export-maps` and rebuild.';
+    return;
+  }
+  const names = { ae: 'ConvAE code', vae: 'VAE mean μ', pca: 'PCA (2 components)', tsne: 't-SNE (perplexity 30)' };
+  const show = (key) => {
+    const map = maps[key];
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    drawScatter(ctx, map.xy, maps.labels, scaler(map.bounds, canvas), 1.4, 0.5);
+    $('map-info').textContent = `${names[key]} of the 10,000 test digits · leave-one-out 5-NN accuracy ${(map.knn5 * 100).toFixed(1)}%`;
+    for (const b of document.querySelectorAll('[data-map]')) b.setAttribute('aria-pressed', String(b.dataset.map === key));
+    document.body.dataset.map = key;
+  };
+  for (const b of document.querySelectorAll('[data-map]')) b.onclick = () => show(b.dataset.map);
+  show('tsne');
+}
+
+main().catch(showError);

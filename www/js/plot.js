@@ -1,0 +1,98 @@
+// Shared canvas helpers: grey images, image grids, bar charts, scatter plots.
+
+export const SIDE = 28;
+export const PIXELS = SIDE * SIDE;
+
+// Ten colours that stay distinct for the common forms of colour blindness (Okabe–Ito + 2).
+export const DIGIT_COLORS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9',
+  '#d55e00', '#f0e442', '#000000', '#999999', '#882255'];
+
+/** Draws one 28×28 image (values in [0, 1], ink = 1) at (x, y), scaled to `size` pixels. */
+export function drawDigit(ctx, pixels, offset = 0, x = 0, y = 0, size = SIDE) {
+  const img = ctx.createImageData(SIDE, SIDE);
+  for (let i = 0; i < PIXELS; i++) {
+    const v = 255 - Math.round(Math.min(1, Math.max(0, pixels[offset + i])) * 255);
+    img.data.set([v, v, v, 255], i * 4);
+  }
+  if (size === SIDE) {
+    ctx.putImageData(img, x, y);
+    return;
+  }
+  const tmp = new OffscreenCanvas(SIDE, SIDE);
+  tmp.getContext('2d').putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, x, y, size, size);
+}
+
+/** Fills a canvas with one digit. */
+export function showDigit(canvas, pixels, offset = 0) {
+  const ctx = canvas.getContext('2d');
+  drawDigit(ctx, pixels, offset, 0, 0, canvas.width === SIDE ? SIDE : canvas.width);
+}
+
+/** Lays out `count` digits from `pixels` in rows of `columns` across the canvas. */
+export function drawGrid(canvas, pixels, count, columns) {
+  const ctx = canvas.getContext('2d');
+  const size = canvas.width / columns;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < count; i++) {
+    drawDigit(ctx, pixels, i * PIXELS, (i % columns) * size, Math.floor(i / columns) * size, size);
+  }
+}
+
+/** Horizontal-label bar chart of ten probabilities; the largest is highlighted. */
+export function drawBars(canvas, probs) {
+  const ctx = canvas.getContext('2d');
+  const { width, height } = canvas;
+  ctx.clearRect(0, 0, width, height);
+  const slot = width / 10;
+  const top = 18;
+  const base = height - 20;
+  const best = probs ? probs.indexOf(Math.max(...probs)) : -1;
+  ctx.font = '13px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  for (let k = 0; k < 10; k++) {
+    const p = probs ? probs[k] : 0;
+    const h = (base - top) * p;
+    ctx.fillStyle = k === best ? '#0b63c5' : '#9db8d9';
+    ctx.fillRect(k * slot + 4, base - h, slot - 8, h);
+    ctx.fillStyle = '#222';
+    ctx.fillText(String(k), k * slot + slot / 2, height - 5);
+    if (probs && p >= 0.01) ctx.fillText(`${Math.round(p * 100)}`, k * slot + slot / 2, base - h - 4);
+  }
+}
+
+/** Maps data coordinates to canvas pixels for a square plot with a margin. */
+export function scaler(bounds, canvas, margin = 8) {
+  const [x0, x1, y0, y1] = bounds;
+  const w = canvas.width - 2 * margin;
+  const h = canvas.height - 2 * margin;
+  return {
+    toPx: (x, y) => [margin + ((x - x0) / (x1 - x0)) * w, margin + ((y1 - y) / (y1 - y0)) * h],
+    toData: (px, py) => [x0 + ((px - margin) / w) * (x1 - x0), y1 - ((py - margin) / h) * (y1 - y0)],
+  };
+}
+
+/** Scatter of labelled 2-D points (xy interleaved), coloured by label. */
+export function drawScatter(ctx, xy, labels, scale, radius = 1.3, alpha = 0.55) {
+  ctx.globalAlpha = alpha;
+  for (let i = 0; i < labels.length; i++) {
+    const [px, py] = scale.toPx(xy[2 * i], xy[2 * i + 1]);
+    ctx.fillStyle = DIGIT_COLORS[labels[i]];
+    ctx.fillRect(px - radius, py - radius, 2 * radius, 2 * radius);
+  }
+  ctx.globalAlpha = 1;
+}
+
+/** A legend of the ten digit colours in a DOM element. */
+export function legend(element) {
+  element.replaceChildren(...DIGIT_COLORS.map((c, k) => {
+    const item = document.createElement('span');
+    item.className = 'legend-item';
+    const dot = document.createElement('i');
+    dot.style.background = c;
+    item.append(dot, String(k));
+    return item;
+  }));
+}
