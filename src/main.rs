@@ -90,7 +90,7 @@ struct TrainArgs {
     /// Output directory for weights, histories and the manifest.
     #[arg(long, default_value = "weights")]
     out: PathBuf,
-    /// Maximum epochs (default per model: ae 200, dae 100, vae 60, classifier 60, classifier-best 30).
+    /// Maximum epochs (default per model: ae 150, dae 100, vae 60, classifier 60, classifier-best 30).
     #[arg(long)]
     epochs: Option<usize>,
     /// Early-stopping patience in epochs (default 5; 10 for the paper classifier).
@@ -284,7 +284,7 @@ fn train(args: TrainArgs) -> Result<()> {
     for kind in kinds {
         // Per-model defaults: PROTOCOL.md where it fixes a value, otherwise chosen on validation.
         let (default_epochs, default_batch, default_lr, default_l2) = match kind {
-            ModelKind::Ae => (200, 256, 1e-3, 1e-5),
+            ModelKind::Ae => (150, 256, 1e-3, 1e-5),
             ModelKind::Dae => (100, 256, 1e-3, 1e-5),
             ModelKind::Vae => (60, 128, 1e-3, 0.0),
             ModelKind::Classifier => (60, 64, 1e-3, 1e-5),

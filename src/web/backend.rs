@@ -53,12 +53,12 @@ pub async fn select(prefer: &str) -> (Device, BackendInfo) {
     } else {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => {
-                let name = setup.adapter.get_info().name;
-                let adapter = if name.is_empty() {
-                    "unnamed adapter".to_string()
-                } else {
-                    name
-                };
+                // Browsers may hide the adapter's name; fall back to what they do tell.
+                let info = setup.adapter.get_info();
+                let adapter = [info.name, info.driver, info.driver_info]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_else(|| format!("{:?} adapter", info.device_type));
                 (
                     device,
                     BackendInfo {

@@ -42,7 +42,7 @@ async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, JsError> {
         .into_data_async()
         .await
         .map_err(|e| js_err(format!("reading a result: {e:?}")))?;
-    data.to_vec::<f32>()
+    data.try_into_vec::<f32>()
         .map_err(|e| js_err(format!("reading a result: {e:?}")))
 }
 

@@ -9,6 +9,11 @@ const $ = (id) => document.getElementById(id);
 const timings = (window.digitLabTimings = { start: performance.now() });
 
 function showError(error) {
+  const badge = $('backend');
+  if (badge.classList.contains('badge-pending')) {
+    badge.textContent = 'failed to start';
+    badge.classList.replace('badge-pending', 'badge-cpu');
+  }
   const box = $('error');
   box.textContent = `Error: ${error?.message ?? error}`;
   box.hidden = false;
@@ -70,6 +75,8 @@ async function main() {
   // --- drawing, prediction, reconstructions -------------------------------------------------
   let drawing = null;
   let drawnCode = null;
+  let latent = null; // the latent explorer, created below; it marks the drawing's code
+
   const classify = latestOnly(async () => {
     drawing = pad.toMnist();
     showDigit($('input28'), drawing ?? new Float32Array(PIXELS));
@@ -79,7 +86,7 @@ async function main() {
       for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
       $('codes').textContent = '';
       drawnCode = null;
-      latent.redraw();
+      latent?.redraw();
       return;
     }
     const which = $('paper-classifier').checked ? 'paper' : 'best';
@@ -93,8 +100,8 @@ async function main() {
     showDigit($('rec-ae'), rec.ae);
     showDigit($('rec-vae'), rec.vae);
     drawnCode = enc;
+    latent?.redraw();
     $('codes').textContent = `ConvAE code (${enc.ae.map((v) => v.toFixed(2)).join(', ')}) · VAE μ (${enc.vae_mu.map((v) => v.toFixed(2)).join(', ')}), σ (${enc.vae_logvar.map((v) => Math.exp(v / 2).toFixed(2)).join(', ')})`;
-    latent.redraw();
   });
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
   $('undo').onclick = () => pad.undo();
@@ -133,7 +140,7 @@ async function main() {
   denoise();
 
   // --- latent explorer ------------------------------------------------------------------------
-  const latent = latentExplorer(lab, maps, () => drawnCode);
+  latent = latentExplorer(lab, maps, () => drawnCode);
 
   // --- latent maps ----------------------------------------------------------------------------
   latentMaps(maps);
