@@ -306,7 +306,7 @@ function latentMaps(maps) {
     drawScatter(ctx, map.xy, maps.labels, scaler(map.bounds, canvas), 1.4, 0.5);
     $('map-info').textContent = `${names[key]} of the 10,000 test digits · leave-one-out 5-NN accuracy ${(map.knn5 * 100).toFixed(1)}%`;
     for (const b of document.querySelectorAll('[data-map]')) b.setAttribute('aria-pressed', String(b.dataset.map === key));
-    document.body.dataset.map = key;
+    document.body.dataset.activeMap = key;
   };
   for (const b of document.querySelectorAll('[data-map]')) b.onclick = () => show(b.dataset.map);
   show('tsne');
