@@ -1,0 +1,41 @@
+// Latency of the wasm API calls, readback included: median and p90 over repeated calls after
+// warm-up, and the time from module start to the first classification.
+import init, { DigitLab } from '../pkg/digit_lab.js';
+
+const out = document.getElementById('out');
+const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
+
+async function time(fn, repeats, warmup) {
+  for (let i = 0; i < warmup; i++) await fn(i);
+  const ms = [];
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    await fn(i);
+    ms.push(performance.now() - t);
+  }
+  return { median_ms: quantile(ms, 0.5), p90_ms: quantile(ms, 0.9), calls: repeats };
+}
+
+async function main() {
+  const params = new URLSearchParams(location.search);
+  const prefer = params.get('backend') === 'cpu' ? 'cpu' : 'auto';
+  const repeats = Number(params.get('repeats') ?? 50);
+  const t0 = performance.now();
+  await init();
+  const lab = await DigitLab.create(prefer);
+  const image = new Float32Array(784);
+  for (let y = 6; y < 22; y++) image[y * 28 + 14] = 1; // a "1"
+  await lab.classify(image, 'best');
+  const firstResultMs = performance.now() - t0;
+  const result = {
+    backend: lab.backend,
+    first_result_ms: firstResultMs,
+    decode: await time((i) => lab.decode('vae', (i % 7) / 3 - 1, 0.5), repeats, 5),
+    classify: await time(() => lab.classify(image, 'best'), repeats, 5),
+    grid_20x20: await time(() => lab.decode_grid('vae', 20, -2, 2, -2, 2), Math.max(5, repeats / 5), 2),
+  };
+  out.textContent = JSON.stringify(result, null, 2);
+  document.body.dataset.done = 'true';
+}
+
+main().catch((e) => { out.textContent = `error: ${e?.message ?? e}`; document.body.dataset.done = 'error'; });
