@@ -62,8 +62,11 @@ const canvasHash = (page, id) => page.evaluate((id) => document.getElementById(i
 async function predictionAfter(page, strokes) {
   await page.click('#clear');
   await draw(page, strokes);
-  await page.waitForFunction(() => /^\D*\d/.test(document.querySelector('#prediction').textContent), null, { timeout: 30_000 });
-  await page.waitForTimeout(300);
+  // Live predictions run while drawing; wait for the one that belongs to the finished drawing.
+  await page.waitForFunction(() => {
+    const pad = document.querySelector('#pad').dataset.version;
+    return pad && document.querySelector('#prediction').dataset.version === pad;
+  }, null, { timeout: 60_000 });
   return page.textContent('#prediction');
 }
 

@@ -10,7 +10,13 @@ export class DrawingPad {
     this.ctx = canvas.getContext('2d', { willReadFrequently: true });
     this.strokes = [];
     this.penWidth = 20;
-    this.onChange = onChange;
+    // Counts changes, so results can say which drawing they belong to (canvas data-version).
+    this.version = 0;
+    this.onChange = (done) => {
+      this.version++;
+      canvas.dataset.version = String(this.version);
+      onChange(done);
+    };
     canvas.style.touchAction = 'none'; // no scrolling or zooming while drawing
     canvas.addEventListener('pointerdown', (e) => this.start(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));

@@ -78,6 +78,7 @@ async function main() {
   let latent = null; // the latent explorer, created below; it marks the drawing's code
 
   const classify = latestOnly(async () => {
+    const version = pad.version;
     drawing = pad.toMnist();
     showDigit($('input28'), drawing ?? new Float32Array(PIXELS));
     if (!drawing) {
@@ -87,6 +88,7 @@ async function main() {
       $('codes').textContent = '';
       drawnCode = null;
       latent?.redraw();
+      $('prediction').dataset.version = String(version);
       return;
     }
     const which = $('paper-classifier').checked ? 'paper' : 'best';
@@ -101,6 +103,7 @@ async function main() {
     showDigit($('rec-vae'), rec.vae);
     drawnCode = enc;
     latent?.redraw();
+    $('prediction').dataset.version = String(version);
     $('codes').textContent = `ConvAE code (${enc.ae.map((v) => v.toFixed(2)).join(', ')}) · VAE μ (${enc.vae_mu.map((v) => v.toFixed(2)).join(', ')}), σ (${enc.vae_logvar.map((v) => Math.exp(v / 2).toFixed(2)).join(', ')})`;
   });
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
