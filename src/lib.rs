@@ -11,6 +11,10 @@ pub mod analysis;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fs_util;
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+pub mod report;
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+pub mod search;
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 pub mod train;
 
 #[cfg(all(feature = "web", target_arch = "wasm32"))]

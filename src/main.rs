@@ -11,11 +11,13 @@ use digit_lab::data::mnist::{FILES, images_tensor};
 use digit_lab::data::{Dataset, Mnist, idx};
 use digit_lab::eval;
 use digit_lab::model::{
-    ClassifierConfig, ConvAeConfig, Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae,
-    load_vae,
+    ClassifierConfig, ConvAeConfig, Manifest, ModelKind, VaeConfig, WideDaeConfig, load_classifier,
+    load_conv_ae, load_vae, load_wide_dae,
 };
 use digit_lab::train::{Context, FitConfig, Schedule, bench, tasks};
 use sha2::{Digest, Sha256};
+
+mod cli;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,10 @@ enum Cmd {
     Bench(BenchArgs),
     /// Write the 2-D maps of the test digits (ConvAE, VAE, PCA-2, t-SNE) to <weights>/maps.json.
     ExportMaps(ExportMapsArgs),
+    /// Hyperparameter search over the paper's ConvAE grid (budgeted successive halving).
+    Search(cli::search::SearchArgs),
+    /// Regenerate every figure under docs/figures and docs/REPORT.md.
+    Report(cli::report::ReportArgs),
 }
 
 #[derive(Args)]
@@ -58,14 +64,19 @@ struct ExportMapsArgs {
 enum Which {
     Ae,
     Dae,
+    /// The stronger denoiser: the DAE's convolutions with a wide 7×7 spatial code.
+    DaeWide,
     Vae,
     Classifier,
     ClassifierBest,
     All,
 }
 
+/// Feature maps of the wide denoiser's 7×7 code unless `--code` says otherwise.
+const WIDE_CODE_CHANNELS: usize = 8;
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
+pub(crate) enum Backend {
     /// burn's pure-Rust multi-threaded CPU backend.
     Flex,
     /// burn's wgpu backend (GPU; build with `--features wgpu`).
@@ -73,7 +84,7 @@ enum Backend {
 }
 
 #[derive(Args, Clone)]
-struct Common {
+pub(crate) struct Common {
     /// Directory holding the four MNIST IDX files.
     #[arg(long, default_value = "data/mnist")]
     data: PathBuf,
@@ -123,9 +134,10 @@ struct TrainArgs {
     /// ConvAE dropout rate.
     #[arg(long, default_value_t = 0.1)]
     dropout: f64,
-    /// Code (latent) size of the ConvAE / DAE / VAE.
-    #[arg(long, default_value_t = 2)]
-    code: usize,
+    /// Code (latent) size of the ConvAE / DAE / VAE (default 2); for dae-wide the number of
+    /// 7×7 code feature maps (default 8).
+    #[arg(long)]
+    code: Option<usize>,
     /// Noise amount a of the denoising AE: input clip(x + a·N(0,1), 0, 1).
     #[arg(long, default_value_t = 0.3)]
     noise_amount: f32,
@@ -184,9 +196,13 @@ struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 40)]
     steps: usize,
+    /// Measure inference latency instead: one decode and a 20×20 grid (ConvAE and VAE), as the
+    /// web page calls them.
+    #[arg(long)]
+    inference: bool,
 }
 
-fn device(backend: Backend) -> Result<(Device, String)> {
+pub(crate) fn device(backend: Backend) -> Result<(Device, String)> {
     match backend {
         Backend::Flex => Ok((Device::flex(), "flex".to_string())),
         #[cfg(feature = "wgpu")]
@@ -203,7 +219,7 @@ fn threads() -> usize {
 }
 
 /// Loads MNIST, fetching it first with `scripts/fetch-mnist` when it is missing.
-fn load_data(dir: &Path) -> Result<Mnist> {
+pub(crate) fn load_data(dir: &Path) -> Result<Mnist> {
     let missing = FILES.iter().any(|f| !dir.join(f).exists());
     let script = Path::new("scripts/fetch-mnist");
     if missing && dir == Path::new("data/mnist") && script.exists() {
@@ -237,14 +253,14 @@ fn sha256_files(dir: &Path) -> Result<std::collections::BTreeMap<String, String>
         .collect()
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest> {
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join("manifest.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Manifest::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-fn read_weights(dir: &Path, manifest: &Manifest, kind: ModelKind) -> Result<Vec<u8>> {
+pub(crate) fn read_weights(dir: &Path, manifest: &Manifest, kind: ModelKind) -> Result<Vec<u8>> {
     let path = dir.join(&manifest.entry(kind)?.file);
     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
 }
@@ -266,6 +282,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let kinds: Vec<ModelKind> = match args.which {
         Which::Ae => vec![ModelKind::Ae],
         Which::Dae => vec![ModelKind::Dae],
+        Which::DaeWide => vec![ModelKind::DaeWide],
         Which::Vae => vec![ModelKind::Vae],
         Which::Classifier => vec![ModelKind::Classifier],
         Which::ClassifierBest => vec![ModelKind::ClassifierBest],
@@ -277,7 +294,7 @@ fn train(args: TrainArgs) -> Result<()> {
         .with_c3(args.c3)
         .with_fc(args.fc)
         .with_dropout(args.dropout)
-        .with_code(args.code);
+        .with_code(args.code.unwrap_or(2));
     if !(0.0..1.0).contains(&args.dropout) {
         bail!("--dropout must be in [0, 1), got {}", args.dropout);
     }
@@ -286,6 +303,7 @@ fn train(args: TrainArgs) -> Result<()> {
         let (default_epochs, default_batch, default_lr, default_l2) = match kind {
             ModelKind::Ae => (150, 256, 1e-3, 1e-5),
             ModelKind::Dae => (100, 256, 1e-3, 1e-5),
+            ModelKind::DaeWide => (30, 256, 1e-3, 1e-5),
             ModelKind::Vae => (60, 128, 1e-3, 0.0),
             ModelKind::Classifier => (60, 64, 1e-3, 1e-5),
             ModelKind::ClassifierBest => (30, 128, 1e-3, 1e-5),
@@ -306,9 +324,17 @@ fn train(args: TrainArgs) -> Result<()> {
             ModelKind::Dae => {
                 tasks::train_conv_ae(&ctx, &ae_config, &fit, Some(args.noise_amount))?
             }
-            ModelKind::Vae => {
-                tasks::train_vae(&ctx, &VaeConfig::new().with_latent(args.code), &fit)?
-            }
+            ModelKind::DaeWide => tasks::train_wide_dae(
+                &ctx,
+                &WideDaeConfig::new().with_code_channels(args.code.unwrap_or(WIDE_CODE_CHANNELS)),
+                &fit,
+                args.noise_amount,
+            )?,
+            ModelKind::Vae => tasks::train_vae(
+                &ctx,
+                &VaeConfig::new().with_latent(args.code.unwrap_or(2)),
+                &fit,
+            )?,
             ModelKind::Classifier => tasks::train_classifier(
                 &ctx,
                 &args.out,
@@ -367,18 +393,18 @@ fn evaluate(args: EvalArgs) -> Result<()> {
                 &data.test,
                 &device,
             ))?,
-            ModelKind::Dae => {
+            ModelKind::Dae | ModelKind::DaeWide => {
                 let a = entry.hyperparameters["noise_amount"]
                     .as_f64()
-                    .context("dae noise_amount")? as f32;
-                let model = load_conv_ae(&manifest, kind, &bytes, &device)?;
-                serde_json::to_value(eval::dae_metrics(
-                    &model,
-                    &data.test,
-                    a,
-                    eval::EVAL_SEED,
-                    &device,
-                ))?
+                    .context("noise_amount")? as f32;
+                let metrics = if kind == ModelKind::Dae {
+                    let model = load_conv_ae(&manifest, kind, &bytes, &device)?;
+                    eval::dae_metrics(&model, &data.test, a, eval::EVAL_SEED, &device)
+                } else {
+                    let model = load_wide_dae(&manifest, &bytes, &device)?;
+                    eval::dae_metrics(&model, &data.test, a, eval::EVAL_SEED, &device)
+                };
+                serde_json::to_value(metrics)?
             }
             ModelKind::Vae => {
                 let config: VaeConfig = manifest.architecture(kind)?;
@@ -411,85 +437,12 @@ fn evaluate(args: EvalArgs) -> Result<()> {
         );
     }
     if args.markdown {
-        print!("{}", markdown_table(&manifest, &out));
+        print!(
+            "{}",
+            digit_lab::report::markdown::metrics_table(&manifest, &out)
+        );
     }
     Ok(())
-}
-
-/// The README's results table: recomputed test metrics next to the paper and the goals.
-fn markdown_table(
-    manifest: &Manifest,
-    metrics: &serde_json::Map<String, serde_json::Value>,
-) -> String {
-    let get = |m: &str, k: &str| metrics.get(m).and_then(|v| v[k].as_f64());
-    let fmt =
-        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
-    let facts = |m: &str| {
-        manifest.models.get(m).map_or("–".to_string(), |e| {
-            format!(
-                "{}, {} thread(s): {} epochs (best {}), {:.0} s",
-                e.backend, e.threads, e.epochs, e.best_epoch, e.train_seconds
-            )
-        })
-    };
-    let rows = [
-        (
-            "ConvAE, 2-D code",
-            "MSE",
-            fmt(get("ae", "mse"), 4),
-            "0.040",
-            "≤ 0.036",
-            facts("ae"),
-        ),
-        (
-            "Denoising AE, a = 0.3",
-            "MSE (noisy input)",
-            format!(
-                "{} ({})",
-                fmt(get("dae", "mse"), 4),
-                fmt(get("dae", "noisy_mse"), 4)
-            ),
-            "–",
-            "≤ 0.038",
-            facts("dae"),
-        ),
-        (
-            "VAE, 2-D latent",
-            "−ELBO, nats (BCE + KL)",
-            format!(
-                "{} ({} + {})",
-                fmt(get("vae", "neg_elbo"), 1),
-                fmt(get("vae", "recon"), 1),
-                fmt(get("vae", "kl"), 1)
-            ),
-            "–",
-            "≤ 148",
-            facts("vae"),
-        ),
-        (
-            "Classifier, paper protocol",
-            "accuracy",
-            fmt(get("classifier", "accuracy"), 4),
-            "0.95",
-            "≥ 0.97",
-            facts("classifier"),
-        ),
-        (
-            "Best classifier",
-            "accuracy",
-            fmt(get("classifier_best", "accuracy"), 4),
-            "–",
-            "≥ 0.99",
-            facts("classifier_best"),
-        ),
-    ];
-    let mut out = String::from(
-        "| model | test metric | this project | paper | goal | training |\n|---|---|---|---|---|---|\n",
-    );
-    for (model, metric, value, paper, goal, how) in rows {
-        out += &format!("| {model} | {metric} | {value} | {paper} | {goal} | {how} |\n");
-    }
-    out
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
@@ -565,6 +518,12 @@ fn predict(args: PredictArgs) -> Result<()> {
 
 fn run_bench(args: BenchArgs) -> Result<()> {
     let (device, backend) = device(args.backend)?;
+    if args.inference {
+        for r in bench::bench_decode(&device, &backend, threads(), 100) {
+            println!("{}", serde_json::to_string(&r)?);
+        }
+        return Ok(());
+    }
     let result = bench::bench_conv_ae(
         &device,
         &backend,
@@ -620,5 +579,7 @@ fn main() -> Result<()> {
         Cmd::Predict(a) => predict(a),
         Cmd::Bench(a) => run_bench(a),
         Cmd::ExportMaps(a) => export_maps(a),
+        Cmd::Search(a) => cli::search::run(a),
+        Cmd::Report(a) => cli::report::run(a),
     }
 }

@@ -8,7 +8,9 @@ mod common;
 
 use burn::prelude::*;
 use digit_lab::eval;
-use digit_lab::model::{Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae, load_vae};
+use digit_lab::model::{
+    Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae, load_vae, load_wide_dae,
+};
 
 fn manifest() -> Manifest {
     let text = std::fs::read_to_string(common::weights_dir().join("manifest.json"))
@@ -61,6 +63,7 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
     let device = Device::flex();
     let ae = load_conv_ae(&m, ModelKind::Ae, &weights(&m, ModelKind::Ae), &device).unwrap();
     let dae = load_conv_ae(&m, ModelKind::Dae, &weights(&m, ModelKind::Dae), &device).unwrap();
+    let wide = load_wide_dae(&m, &weights(&m, ModelKind::DaeWide), &device).unwrap();
     let vae = load_vae(&m, &weights(&m, ModelKind::Vae), &device).unwrap();
     let clf = load_classifier(
         &m,
@@ -78,6 +81,7 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
     .unwrap();
     // The AE's weights do not fit the VAE (or the best classifier): an error, not a panic.
     assert!(load_vae(&m, &weights(&m, ModelKind::Ae), &device).is_err());
+    assert!(load_wide_dae(&m, &weights(&m, ModelKind::Dae), &device).is_err());
     assert!(
         load_classifier(
             &m,
@@ -105,6 +109,9 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
         metric(&m, ModelKind::Dae, "noisy_mse"),
         "dae noisy mse",
     );
+    let a = metric(&m, ModelKind::DaeWide, "noise_amount") as f32;
+    let w = eval::dae_metrics(&wide, test, a, eval::EVAL_SEED, &device);
+    close(w.mse, metric(&m, ModelKind::DaeWide, "mse"), "dae_wide mse");
     let latent = m.architecture::<VaeConfig>(ModelKind::Vae).unwrap().latent;
     let v = eval::vae_metrics(&vae, test, latent, eval::EVAL_SEED, &device);
     close(

@@ -10,7 +10,9 @@ mod common;
 use burn::prelude::*;
 use digit_lab::data::mnist::images_tensor;
 use digit_lab::data::noise::add_gaussian_noise;
-use digit_lab::model::{Manifest, ModelKind, load_classifier, load_conv_ae, load_vae};
+use digit_lab::model::{
+    Autoencoder, Manifest, ModelKind, load_classifier, load_conv_ae, load_vae, load_wide_dae,
+};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
@@ -30,6 +32,7 @@ fn compute(digits: &[Vec<u8>]) -> Value {
     let ae = load_conv_ae(&manifest, ModelKind::Ae, &bytes(ModelKind::Ae), &device).unwrap();
     let dae = load_conv_ae(&manifest, ModelKind::Dae, &bytes(ModelKind::Dae), &device).unwrap();
     let vae = load_vae(&manifest, &bytes(ModelKind::Vae), &device).unwrap();
+    let dae_wide = load_wide_dae(&manifest, &bytes(ModelKind::DaeWide), &device).unwrap();
     let best = load_classifier(
         &manifest,
         ModelKind::ClassifierBest,
@@ -66,7 +69,8 @@ fn compute(digits: &[Vec<u8>]) -> Value {
         "vae_decode": values(vae.decode(point)),
         "denoise_amount": 0.3,
         "denoise_seed": 1,
-        "denoise_cleaned": values(dae.forward(images_tensor(noisy, &device))),
+        "denoise_cleaned": values(dae.forward(images_tensor(noisy.clone(), &device))),
+        "denoise_wide_cleaned": values(dae_wide.reconstruct(images_tensor(noisy, &device))),
     })
 }
 

@@ -123,14 +123,27 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
     assert_close(&ae, &floats(&g["ae_decode"]), "ae decode");
     let vae = lab.decode("vae".into(), 0.5, -0.5).await.unwrap();
     assert_close(&vae, &floats(&g["vae_decode"]), "vae decode");
-    let den = lab.denoise(digits[0].clone(), 0.3, 1).await.unwrap();
+    let den = lab
+        .denoise(digits[0].clone(), 0.3, 1, "dae".into())
+        .await
+        .unwrap();
     assert_close(
         &field(&den, "cleaned"),
         &floats(&g["denoise_cleaned"]),
         "denoised",
     );
+    let wide = lab
+        .denoise(digits[0].clone(), 0.3, 1, "dae_wide".into())
+        .await
+        .unwrap();
+    assert_close(
+        &field(&wide, "cleaned"),
+        &floats(&g["denoise_wide_cleaned"]),
+        "denoised (wide code)",
+    );
     all.extend(ae);
     all.extend(vae);
+    all.extend(field(&wide, "cleaned"));
     all
 }
 
@@ -189,7 +202,10 @@ async fn check_batched_calls(lab: &DigitLab) {
             .len(),
         2 * 784
     );
-    let den = lab.denoise(d[0].clone(), 0.5, 3).await.unwrap();
+    let den = lab
+        .denoise(d[0].clone(), 0.5, 3, "dae_wide".into())
+        .await
+        .unwrap();
     assert!(field(&den, "noisy").iter().all(|p| (0.0..=1.0).contains(p)));
 }
 
@@ -216,7 +232,14 @@ async fn check_bad_input(lab: &DigitLab) {
         )
         .contains("x0")
     );
-    assert!(error_message(lab.denoise(vec![0.0; 784], -0.1, 1).await).contains("noise amount"));
+    assert!(
+        error_message(lab.denoise(vec![0.0; 784], -0.1, 1, "dae".into()).await)
+            .contains("noise amount")
+    );
+    assert!(
+        error_message(lab.denoise(vec![0.0; 784], 0.1, 1, "gan".into()).await)
+            .contains("\"dae_wide\"")
+    );
     assert!(error_message(lab.sample("ae".into(), 2, 1, vec![0.0], vec![]).await).contains("mean"));
     assert!(
         error_message(lab.sample("vae".into(), 0, 1, vec![], vec![]).await)

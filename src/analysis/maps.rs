@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bhtsne::tSNE;
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::knn::loo_knn_accuracy;
 use super::pca::Pca;
@@ -22,7 +22,7 @@ pub const TSNE_INPUT_DIMS: usize = 50;
 /// Test digits bundled for the page's denoiser and examples.
 const BUNDLED_DIGITS: usize = 100;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Embedding {
     /// x, y interleaved, one pair per test digit, rounded to 1e-3.
     pub xy: Vec<f32>,
@@ -33,7 +33,7 @@ pub struct Embedding {
     pub seconds: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Maps {
     pub labels: Vec<u8>,
     pub ae: Embedding,
@@ -49,13 +49,13 @@ pub struct Maps {
     pub digit_labels: Vec<u8>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Gaussian {
     pub mean: [f32; 2],
     pub chol: [f32; 3],
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TsneSettings {
     pub perplexity: f64,
     pub input: String,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{Dataset, IMAGE_PIXELS};
-use crate::model::{CLASSES, Classifier, ConvAe, Vae};
+use crate::model::{Autoencoder, CLASSES, Classifier, Vae};
 
 /// Batch size for evaluation (it does not change any metric).
 pub const EVAL_BATCH: usize = 500;
@@ -67,7 +67,7 @@ pub fn psnr(mse: f64) -> f64 {
 }
 
 /// Per-pixel MSE of the autoencoder's reconstructions of `data`.
-pub fn ae_metrics(model: &ConvAe, data: &Dataset, device: &Device) -> AeMetrics {
+pub fn ae_metrics(model: &impl Autoencoder, data: &Dataset, device: &Device) -> AeMetrics {
     let mut sum = 0.0;
     for idx in batches(data.len()) {
         let x = images_tensor(data.pixels(&idx), device);
@@ -82,7 +82,7 @@ pub fn ae_metrics(model: &ConvAe, data: &Dataset, device: &Device) -> AeMetrics 
 
 /// Denoising metrics: inputs clip(x + a·N(0,1), 0, 1) with noise seeded by `seed`.
 pub fn dae_metrics(
-    model: &ConvAe,
+    model: &impl Autoencoder,
     data: &Dataset,
     noise_amount: f32,
     seed: u64,

@@ -5,6 +5,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use super::Autoencoder;
+
 /// Side of the encoder's last feature map (28 → 14 → 7 → 3).
 const LAST_SIDE: usize = 3;
 
@@ -173,6 +175,12 @@ impl ConvAe {
     /// Mean squared error per pixel between the reconstruction of `input` and `target`
     /// (the same images for the plain autoencoder, the clean ones for the denoiser).
     pub fn mse(&self, input: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-        (self.forward(input) - target).square().mean()
+        Autoencoder::mse(self, input, target)
+    }
+}
+
+impl Autoencoder for ConvAe {
+    fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward(images)
     }
 }

@@ -6,20 +6,23 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The five trained models.
+/// The trained models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ModelKind {
     Ae,
     Dae,
+    /// The stronger denoiser: the same architecture with a wider code (not a paper model).
+    DaeWide,
     Vae,
     Classifier,
     ClassifierBest,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Ae,
         ModelKind::Dae,
+        ModelKind::DaeWide,
         ModelKind::Vae,
         ModelKind::Classifier,
         ModelKind::ClassifierBest,
@@ -30,6 +33,7 @@ impl ModelKind {
         match self {
             ModelKind::Ae => "ae",
             ModelKind::Dae => "dae",
+            ModelKind::DaeWide => "dae_wide",
             ModelKind::Vae => "vae",
             ModelKind::Classifier => "classifier",
             ModelKind::ClassifierBest => "classifier_best",

@@ -72,3 +72,66 @@ pub fn bench_conv_ae(
         epoch_seconds: 50_000.0 / samples_per_second,
     }
 }
+
+/// Native inference latency of one decoder call (readback included), the same calls the web
+/// page makes: median and p90 over `repeats` after `warmup`.
+#[derive(Debug, Serialize)]
+pub struct LatencyResult {
+    pub call: String,
+    pub backend: String,
+    pub threads: usize,
+    pub median_ms: f64,
+    pub p90_ms: f64,
+}
+
+fn time_calls(mut call: impl FnMut(), warmup: usize, repeats: usize) -> (f64, f64) {
+    for _ in 0..warmup {
+        call();
+    }
+    let mut ms: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            call();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((q * ms.len() as f64) as usize).min(ms.len() - 1)];
+    (at(0.5), at(0.9))
+}
+
+/// Decoding one latent point and a 20×20 grid with the default ConvAE and VAE decoders
+/// (untrained weights: the cost does not depend on their values).
+pub fn bench_decode(
+    device: &Device,
+    backend: &str,
+    threads: usize,
+    repeats: usize,
+) -> Vec<LatencyResult> {
+    let ae = ConvAeConfig::new().init_decoder(device);
+    let vae = crate::model::VaeConfig::new().init(device);
+    let mut results = Vec::new();
+    for (name, points) in [("decode 1 point", 1usize), ("decode 20×20 grid", 400)] {
+        let coords: Vec<f32> = (0..points * 2)
+            .map(|i| (i % 7) as f32 / 3.0 - 1.0)
+            .collect();
+        let z = || Tensor::<2>::from_data(TensorData::new(coords.clone(), [points, 2]), device);
+        let read = |t: Tensor<4>| {
+            let _: Vec<f32> = t.into_data().try_into_vec().expect("f32 output");
+        };
+        for (model, decode) in [
+            ("ConvAE", &(|| read(ae.forward(z()))) as &dyn Fn()),
+            ("VAE", &(|| read(vae.decode(z()))) as &dyn Fn()),
+        ] {
+            let (median_ms, p90_ms) = time_calls(decode, 5, repeats);
+            results.push(LatencyResult {
+                call: format!("{model} {name}"),
+                backend: backend.to_string(),
+                threads,
+                median_ms,
+                p90_ms,
+            });
+        }
+    }
+    results
+}

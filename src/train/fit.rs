@@ -71,6 +71,21 @@ pub struct EpochStats {
     pub train_samples_per_second: f64,
 }
 
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FitError {
+    #[error("{0}")]
+    Config(String),
+    #[error("no training data")]
+    NoData,
+    /// The training loss became NaN or infinite (too high a learning rate, usually).
+    #[error("{label}: training loss became {value} at epoch {epoch}")]
+    Diverged {
+        label: String,
+        value: f64,
+        epoch: usize,
+    },
+}
+
 /// What training returns: the best model (validation mode) and how it got there.
 pub struct FitOutcome<M> {
     pub model: M,
@@ -93,10 +108,10 @@ pub fn fit<M: Module + Clone>(
     mut valid_loss: impl FnMut(&M) -> f64,
     label: &str,
     quiet: bool,
-) -> Result<FitOutcome<M>, String> {
-    config.validate()?;
+) -> Result<FitOutcome<M>, FitError> {
+    config.validate().map_err(FitError::Config)?;
     if train_len == 0 {
-        return Err("no training data".into());
+        return Err(FitError::NoData);
     }
     let mut optimizer = AdamConfig::new()
         .with_epsilon(1e-8)
@@ -107,7 +122,8 @@ pub fn fit<M: Module + Clone>(
         Schedule::Constant => None,
         Schedule::Cosine => Some(
             CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * steps_per_epoch)
-                .init()?,
+                .init()
+                .map_err(FitError::Config)?,
         ),
     };
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -142,9 +158,11 @@ pub fn fit<M: Module + Clone>(
             let value = f64::from(loss.into_scalar::<f32>());
             if !value.is_finite() {
                 bar.abandon();
-                return Err(format!(
-                    "{label}: training loss became {value} at epoch {epoch}"
-                ));
+                return Err(FitError::Diverged {
+                    label: label.to_string(),
+                    value,
+                    epoch,
+                });
             }
             loss_sum += value;
             model = optimizer.step(lr, model, grads);

@@ -5,5 +5,5 @@ pub mod bench;
 pub mod fit;
 pub mod tasks;
 
-pub use fit::{EpochStats, FitConfig, FitOutcome, Schedule, fit};
+pub use fit::{EpochStats, FitConfig, FitError, FitOutcome, Schedule, fit};
 pub use tasks::{Context, TrainError};

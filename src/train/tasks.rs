@@ -16,8 +16,8 @@ use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, Mnist};
 use crate::eval;
 use crate::model::{
-    ClassifierConfig, ConvAeConfig, ModelEntry, ModelKind, VaeConfig, load_conv_ae,
-    manifest::Manifest, store,
+    Autoencoder, ClassifierConfig, ConvAeConfig, ModelEntry, ModelKind, VaeConfig, WideDaeConfig,
+    load_conv_ae, manifest::Manifest, store,
 };
 
 /// Seed of the validation noise (DAE inputs, VAE ε), fixed so epochs compare fairly.
@@ -36,8 +36,8 @@ pub struct Context<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("{0}")]
-    Fit(String),
+    #[error(transparent)]
+    Fit(#[from] super::fit::FitError),
     #[error(transparent)]
     Weights(#[from] crate::model::WeightsError),
     #[error(transparent)]
@@ -94,22 +94,58 @@ fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), TrainError> 
     })
 }
 
-/// Trains the ConvAE, or with `noise_amount` the denoising AE (noisy input, clean target).
+/// Trains the ConvAE, or with `noise_amount` the paper's denoising AE (noisy input, clean
+/// target).
 pub fn train_conv_ae(
     ctx: &Context,
     config: &ConvAeConfig,
     fit_config: &FitConfig,
     noise_amount: Option<f32>,
 ) -> Result<ModelEntry, TrainError> {
-    let (kind, label) = match noise_amount {
-        Some(_) => (ModelKind::Dae, "dae"),
-        None => (ModelKind::Ae, "ae"),
+    let kind = match noise_amount {
+        Some(_) => ModelKind::Dae,
+        None => ModelKind::Ae,
     };
     let ad = ctx.device.clone().autodiff();
     ad.seed(fit_config.seed);
+    let model = config.init(&ad);
+    train_autoencoder(ctx, kind, model, json!(config), fit_config, noise_amount)
+}
+
+/// Trains the wide-code denoiser at `noise_amount`.
+pub fn train_wide_dae(
+    ctx: &Context,
+    config: &WideDaeConfig,
+    fit_config: &FitConfig,
+    noise_amount: f32,
+) -> Result<ModelEntry, TrainError> {
+    let ad = ctx.device.clone().autodiff();
+    ad.seed(fit_config.seed);
+    let model = config.init(&ad);
+    train_autoencoder(
+        ctx,
+        ModelKind::DaeWide,
+        model,
+        json!(config),
+        fit_config,
+        Some(noise_amount),
+    )
+}
+
+/// The loop shared by the autoencoders: MSE to the clean image, from a noisy input when
+/// `noise_amount` is given.
+fn train_autoencoder<M: Module + Clone + Autoencoder>(
+    ctx: &Context,
+    kind: ModelKind,
+    model: M,
+    architecture: Value,
+    fit_config: &FitConfig,
+    noise_amount: Option<f32>,
+) -> Result<ModelEntry, TrainError> {
+    let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
     let outcome = fit(
-        config.init(&ad),
+        model,
         fit_config,
         train.len(),
         |model, batch, rng| {
@@ -124,10 +160,9 @@ pub fn train_conv_ae(
             Some(a) => eval::dae_metrics(model, valid, a, VALID_SEED, &ctx.device).mse,
             None => eval::ae_metrics(model, valid, &ctx.device).mse,
         },
-        label,
+        kind.key(),
         ctx.quiet,
-    )
-    .map_err(TrainError::Fit)?;
+    )?;
     let test = match noise_amount {
         Some(a) => json!(eval::dae_metrics(
             &outcome.model,
@@ -146,7 +181,7 @@ pub fn train_conv_ae(
         Some(a) => json!({ "noise_amount": a }),
         None => json!({}),
     };
-    let h = hyperparameters(json!(config), fit_config, extra);
+    let h = hyperparameters(architecture, fit_config, extra);
     finish(ctx, kind, outcome, h, test)
 }
 
@@ -176,8 +211,7 @@ pub fn train_vae(
         |model| eval::vae_metrics(model, valid, latent, VALID_SEED, &ctx.device).neg_elbo,
         "vae",
         ctx.quiet,
-    )
-    .map_err(TrainError::Fit)?;
+    )?;
     let test = json!(eval::vae_metrics(
         &outcome.model,
         &ctx.data.test,
@@ -285,8 +319,7 @@ fn fit_classifier(
         |model| eval::cross_entropy(model, valid, &ctx.device),
         kind.key(),
         ctx.quiet,
-    )
-    .map_err(TrainError::Fit)?;
+    )?;
     let metrics = eval::classifier_metrics(&outcome.model, &ctx.data.test, &ctx.device);
     let valid_accuracy = eval::classifier_metrics(&outcome.model, valid, &ctx.device).accuracy;
     let test = json!({ "accuracy": metrics.accuracy, "confusion": metrics.confusion, "valid_accuracy": valid_accuracy });

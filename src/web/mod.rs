@@ -13,7 +13,8 @@ use wasm_bindgen::prelude::*;
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::{
-    Classifier, ConvAe, Manifest, ModelKind, Vae, load_classifier, load_conv_ae, load_vae,
+    Autoencoder, Classifier, ConvAe, Manifest, ModelKind, Vae, WideDae, load_classifier,
+    load_conv_ae, load_vae, load_wide_dae,
 };
 
 use backend::BackendInfo;
@@ -21,6 +22,7 @@ use backend::BackendInfo;
 const MANIFEST: &str = include_str!("../../weights/manifest.json");
 const AE: &[u8] = include_bytes!("../../weights/ae.bpk");
 const DAE: &[u8] = include_bytes!("../../weights/dae.bpk");
+const DAE_WIDE: &[u8] = include_bytes!("../../weights/dae_wide.bpk");
 const VAE: &[u8] = include_bytes!("../../weights/vae.bpk");
 const CLASSIFIER: &[u8] = include_bytes!("../../weights/classifier.bpk");
 const CLASSIFIER_BEST: &[u8] = include_bytes!("../../weights/classifier_best.bpk");
@@ -76,6 +78,7 @@ pub struct DigitLab {
     backend: BackendInfo,
     ae: ConvAe,
     dae: ConvAe,
+    dae_wide: WideDae,
     vae: Vae,
     classifier: Classifier,
     classifier_best: Classifier,
@@ -96,6 +99,7 @@ impl DigitLab {
         Ok(DigitLab {
             ae: load_conv_ae(&manifest, ModelKind::Ae, AE, &device).map_err(js_err)?,
             dae: load_conv_ae(&manifest, ModelKind::Dae, DAE, &device).map_err(js_err)?,
+            dae_wide: load_wide_dae(&manifest, DAE_WIDE, &device).map_err(js_err)?,
             vae: load_vae(&manifest, VAE, &device).map_err(js_err)?,
             classifier: load_classifier(&manifest, ModelKind::Classifier, CLASSIFIER, &device)
                 .map_err(js_err)?,
@@ -236,13 +240,20 @@ impl DigitLab {
     }
 
     /// Adds seeded Gaussian noise of `amount` (clip(x + a·N(0,1), 0, 1)) and denoises it with
-    /// the DAE: `{noisy, cleaned}`.
+    /// `model`: "dae" (the paper's, 2-D code) or "dae_wide" (the wide-code denoiser).
+    /// Returns `{noisy, cleaned}`.
     pub async fn denoise(
         &self,
         image: Vec<f32>,
         amount: f32,
         seed: u32,
+        model: String,
     ) -> Result<JsValue, JsError> {
+        if model != "dae" && model != "dae_wide" {
+            return Err(js_err(format!(
+                "denoiser must be \"dae\" or \"dae_wide\", got \"{model}\""
+            )));
+        }
         let mut noisy = input::image(&image, "image").map_err(js_err)?;
         let amount = input::number(amount, "noise amount", 0.0..=1.0).map_err(js_err)?;
         add_gaussian_noise(
@@ -250,7 +261,12 @@ impl DigitLab {
             amount,
             &mut StdRng::seed_from_u64(u64::from(seed)),
         );
-        let cleaned = read(self.dae.forward(self.images(noisy.clone()))).await?;
+        let x = self.images(noisy.clone());
+        let cleaned = if model == "dae" {
+            read(self.dae.forward(x)).await?
+        } else {
+            read(self.dae_wide.reconstruct(x)).await?
+        };
         to_js(&Denoised { noisy, cleaned })
     }
 

@@ -107,6 +107,13 @@ for (const backend of ['auto', 'cpu']) {
     await page.mouse.up();
     await page.waitForFunction((b) => document.getElementById('lat-vae').toDataURL() !== b, before, { timeout: 60_000 });
 
+    // The denoiser: the wide-code model by default, with its PSNR; switching to the paper's DAE
+    // changes the denoised image.
+    await page.waitForFunction(() => /denoised \d+\.\d dB/.test(document.getElementById('dn-psnr').textContent), null, { timeout: 60_000 });
+    const wide = await canvasHash(page, 'dn-out');
+    await page.selectOption('#denoiser', 'dae');
+    await page.waitForFunction((w) => document.getElementById('dn-out').toDataURL() !== w, wide, { timeout: 60_000 });
+
     // Switch latent maps.
     const maps = {};
     for (const key of ['ae', 'vae', 'pca', 'tsne']) {

@@ -120,12 +120,21 @@ async function main() {
     if (!clean) return;
     const amount = Number($('noise').value);
     $('noise-value').textContent = amount.toFixed(2);
-    const out = await lab.denoise(clean, amount, noiseSeed);
+    const out = await lab.denoise(clean, amount, noiseSeed, $('denoiser').value);
     showDigit($('dn-clean'), clean);
     showDigit($('dn-noisy'), out.noisy);
     showDigit($('dn-out'), out.cleaned);
+    // PSNR = 10·log10(1 / MSE) against the clean digit, as in the report.
+    const psnr = (img) => {
+      let sum = 0;
+      for (let i = 0; i < clean.length; i++) sum += (img[i] - clean[i]) ** 2;
+      const mse = sum / clean.length;
+      return mse > 0 ? `${(10 * Math.log10(1 / mse)).toFixed(1)} dB` : '∞';
+    };
+    $('dn-psnr').textContent = `PSNR: noisy ${psnr(out.noisy)}, denoised ${psnr(out.cleaned)}`;
   });
   $('noise').oninput = () => denoise();
+  $('denoiser').onchange = () => denoise();
   // Real MNIST test digits bundled with the maps (the VAE's samples stand in without them).
   const randomTestDigit = async () => {
     if (maps?.digits?.length) {

@@ -1,0 +1,4 @@
+//! Subcommands of the trainer CLI that have grown their own file.
+
+pub mod report;
+pub mod search;

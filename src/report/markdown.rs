@@ -1,0 +1,283 @@
+//! The report's Markdown: the metrics table (also printed by `eval --markdown` for the README),
+//! the denoising, k-NN and search tables, and `docs/REPORT.md` around them.
+
+use std::fmt::Write as _;
+
+use crate::analysis::maps::Maps;
+use crate::model::Manifest;
+use crate::search::{SearchPoint, ranking};
+
+use super::{ReportInputs, ReportResults};
+
+/// The README's results table: recomputed test metrics next to the paper and the goals.
+pub fn metrics_table(
+    manifest: &Manifest,
+    metrics: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let get = |m: &str, k: &str| metrics.get(m).and_then(|v| v[k].as_f64());
+    let fmt =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let facts = |m: &str| {
+        manifest.models.get(m).map_or("–".to_string(), |e| {
+            format!(
+                "{}, {} thread(s): {} epochs (best {}), {:.0} s",
+                e.backend, e.threads, e.epochs, e.best_epoch, e.train_seconds
+            )
+        })
+    };
+    let rows = [
+        (
+            "ConvAE, 2-D code",
+            "MSE",
+            fmt(get("ae", "mse"), 4),
+            "0.040",
+            "≤ 0.036",
+            facts("ae"),
+        ),
+        (
+            "Denoising AE, a = 0.3",
+            "MSE (noisy input)",
+            format!(
+                "{} ({})",
+                fmt(get("dae", "mse"), 4),
+                fmt(get("dae", "noisy_mse"), 4)
+            ),
+            "–",
+            "≤ 0.038",
+            facts("dae"),
+        ),
+        (
+            "Wide-code denoiser (not in the paper), a = 0.3",
+            "MSE, PSNR dB",
+            format!(
+                "{}, {}",
+                fmt(get("dae_wide", "mse"), 4),
+                fmt(get("dae_wide", "psnr"), 1)
+            ),
+            "–",
+            "PSNR ≥ 20",
+            facts("dae_wide"),
+        ),
+        (
+            "VAE, 2-D latent",
+            "−ELBO, nats (BCE + KL)",
+            format!(
+                "{} ({} + {})",
+                fmt(get("vae", "neg_elbo"), 1),
+                fmt(get("vae", "recon"), 1),
+                fmt(get("vae", "kl"), 1)
+            ),
+            "–",
+            "≤ 148",
+            facts("vae"),
+        ),
+        (
+            "Classifier, paper protocol",
+            "accuracy",
+            fmt(get("classifier", "accuracy"), 4),
+            "0.95",
+            "≥ 0.97",
+            facts("classifier"),
+        ),
+        (
+            "Best classifier",
+            "accuracy",
+            fmt(get("classifier_best", "accuracy"), 4),
+            "–",
+            "≥ 0.99",
+            facts("classifier_best"),
+        ),
+    ];
+    let mut out = String::from(
+        "| model | test metric | this project | paper | goal | training |\n|---|---|---|---|---|---|\n",
+    );
+    for (model, metric, value, paper, goal, how) in rows {
+        out += &format!("| {model} | {metric} | {value} | {paper} | {goal} | {how} |\n");
+    }
+    out
+}
+
+fn mse_psnr(mse: f64, psnr: f64) -> String {
+    format!("{mse:.4} | {psnr:.1}")
+}
+
+/// DAE and wide-code DAE against the noisy input for each noise amount.
+pub fn denoise_table(results: &ReportResults) -> String {
+    let mut out = String::from(
+        "| noise a | noisy input MSE | PSNR dB | DAE (2-D code) MSE | PSNR dB | wide-code DAE MSE | PSNR dB |\n|---|---|---|---|---|---|---|\n",
+    );
+    for p in &results.denoise {
+        let _ = writeln!(
+            out,
+            "| {:.1} | {} | {} | {} |",
+            p.dae.noise_amount,
+            mse_psnr(p.dae.noisy_mse, p.dae.noisy_psnr),
+            mse_psnr(p.dae.mse, p.dae.psnr),
+            mse_psnr(p.dae_wide.mse, p.dae_wide.psnr),
+        );
+    }
+    out
+}
+
+/// Leave-one-out 5-NN accuracy of each 2-D embedding, next to the reference and the goal.
+pub fn knn_table(maps: &Maps) -> String {
+    let mut out = String::from(
+        "| embedding of the test digits | 5-NN accuracy | PyTorch + scikit-learn reference | goal | seconds |\n|---|---|---|---|---|\n",
+    );
+    for (name, e, reference, goal) in [
+        ("ConvAE code", &maps.ae, "0.808", "≥ 0.82"),
+        ("VAE mean", &maps.vae, "0.693", "≥ 0.72"),
+        (
+            "PCA-2 (fitted on train)",
+            &maps.pca,
+            "0.431",
+            "reference ± 0.01",
+        ),
+        (
+            "t-SNE (perplexity 30, on PCA-50)",
+            &maps.tsne,
+            "0.959",
+            "≥ 0.96",
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.4} | {reference} | {goal} | {:.1} |",
+            e.knn5, e.seconds
+        );
+    }
+    out
+}
+
+/// The search: what ran, the ten best configurations and where the paper's choice ranks.
+pub fn search_section(search: &super::SearchResults) -> String {
+    let mut out = String::new();
+    let rungs = search
+        .records
+        .iter()
+        .map(|r| r.rung)
+        .max()
+        .map_or(0, |r| r + 1);
+    let mut per_rung = Vec::new();
+    for rung in 0..rungs {
+        let of_rung: Vec<_> = search.records.iter().filter(|r| r.rung == rung).collect();
+        let seconds: f64 = of_rung.iter().map(|r| r.seconds).sum();
+        per_rung.push(format!(
+            "rung {rung}: {} configurations × {} training images ({:.0} s)",
+            of_rung.len(),
+            of_rung.first().map_or(0, |r| r.samples),
+            seconds
+        ));
+    }
+    let total: f64 = search.records.iter().map(|r| r.seconds).sum();
+    let _ = writeln!(
+        out,
+        "Successive halving over the paper's grid of {} configurations (PROTOCOL.md), selecting \
+         on the validation MSE of the first 2,000 validation images only; batch 64, constant \
+         learning rate as in the paper. Results file: `{}` ({} trials, {:.0} min of training).\n",
+        search.grid_size,
+        search.path,
+        search.records.len(),
+        total / 60.0
+    );
+    for line in per_rung {
+        let _ = writeln!(out, "- {line}");
+    }
+    let ranked = ranking(&search.records);
+    out += "\n| rank | configuration | furthest rung | training images | validation MSE |\n|---|---|---|---|---|\n";
+    for (i, r) in ranked.iter().take(10).enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} |",
+            i + 1,
+            r.point.key(),
+            r.rung,
+            r.samples,
+            r.valid_mse.map_or("diverged".into(), |m| format!("{m:.5}"))
+        );
+    }
+    let paper = SearchPoint::paper_best().key();
+    match ranked.iter().position(|r| r.point.key() == paper) {
+        Some(i) => {
+            let r = &ranked[i];
+            let _ = writeln!(
+                out,
+                "\nThe paper's configuration `{paper}` ranks **{} of {}** (furthest rung {}, \
+                 validation MSE {}).",
+                i + 1,
+                ranked.len(),
+                r.rung,
+                r.valid_mse.map_or("diverged".into(), |m| format!("{m:.5}"))
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "\nThe paper's configuration was not part of this search."
+            );
+        }
+    }
+    out
+}
+
+/// `docs/REPORT.md`. `figure_dir` is the figures' folder relative to the report.
+pub fn report(
+    inputs: &ReportInputs,
+    results: &ReportResults,
+    figure_dir: &str,
+    commands: &[String],
+) -> String {
+    let manifest_metrics: serde_json::Map<String, serde_json::Value> = inputs
+        .manifest
+        .models
+        .iter()
+        .map(|(k, e)| (k.clone(), e.test.clone()))
+        .collect();
+    let mut out = String::from("# Digit Lab — the paper reproduced\n\n");
+    out += "Generated by `digit-lab report` from the models in `weights/`; every number below is \
+            measured by this project's code on the MNIST test split (10,000 digits) as \
+            PROTOCOL.md defines it, unless stated otherwise. Regenerate everything with:\n\n```sh\n";
+    for c in commands {
+        out += c;
+        out.push('\n');
+    }
+    out += "```\n\n## Test metrics\n\n";
+    out += "Recorded by the trainer in `weights/manifest.json` (the test `committed_weights` \
+            recomputes them); “paper” is what the paper reports.\n\n";
+    out += &metrics_table(inputs.manifest, &manifest_metrics);
+    let _ = write!(
+        out,
+        "\nClassifiers recomputed for this report on {} test digits: paper protocol {:.4}, best {:.4}.\n",
+        inputs.test.len(),
+        results.classifier.accuracy,
+        results.classifier_best.accuracy
+    );
+    out += "\n## Denoising\n\nTest MSE to the clean digit and PSNR = 10·log10(1/MSE) for noise \
+            amounts a = 0.1 … 0.7 (inputs clip(x + a·N(0,1), 0, 1), seeded), against the noisy \
+            input itself. The paper's DAE squeezes the digit through a 2-D code, so it cannot keep \
+            much detail; the wide-code denoiser (not in the paper) keeps an 8×7×7 code.\n\n";
+    out += &denoise_table(results);
+    out += "\n## Latent spaces\n\nLeave-one-out 5-NN label accuracy of each 2-D embedding of the \
+            test digits (one exporter writes these maps for the web page and this report).\n\n";
+    out += &knn_table(inputs.maps);
+    let t = &inputs.maps.tsne_settings;
+    let _ = writeln!(
+        out,
+        "\nt-SNE: bhtsne (Barnes-Hut, θ = {}), perplexity {}, {} iterations, input {}.",
+        t.theta, t.perplexity, t.epochs, t.input
+    );
+    out += "\n## Hyperparameter search\n\n";
+    match &inputs.search {
+        Some(search) => out += &search_section(search),
+        None => out += "No search results file was given.\n",
+    }
+    out += "\n## Figures\n\n";
+    for (caption, path) in &results.figures {
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default();
+        let _ = writeln!(out, "### {caption}\n\n![{caption}]({figure_dir}/{file})\n");
+    }
+    out
+}
