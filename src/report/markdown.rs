@@ -183,6 +183,40 @@ pub fn search_section(search: &super::SearchResults) -> String {
     for line in per_rung {
         let _ = writeln!(out, "- {line}");
     }
+    let samples = |rung| {
+        search
+            .records
+            .iter()
+            .find(|r| r.rung == rung)
+            .map(|r| r.samples)
+    };
+    let eta = match (samples(0), samples(1)) {
+        (Some(a), Some(b)) if a > 0 => format!("{}", b / a),
+        _ => "η".into(),
+    };
+    let _ = write!(
+        out,
+        "\nEach rung trains its configurations from scratch with {eta} times the images of the \
+         previous one and promotes the best 1/{eta}. "
+    );
+    let mut promoted_lrs: Vec<String> = search
+        .records
+        .iter()
+        .filter(|r| r.rung == 1)
+        .map(|r| format!("{:e}", r.point.lr))
+        .collect();
+    promoted_lrs.sort();
+    promoted_lrs.dedup();
+    if !promoted_lrs.is_empty() {
+        let _ = write!(
+            out,
+            "Short budgets favour configurations that learn fast: the learning rates that \
+             reached rung 1 are {{{}}}. ",
+            promoted_lrs.join(", ")
+        );
+    }
+    out += "That bias is the price of covering the whole grid on two CPU cores; a rerun of \
+            `search` with more budget continues from the results file.\n";
     let ranked = ranking(&search.records);
     out += "\n| rank | configuration | furthest rung | training images | validation MSE |\n|---|---|---|---|---|\n";
     for (i, r) in ranked.iter().take(10).enumerate() {
