@@ -431,15 +431,14 @@ pub fn digit_grid(
     columns: usize,
     x_caption: &str,
     y_caption: &str,
+    scale: u32,
 ) -> Result<PathBuf, FigureError> {
-    let scale = 1u32;
     let cell = IMAGE_SIDE as u32 * scale;
     let rows = images.len().div_ceil(columns);
     let (left, top) = (40u32, 50u32);
-    let size = (
-        left + columns as u32 * cell + 20,
-        top + rows as u32 * cell + 40,
-    );
+    // Wide enough for the title (about 11 px per character at this size).
+    let width = (left + columns as u32 * cell + 20).max(20 + 11 * title.chars().count() as u32);
+    let size = (width, top + rows as u32 * cell + 40);
     figure!(stem, size, false, |root| {
         root.draw(&Text::new(title, (10, 12), font(22.0)))
             .map_err(|e| e.to_string())?;

@@ -158,16 +158,37 @@ pub fn search_section(search: &super::SearchResults) -> String {
         .map(|r| r.rung)
         .max()
         .map_or(0, |r| r + 1);
+    let samples = |rung| {
+        search
+            .records
+            .iter()
+            .find(|r| r.rung == rung)
+            .map(|r| r.samples)
+    };
+    let eta = match (samples(0), samples(1)) {
+        (Some(a), Some(b)) if a > 0 => Some(b / a),
+        _ => None,
+    };
     let mut per_rung = Vec::new();
+    // Configurations a complete rung holds: the grid, then 1/η of the previous rung.
+    let mut planned = search.grid_size;
     for rung in 0..rungs {
         let of_rung: Vec<_> = search.records.iter().filter(|r| r.rung == rung).collect();
         let seconds: f64 = of_rung.iter().map(|r| r.seconds).sum();
+        let done = if of_rung.len() < planned {
+            format!(
+                "{} of {planned} configurations (the budget ran out)",
+                of_rung.len()
+            )
+        } else {
+            format!("{} configurations", of_rung.len())
+        };
         per_rung.push(format!(
-            "rung {rung}: {} configurations × {} training images ({:.0} s)",
-            of_rung.len(),
+            "rung {rung}: {done} × {} training images ({:.0} s)",
             of_rung.first().map_or(0, |r| r.samples),
             seconds
         ));
+        planned = planned.div_ceil(eta.unwrap_or(1).max(1));
     }
     let total: f64 = search.records.iter().map(|r| r.seconds).sum();
     let _ = writeln!(
@@ -183,17 +204,7 @@ pub fn search_section(search: &super::SearchResults) -> String {
     for line in per_rung {
         let _ = writeln!(out, "- {line}");
     }
-    let samples = |rung| {
-        search
-            .records
-            .iter()
-            .find(|r| r.rung == rung)
-            .map(|r| r.samples)
-    };
-    let eta = match (samples(0), samples(1)) {
-        (Some(a), Some(b)) if a > 0 => format!("{}", b / a),
-        _ => "η".into(),
-    };
+    let eta = eta.map_or("η".to_string(), |e| e.to_string());
     let _ = write!(
         out,
         "\nEach rung trains its configurations from scratch with {eta} times the images of the \

@@ -384,11 +384,12 @@ pub fn make_figures(
         "Digits sampled from the ConvAE code distribution".into(),
         figures::digit_grid(
             &stem("ae_samples"),
-            "ConvAE: 100 codes drawn from N(mean, covariance of the train codes), decoded",
+            "ConvAE: 100 codes drawn from N(mean, covariance of the train codes)",
             &samples,
             10,
             "",
             "",
+            2,
         )?,
     ));
 
@@ -427,6 +428,7 @@ pub fn make_figures(
             n,
             "z1 from −2.5 (left) to 2.5 (right)",
             "z2 from 2.5 (top) to −2.5",
+            1,
         )?,
     ));
 
