@@ -100,8 +100,9 @@ fn time_calls(mut call: impl FnMut(), warmup: usize, repeats: usize) -> (f64, f6
     (at(0.5), at(0.9))
 }
 
-/// Decoding one latent point and a 20×20 grid with the default ConvAE and VAE decoders
-/// (untrained weights: the cost does not depend on their values).
+/// Decoding one latent point and a 20×20 grid with the default ConvAE and VAE decoders, and
+/// denoising one image with the wide-code DAE (untrained weights: the cost does not depend on
+/// their values).
 pub fn bench_decode(
     device: &Device,
     backend: &str,
@@ -133,5 +134,22 @@ pub fn bench_decode(
             });
         }
     }
+    let wide = crate::model::WideDaeConfig::new().init(device);
+    let image = || Tensor::<4>::zeros([1, 1, 28, 28], device);
+    let (median_ms, p90_ms) = time_calls(
+        || {
+            let out = crate::model::Autoencoder::reconstruct(&wide, image());
+            let _: Vec<f32> = out.into_data().try_into_vec().expect("f32 output");
+        },
+        5,
+        repeats,
+    );
+    results.push(LatencyResult {
+        call: "wide-code DAE denoise 1 image".into(),
+        backend: backend.to_string(),
+        threads,
+        median_ms,
+        p90_ms,
+    });
     results
 }
