@@ -7,7 +7,7 @@
 
 use digit_lab::web::DigitLab;
 use serde_json::Value;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -52,9 +52,14 @@ fn assert_close(got: &[f32], expected: &[f32], what: &str) {
     }
 }
 
+/// A numeric field of a result object: a Float32Array (images) or a plain array (codes).
 fn field(value: &JsValue, name: &str) -> Vec<f32> {
     let v = js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap();
-    serde_wasm_bindgen::from_value(v).unwrap()
+    if v.is_instance_of::<js_sys::Float32Array>() {
+        js_sys::Float32Array::from(v).to_vec()
+    } else {
+        serde_wasm_bindgen::from_value(v).unwrap()
+    }
 }
 
 fn error_message(result: Result<impl Sized, wasm_bindgen::JsError>) -> String {
