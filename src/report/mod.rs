@@ -310,6 +310,26 @@ pub fn make_figures(
     let curve = |f: &dyn Fn(&DenoisePoint) -> f64| -> Vec<(f64, f64)> {
         denoise.iter().map(|p| (p.dae.noise_amount, f(p))).collect()
     };
+    // The noisy input, the paper's DAE and the wide-code DAE, for one metric of `DaeMetrics`.
+    let against_noisy = |noisy: fn(&DaeMetrics) -> f64, denoised: fn(&DaeMetrics) -> f64| {
+        vec![
+            Series {
+                label: "noisy input".into(),
+                points: curve(&|p| noisy(&p.dae)),
+                color: figures::DIGIT_COLORS[7],
+            },
+            Series {
+                label: "DAE (2-D code)".into(),
+                points: curve(&|p| denoised(&p.dae)),
+                color: blue,
+            },
+            Series {
+                label: "wide-code DAE".into(),
+                points: curve(&|p| denoised(&p.dae_wide)),
+                color: green,
+            },
+        ]
+    };
     out.push((
         "Denoising curve".into(),
         figures::line_chart(
@@ -320,46 +340,14 @@ pub fn make_figures(
                     title: "MSE to the clean digit".into(),
                     x_label: "noise amount a".into(),
                     y_label: "MSE per pixel".into(),
-                    series: vec![
-                        Series {
-                            label: "noisy input".into(),
-                            points: curve(&|p| p.dae.noisy_mse),
-                            color: figures::DIGIT_COLORS[7],
-                        },
-                        Series {
-                            label: "DAE (2-D code)".into(),
-                            points: curve(&|p| p.dae.mse),
-                            color: blue,
-                        },
-                        Series {
-                            label: "wide-code DAE".into(),
-                            points: curve(&|p| p.dae_wide.mse),
-                            color: green,
-                        },
-                    ],
+                    series: against_noisy(|m| m.noisy_mse, |m| m.mse),
                     legend: SeriesLabelPosition::UpperLeft,
                 },
                 LinePanel {
                     title: "PSNR = 10·log10(1 / MSE)".into(),
                     x_label: "noise amount a".into(),
                     y_label: "PSNR (dB)".into(),
-                    series: vec![
-                        Series {
-                            label: "noisy input".into(),
-                            points: curve(&|p| p.dae.noisy_psnr),
-                            color: figures::DIGIT_COLORS[7],
-                        },
-                        Series {
-                            label: "DAE (2-D code)".into(),
-                            points: curve(&|p| p.dae.psnr),
-                            color: blue,
-                        },
-                        Series {
-                            label: "wide-code DAE".into(),
-                            points: curve(&|p| p.dae_wide.psnr),
-                            color: green,
-                        },
-                    ],
+                    series: against_noisy(|m| m.noisy_psnr, |m| m.psnr),
                     legend: SeriesLabelPosition::UpperRight,
                 },
             ],
