@@ -46,6 +46,18 @@ enum Cmd {
     Search(cli::search::SearchArgs),
     /// Regenerate every figure under docs/figures and docs/REPORT.md.
     Report(cli::report::ReportArgs),
+    /// Write the MNIST subset of the in-browser training mode (gzipped IDX) to www/data.
+    ExportSubset(ExportSubsetArgs),
+}
+
+#[derive(Args)]
+struct ExportSubsetArgs {
+    /// Directory holding the four MNIST IDX files.
+    #[arg(long, default_value = "data/mnist")]
+    data: PathBuf,
+    /// Where the two .idx.gz files go (the page serves them from www/data).
+    #[arg(long, default_value = "www/data")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -576,6 +588,21 @@ fn export_maps(args: ExportMapsArgs) -> Result<()> {
     Ok(())
 }
 
+fn export_subset(args: ExportSubsetArgs) -> Result<()> {
+    use digit_lab::mini_training::subset::{IMAGES_FILE, LABELS_FILE, Subset};
+    let data = load_data(&args.data)?;
+    let subset = Subset::from_splits(&data.train, &data.validation);
+    let (images, labels) = subset.to_gzip();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    for (name, bytes) in [(IMAGES_FILE, images), (LABELS_FILE, labels)] {
+        let path = args.out.join(name);
+        digit_lab::fs_util::write_atomic(&path, &bytes)?;
+        eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Train(a) => train(a),
@@ -585,5 +612,6 @@ fn main() -> Result<()> {
         Cmd::ExportMaps(a) => export_maps(a),
         Cmd::Search(a) => cli::search::run(a),
         Cmd::Report(a) => cli::report::run(a),
+        Cmd::ExportSubset(a) => export_subset(a),
     }
 }

@@ -1,5 +1,7 @@
-//! Latent-space analysis (native): PCA, t-SNE, k-NN accuracy and the latent-map exporter.
+//! Latent-space analysis: PCA and k-NN accuracy (native and wasm: the in-browser training mode
+//! maps its codes with them), t-SNE and the latent-map exporter (native).
 
 pub mod knn;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod maps;
 pub mod pca;
