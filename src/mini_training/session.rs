@@ -92,8 +92,10 @@ impl SessionConfig {
     }
 }
 
-/// The model being trained (its parameters on the autodiff device).
+/// The model being trained (its parameters on the autodiff device). One per session, so the
+/// variants' size difference does not matter.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 enum Net {
     Ae(ConvAe),
     Vae(Vae),
@@ -154,6 +156,14 @@ impl TrainingSession {
             LiveModel::Ae => Net::Ae(ConvAeConfig::new().with_code(config.code).init(&autodiff)),
             LiveModel::Vae => Net::Vae(VaeConfig::new().init(&autodiff)),
         };
+        // burn initialises parameters lazily, on first use, from the device's generator: use
+        // them all now, while it holds this run's seed, so the initial weights do not depend on
+        // what runs first (a step, which reseeds it, or an evaluation).
+        let blank = Tensor::<4>::zeros([1, 1, 28, 28], &autodiff);
+        match &net {
+            Net::Ae(ae) => drop(ae.forward(blank)),
+            Net::Vae(vae) => drop(vae.decode(vae.encode(blank).0)),
+        }
         let all: Vec<usize> = (0..subset.valid.len()).collect();
         let valid_images = images_tensor(subset.valid.pixels(&all), device);
         let latent = 2;
@@ -294,7 +304,7 @@ impl TrainingSession {
     /// Turns codes (as read from `codes`) into the 2-D map, and remembers how to go back.
     pub fn latent_map(&mut self, codes: &[f32]) -> Result<LatentMap, String> {
         let n = self.subset.valid.len();
-        if codes.len() % n != 0 || codes.iter().any(|v| !v.is_finite()) {
+        if !codes.len().is_multiple_of(n) || codes.iter().any(|v| !v.is_finite()) {
             return Err(
                 "the codes are not finite: training diverged (lower the learning rate and reset)"
                     .into(),
@@ -319,7 +329,7 @@ impl TrainingSession {
     /// The first `SHOWN_DIGITS` validation digits and their reconstructions, `[2·k, 1, 28, 28]`
     /// (originals first). The VAE decodes its mean.
     pub fn reconstructions(&self) -> Tensor<4> {
-        let shown = self.valid_images.clone().slice([0..SHOWN_DIGITS]);
+        let shown = self.valid_images.clone().narrow(0, 0, SHOWN_DIGITS);
         let rebuilt = match &self.net {
             Net::Ae(ae) => ae.valid().forward(shown.clone()),
             Net::Vae(vae) => {

@@ -4,6 +4,8 @@
 
 mod backend;
 pub mod input;
+#[cfg(feature = "train")]
+pub mod training;
 
 use burn::prelude::*;
 use rand::{SeedableRng, rngs::StdRng};
@@ -48,8 +50,11 @@ async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, JsError> {
         .map_err(|e| js_err(format!("reading a result: {e:?}")))
 }
 
+/// Plain JS objects and numbers (not `Map`s or `BigInt`s), as a JS caller expects.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    serde_wasm_bindgen::to_value(value).map_err(js_err)
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
 }
 
 #[derive(Serialize)]
