@@ -29,9 +29,9 @@ pub struct ReportArgs {
     /// Use only the first N test (and N training) digits: a quick run, not for reporting.
     #[arg(long)]
     limit: Option<usize>,
-    /// t-SNE iterations when the maps are recomputed.
-    #[arg(long, default_value_t = 1000)]
-    tsne_epochs: usize,
+    /// t-SNE settings when the maps are recomputed.
+    #[command(flatten)]
+    tsne: crate::TsneArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -50,7 +50,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             &models.ae,
             &models.vae,
             &device,
-            args.tsne_epochs,
+            args.tsne.options(),
             |m| eprintln!("{m}"),
         )
     } else {
