@@ -7,6 +7,7 @@ mod common;
 
 use burn::prelude::*;
 use digit_lab::mini_training::finetune::{Layers, accuracy};
+use digit_lab::mini_training::session::WARMUP_SAMPLES;
 use digit_lab::mini_training::subset::{IMAGES_FILE, LABELS_FILE, TRAIN, VALID};
 use digit_lab::mini_training::{Finetuner, LiveModel, SessionConfig, Subset, TrainingSession};
 use digit_lab::model::{Manifest, ModelKind, load_classifier};
@@ -63,19 +64,53 @@ fn the_committed_subset_has_the_documented_size() {
 fn training_lowers_the_validation_loss_of_both_models() {
     let _turn = one_at_a_time();
     let device = Device::flex();
-    for (model, steps) in [(LiveModel::Ae, 60), (LiveModel::Vae, 40)] {
+    // The ConvAE over three epochs beats the mean image (MSE ~0.067): its code carries the
+    // digit; the VAE's −ELBO falls well below its start.
+    for (model, steps, goal, samples) in [
+        (LiveModel::Ae, 3 * TRAIN.div_ceil(64), 0.065, 3 * TRAIN),
+        (LiveModel::Vae, 40, 0.8, 40 * 64),
+    ] {
         let mut session = TrainingSession::new(config(model), subset(), &device).unwrap();
         let before = scalar(session.valid_loss());
         let (sum, ran) = session.steps(steps).unwrap();
         assert_eq!(ran, steps);
         assert!(scalar(sum).is_finite());
         let after = scalar(session.valid_loss());
+        let limit = if model == LiveModel::Ae {
+            goal
+        } else {
+            goal * before
+        };
         assert!(
-            after < 0.8 * before,
+            after < limit,
             "{model:?}: validation loss {before} -> {after}"
         );
         assert_eq!(session.progress().steps, steps);
-        assert_eq!(session.progress().samples_seen, steps * 64);
+        assert_eq!(session.progress().samples_seen, samples);
+    }
+}
+
+#[test]
+fn the_learning_rate_warms_up_so_the_convae_does_not_collapse() {
+    let _turn = one_at_a_time();
+    let device = Device::flex();
+    let mut c = config(LiveModel::Ae);
+    c.learning_rate = 5e-3;
+    let session = TrainingSession::new(c.clone(), subset(), &device).unwrap();
+    let warmup_steps = WARMUP_SAMPLES.div_ceil(64);
+    assert!((session.learning_rate() - 5e-3 / warmup_steps as f64).abs() < 1e-12);
+    // Seeds whose runs used to end in a blank output (validation MSE stuck at 0.1085, every
+    // decoder ReLU dead) without the warm-up.
+    for seed in [1, 15] {
+        c.seed = seed;
+        let mut session = TrainingSession::new(c.clone(), subset(), &device).unwrap();
+        session.steps(4 * TRAIN.div_ceil(64)).unwrap();
+        assert_eq!(session.learning_rate(), 5e-3);
+        let mse = scalar(session.valid_loss());
+        assert!(
+            mse < 0.065,
+            "seed {seed}: validation MSE {mse} after 4 epochs"
+        );
     }
 }
 
@@ -159,7 +194,8 @@ fn maps_reconstructions_and_decoding_for_two_and_wider_codes() {
 
 #[test]
 fn bad_settings_are_refused_with_a_clear_message() {
-    let cases: [(fn(&mut SessionConfig), &str); 5] = [
+    type Change = fn(&mut SessionConfig);
+    let cases: [(Change, &str); 5] = [
         (|c| c.batch_size = 0, "batch size"),
         (|c| c.learning_rate = f64::NAN, "learning rate"),
         (|c| c.learning_rate = 0.0, "learning rate"),
@@ -242,10 +278,7 @@ fn fine_tuning_learns_the_users_labels() {
         (vec![0.5; 784], vec![1u8], 0, 1e-3, "steps"),
         (vec![0.5; 784], vec![1u8], 5, f64::NAN, "learning rate"),
     ] {
-        let err = tuner
-            .fit(&images, &labels, steps, lr)
-            .err()
-            .expect("refused");
+        let err = tuner.fit(&images, &labels, steps, lr).expect_err("refused");
         assert!(err.contains(what), "{err}");
     }
 }

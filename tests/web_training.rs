@@ -23,7 +23,7 @@ fn settings(model: &str, batch: u32, learning_rate: f64) -> JsValue {
         ("model", JsValue::from_str(model)),
         ("learningRate", JsValue::from_f64(learning_rate)),
         ("batchSize", JsValue::from(batch)),
-        ("epochs", JsValue::from(2)),
+        ("epochs", JsValue::from(3)),
         ("seed", JsValue::from(3)),
     ] {
         js_sys::Reflect::set(&object, &JsValue::from_str(key), &value).unwrap();
@@ -63,11 +63,19 @@ async fn session(backend: &str, model: &str, batch: u32, lr: f64) -> LiveTrainin
 }
 
 /// Training lowers the validation loss; a run split over two calls equals one call; the map,
-/// reconstructions and decoding have the right shapes. WebGPU runs on SwiftShader here (a CPU
-/// rasteriser, ~35 samples/s), so the runs are short.
+/// reconstructions and decoding have the right shapes. On the CPU backend three epochs must beat
+/// the mean image (MSE ~0.067, so the code carries the digit); WebGPU runs on SwiftShader here
+/// (a CPU rasteriser, ~35 samples/s), so its run is short and only has to lower the loss.
 async fn train_on(backend: &str) {
-    let (steps, batch) = if backend == "cpu" { (60, 64) } else { (12, 16) };
-    let mut whole = session(backend, "ae", batch, 1e-2).await;
+    let cpu = backend == "cpu";
+    // The learning rate warms up over 12,800 samples: the short WebGPU run asks for a high peak
+    // rate so that its few steps (at most 4.5e-3 after the warm-up's 12th step) move the model.
+    let (steps, batch, lr) = if cpu {
+        (3 * TRAIN.div_ceil(64) as u32, 64, 5e-3)
+    } else {
+        (12, 16, 0.3)
+    };
+    let mut whole = session(backend, "ae", batch, lr).await;
     assert_eq!(
         get(&whole.backend().unwrap(), "kind").as_string().unwrap(),
         if backend == "cpu" { "cpu" } else { "webgpu" }
@@ -76,15 +84,17 @@ async fn train_on(backend: &str) {
     let report = whole.train(steps).await.unwrap();
     assert_eq!(number(&report, "ran"), f64::from(steps));
     assert!(number(&report, "loss").is_finite());
-    assert_eq!(number(&report, "samplesSeen"), f64::from(steps * batch));
+    let samples = (steps * batch).min(3 * TRAIN as u32);
+    assert_eq!(number(&report, "samplesSeen"), f64::from(samples));
     let after = whole.validate().await.unwrap();
+    let goal = if cpu { 0.065 } else { 0.9 * before };
     assert!(
-        after < 0.9 * before,
+        after < goal,
         "{backend}: validation MSE {before} -> {after}"
     );
 
     // Pause and resume: the same run in two calls, with other calls in between.
-    let mut split = session(backend, "ae", batch, 1e-2).await;
+    let mut split = session(backend, "ae", batch, lr).await;
     split.train(steps / 2).await.unwrap();
     let _ = split.reconstructions().await.unwrap();
     split.train(steps - steps / 2).await.unwrap();
@@ -105,7 +115,7 @@ async fn train_on(backend: &str) {
     assert!(image.iter().all(|p| (0.0..=1.0).contains(p)));
 
     // The VAE trains too (−ELBO in nats per image).
-    let mut vae = session(backend, "vae", batch, 3e-3).await;
+    let mut vae = session(backend, "vae", batch, if cpu { 3e-3 } else { lr }).await;
     let before = vae.validate().await.unwrap();
     vae.train(steps / 2).await.unwrap();
     let after = vae.validate().await.unwrap();
@@ -201,7 +211,7 @@ async fn bad_settings_give_clear_errors_and_nothing_breaks() {
     run.train(2).await.unwrap();
     // Steps stop at the configured epochs.
     let report = run.train(10_000).await.unwrap();
-    assert_eq!(number(&report, "ran"), (2 * TRAIN.div_ceil(32) - 2) as f64);
+    assert_eq!(number(&report, "ran"), (3 * TRAIN.div_ceil(32) - 2) as f64);
     assert_eq!(get(&report, "done"), JsValue::TRUE);
     assert_eq!(number(&run.train(5).await.unwrap(), "ran"), 0.0);
 

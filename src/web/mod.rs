@@ -32,8 +32,25 @@ const CLASSIFIER_BEST: &[u8] = include_bytes!("../../weights/classifier_best.bpk
 /// Largest latent coordinate accepted (the VAE prior lives within ±4; AE codes within tens).
 const MAX_COORD: f32 = 1e4;
 
+unsafe extern "C" {
+    /// Runs the static constructors (burn's kernels register themselves through `inventory`);
+    /// synthesised by the linker.
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors once. Calling them explicitly matters for speed: a module that
+/// never does gets them re-run at the start of every exported call by wasm-ld ("command"
+/// linkage), which cost ~1 ms per call and re-registered every kernel each time. Called by the
+/// start function and, in case a host skips it, by every constructor of the API's objects.
+pub(crate) fn init_runtime() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the linker-synthesised constructor list, run exactly once per instance.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
+    init_runtime();
     console_error_panic_hook::set_once();
 }
 
@@ -97,6 +114,7 @@ impl DigitLab {
     /// Loads the bundled models on WebGPU (`prefer` = "auto") with the CPU fallback, or on the
     /// CPU backend (`prefer` = "cpu").
     pub async fn create(prefer: String) -> Result<DigitLab, JsError> {
+        init_runtime();
         if prefer != "auto" && prefer != "cpu" {
             return Err(js_err(format!(
                 "backend must be \"auto\" or \"cpu\", got \"{prefer}\""

@@ -54,6 +54,7 @@ impl LiveTraining {
         labels_gz: Vec<u8>,
         config: JsValue,
     ) -> Result<LiveTraining, JsError> {
+        super::init_runtime();
         if prefer != "auto" && prefer != "cpu" {
             return Err(js_err(format!(
                 "backend must be \"auto\" or \"cpu\", got \"{prefer}\""
@@ -178,6 +179,7 @@ pub struct HandwritingTuner {
 impl HandwritingTuner {
     /// `layers`: "head" (the final layer only) or "dense" (the two dense layers and the head).
     pub async fn create(prefer: String, layers: String) -> Result<HandwritingTuner, JsError> {
+        super::init_runtime();
         if prefer != "auto" && prefer != "cpu" {
             return Err(js_err(format!(
                 "backend must be \"auto\" or \"cpu\", got \"{prefer}\""

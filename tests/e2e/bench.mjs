@@ -1,5 +1,6 @@
-// Runs www/bench.html in headless Chromium on both backends and prints the latencies as JSON.
-// Run: scripts/bench-web (builds the bundle first).
+// Runs www/bench.html (inference latency) or, with the argument `train`, www/bench-train.html
+// (in-browser training speed) in headless Chromium on both backends; prints JSON.
+// Run: scripts/bench-web [train] (builds the bundles first).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
@@ -13,10 +14,13 @@ const browser = await chromium.launch({
     '--disable-sync', '--no-first-run', '--disable-quic'],
 });
 try {
-  for (const query of ['', '?backend=cpu']) {
+  const train = process.argv[2] === 'train';
+  // WebGPU here is SwiftShader (a CPU rasteriser): time its training speed only, not 5 epochs.
+  const queries = train ? ['?epochs=0', '?backend=cpu'] : ['', '?backend=cpu'];
+  for (const query of queries) {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/bench.html${query}`);
-    await page.waitForFunction(() => document.body.dataset.done, null, { timeout: 600_000 });
+    await page.goto(`http://127.0.0.1:${port}/${train ? 'bench-train' : 'bench'}.html${query}`);
+    await page.waitForFunction(() => document.body.dataset.done, null, { timeout: 1_200_000 });
     console.log(await page.textContent('#out'));
     await page.close();
   }

@@ -129,3 +129,76 @@ for (const backend of ['auto', 'cpu']) {
     await page.close();
   });
 }
+
+test('training mode: trains in the page, feeds the explorer, learns the user\'s handwriting (CPU backend)', async () => {
+  const { page, errors } = await openPage('?backend=cpu');
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  // Nothing of the training mode is loaded with the page.
+  assert.equal(await page.isVisible('#train-ui'), false);
+  assert.deepEqual(requests.filter((u) => /pkg-train|mnist-subset/.test(u)), []);
+
+  await page.click('#train-open');
+  await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 120_000 });
+  assert.ok(requests.some((u) => u.includes('pkg-train/digit_lab_train_bg.wasm')), 'training bundle loaded on demand');
+  assert.ok(requests.some((u) => u.includes('mnist-subset-images.idx.gz')));
+
+  // Train the ConvAE for a few seconds: the curves, the map and the speed appear.
+  await page.fill('#t-epochs', '3');
+  const emptyMap = await canvasHash(page, 't-map');
+  await page.click('#t-start');
+  await page.waitForFunction(() => Number(document.body.dataset.trainEvals ?? 0) >= 3, null, { timeout: 120_000 });
+  assert.equal(await page.textContent('#t-start'), 'Pause');
+  assert.notEqual(await canvasHash(page, 't-map'), emptyMap, 'the latent map is drawn');
+  assert.match(await page.textContent('#t-rate'), /^[\d,]+ samples\/s$/);
+  assert.match(await page.textContent('#t-valid'), /^0\.\d{4}$/);
+  assert.match(await page.textContent('#t-map-caption'), /5-NN accuracy \d+\.\d%/);
+  assert.match(await page.textContent('#t-backend'), /CPU/);
+
+  // Pause: training stops (the epoch counter holds), resume continues.
+  await page.click('#t-start');
+  assert.equal(await page.textContent('#t-start'), 'Resume');
+  await page.waitForTimeout(400);
+  const pausedAt = await page.textContent('#t-epoch');
+  await page.waitForTimeout(800);
+  assert.equal(await page.textContent('#t-epoch'), pausedAt, 'paused training does not advance');
+
+  // The trained model in the latent explorer, next to the bundled ones.
+  await page.check('#t-explorer');
+  await page.check('input[name=latent-model][value=mine]');
+  const mine = await canvasHash(page, 'lat-mine');
+  const box = await page.locator('#latent-pad').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.3);
+  await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
+
+  await page.click('#t-start');
+  await page.waitForFunction(() => document.querySelector('#t-start').textContent === 'Done', null, { timeout: 180_000 });
+  await page.locator('#train-panel').screenshot({ path: join(shots, 'train-cpu.png') });
+
+  // Teach it your handwriting: three 1s and three 7s, each shifted a little, added as examples
+  // (every third is held out), then fine-tune and read the before/after line.
+  const one = [[[140, 40], [142, 120], [143, 240]]];
+  const seven = [[[70, 60], [210, 60], [120, 240]]];
+  for (let i = 0; i < 3; i++) {
+    for (const [digit, strokes] of [[1, one], [7, seven]]) {
+      await predictionAfter(page, strokes.map((s) => s.map(([x, y]) => [x + 12 * i - 12, y])));
+      await page.click(`#teach-digits [data-digit="${digit}"]`);
+    }
+  }
+  assert.match(await page.textContent('#teach-counts'), /6 drawings: 4 to learn from, 2 held out/);
+  await page.fill('#teach-steps', '20');
+  await page.click('#teach-fit');
+  await page.waitForFunction(() => document.body.dataset.teachDone === '1', null, { timeout: 120_000 });
+  assert.match(await page.textContent('#teach-result'), /Held-out drawings: \d\/2 → \d\/2/);
+  // Predictions can use the fine-tuned classifier.
+  await page.check('#teach-use');
+  const again = await predictionAfter(page, one);
+  assert.match(again, /^1 /, `fine-tuned classifier on a 1: "${again}"`);
+  await page.locator('#teach-panel').screenshot({ path: join(shots, 'teach-cpu.png') });
+  await page.click('#teach-clear');
+  assert.match(await page.textContent('#teach-counts'), /No drawings yet/);
+
+  await page.screenshot({ path: join(shots, 'page-training-cpu.png'), fullPage: true });
+  assert.deepEqual(errors, [], 'no errors on the page');
+  await page.close();
+});

@@ -4,6 +4,7 @@
 import init, { DigitLab } from '../pkg/digit_lab.js';
 import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars, drawGrid, drawScatter, scaler, legend } from './plot.js';
+import { setupTraining } from './training.js';
 
 const $ = (id) => document.getElementById(id);
 const timings = (window.digitLabTimings = { start: performance.now() });
@@ -75,6 +76,7 @@ async function main() {
   // --- drawing, prediction, reconstructions -------------------------------------------------
   let drawing = null;
   let drawnCode = null;
+  let customClassifier = null; // the classifier fine-tuned on the user's drawings, when chosen
   let latent = null; // the latent explorer, created below; it marks the drawing's code
 
   const classify = latestOnly(async () => {
@@ -92,7 +94,7 @@ async function main() {
       return;
     }
     const which = $('paper-classifier').checked ? 'paper' : 'best';
-    const probs = await lab.classify(drawing, which);
+    const probs = customClassifier ? await customClassifier(drawing) : await lab.classify(drawing, which);
     if (!timings.firstResult) timings.firstResult = performance.now();
     const best = probs.indexOf(Math.max(...probs));
     $('prediction').textContent = probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
@@ -201,6 +203,20 @@ async function main() {
     };
   }
   for (const r of document.querySelectorAll('input[name=interp-model]')) r.onchange = () => interpolate();
+
+  // --- training mode (loaded on demand) -------------------------------------------------------
+  setupTraining({
+    prefer,
+    showError,
+    getDrawing: () => drawing,
+    clearPad: () => pad.clear(),
+    explorer: latent,
+    useClassifier: (fn) => {
+      customClassifier = fn;
+      $('paper-classifier').disabled = Boolean(fn);
+      classify();
+    },
+  });
   timings.interactive = performance.now();
 }
 
@@ -211,10 +227,16 @@ function latentExplorer(lab, maps, drawnCode) {
   const bounds = { vae: [-4, 4, -4, 4], ae: maps?.ae?.bounds ?? [-10, 10, -10, 10] };
   let model = 'vae';
   const point = { vae: [0, 0], ae: [(bounds.ae[0] + bounds.ae[1]) / 2, (bounds.ae[2] + bounds.ae[3]) / 2] };
+  // A model trained in this page: { name, xy, labels, bounds, decode(x, y) }, set by training.js.
+  let custom = null;
   const sliders = [$('z1'), $('z2')];
 
   const decode = latestOnly(async () => {
     const [x, y] = point[model];
+    if (model === 'mine') {
+      showDigit($('lat-mine'), await custom.decode(x, y));
+      return;
+    }
     // Each model decodes the point in its own space; the other keeps its last point.
     const t0 = performance.now();
     const pixels = await lab.decode(model, x, y);
@@ -229,6 +251,7 @@ function latentExplorer(lab, maps, drawnCode) {
     const scale = scaler(b, canvas);
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
+    if (model === 'mine') drawScatter(ctx, custom.xy, custom.labels, scale, 1.6, 0.6);
     const map = maps?.[model];
     if (map) drawScatter(ctx, map.xy, maps.labels, scale);
     // Axes through the origin.
@@ -237,7 +260,7 @@ function latentExplorer(lab, maps, drawnCode) {
     const [ox, oy] = scale.toPx(0, 0);
     ctx.moveTo(0, oy); ctx.lineTo(canvas.width, oy); ctx.moveTo(ox, 0); ctx.lineTo(ox, canvas.height);
     ctx.stroke();
-    const code = drawnCode();
+    const code = model === 'mine' ? null : drawnCode();
     if (code) {
       const c = model === 'vae' ? code.vae_mu : code.ae;
       const [px, py] = scale.toPx(c[0], c[1]);
@@ -296,9 +319,39 @@ function latentExplorer(lab, maps, drawnCode) {
   for (const r of document.querySelectorAll('input[name=latent-model]')) {
     r.onchange = () => { model = r.value; redraw(); decode(); };
   }
+  /** Shows or hides the page-trained model (a radio button and a third decoded image). */
+  function showCustom(show) {
+    const visible = Boolean(show && custom);
+    $('latent-mine').hidden = !visible;
+    $('lat-mine-figure').hidden = !visible;
+    if (!visible && model === 'mine') {
+      document.querySelector('input[name=latent-model][value=vae]').checked = true;
+      model = 'vae';
+      redraw();
+      decode();
+    }
+  }
+
+  function setCustom(next, show) {
+    custom = next;
+    if (custom) {
+      bounds.mine = custom.bounds;
+      const p = point.mine;
+      if (!p || p[0] < custom.bounds[0] || p[0] > custom.bounds[1] || p[1] < custom.bounds[2] || p[1] > custom.bounds[3]) {
+        point.mine = [(custom.bounds[0] + custom.bounds[1]) / 2, (custom.bounds[2] + custom.bounds[3]) / 2];
+      }
+      $('latent-mine-name').textContent = custom.name;
+      $('lat-mine-caption').textContent = custom.name;
+    } else {
+      delete point.mine;
+    }
+    showCustom(show);
+    if (custom && model === 'mine') { redraw(); decode(); }
+  }
+
   redraw();
   decode();
-  return { redraw };
+  return { redraw, setCustom, showCustom };
 }
 
 /** The four maps of the test digits (ConvAE, VAE, PCA, t-SNE) with a legend and k-NN accuracy. */

@@ -96,3 +96,77 @@ export function legend(element) {
     return item;
   }));
 }
+
+/**
+ * Line chart of one or more series on a log-scaled y axis (losses), x in epochs.
+ * `series`: [{ label, color, points: [[x, y], ...] }]. Axes, ticks and a legend are drawn in.
+ */
+export function drawCurves(canvas, series, { xLabel = 'epoch', yLabel = 'loss' } = {}) {
+  const ctx = canvas.getContext('2d');
+  const { width, height } = canvas;
+  const m = { left: 52, right: 10, top: 22, bottom: 34 };
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, width, height);
+  const all = series.flatMap((s) => s.points).filter(([, y]) => y > 0 && Number.isFinite(y));
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.fillStyle = '#5f6673';
+  if (!all.length) {
+    ctx.textAlign = 'center';
+    ctx.fillText('press Start to train', width / 2, height / 2);
+    return;
+  }
+  const xMax = Math.max(1, ...all.map(([x]) => x));
+  let [yMin, yMax] = [Math.min(...all.map(([, y]) => y)), Math.max(...all.map(([, y]) => y))];
+  if (yMax / yMin < 1.5) { yMin /= 1.25; yMax *= 1.25; }
+  const [l0, l1] = [Math.log10(yMin), Math.log10(yMax)];
+  const px = (x) => m.left + (x / xMax) * (width - m.left - m.right);
+  const py = (y) => m.top + ((l1 - Math.log10(y)) / (l1 - l0)) * (height - m.top - m.bottom);
+  // Axes and ticks: epochs on x, a few round values on y.
+  ctx.strokeStyle = '#c8cdd5';
+  ctx.beginPath();
+  ctx.moveTo(m.left, m.top); ctx.lineTo(m.left, height - m.bottom); ctx.lineTo(width - m.right, height - m.bottom);
+  ctx.stroke();
+  ctx.textAlign = 'center';
+  const xStep = Math.max(1, Math.ceil(xMax / 8));
+  for (let x = 0; x <= xMax + 1e-9; x += xStep) ctx.fillText(String(x), px(x), height - m.bottom + 14);
+  ctx.fillText(xLabel, (m.left + width - m.right) / 2, height - 4);
+  ctx.textAlign = 'right';
+  for (let i = 0; i <= 4; i++) {
+    const y = 10 ** (l0 + ((l1 - l0) * i) / 4);
+    ctx.fillText(y >= 10 ? y.toFixed(0) : y.toPrecision(2), m.left - 4, py(y) + 4);
+  }
+  ctx.save();
+  ctx.translate(12, (m.top + height - m.bottom) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.fillText(`${yLabel} (log scale)`, 0, 0);
+  ctx.restore();
+  // Series and legend.
+  let legendX = m.left + 6;
+  for (const s of series) {
+    ctx.strokeStyle = s.color;
+    ctx.fillStyle = s.color;
+    ctx.lineWidth = 1.8;
+    ctx.beginPath();
+    s.points.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+    ctx.stroke();
+    if (s.points.length === 1) ctx.fillRect(px(s.points[0][0]) - 2, py(s.points[0][1]) - 2, 4, 4);
+    ctx.fillRect(legendX, 8, 14, 3);
+    ctx.fillStyle = '#1c1f24';
+    ctx.textAlign = 'left';
+    ctx.fillText(s.label, legendX + 18, 14);
+    legendX += 26 + ctx.measureText(s.label).width;
+  }
+  ctx.lineWidth = 1;
+}
+
+/** Bounds [x0, x1, y0, y1] around interleaved points, with a margin. */
+export function boundsOf(xy, pad = 0.05) {
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < xy.length; i += 2) {
+    x0 = Math.min(x0, xy[i]); x1 = Math.max(x1, xy[i]);
+    y0 = Math.min(y0, xy[i + 1]); y1 = Math.max(y1, xy[i + 1]);
+  }
+  const dx = (x1 - x0 || 1) * pad, dy = (y1 - y0 || 1) * pad;
+  return [x0 - dx, x1 + dx, y0 - dy, y1 + dy];
+}
