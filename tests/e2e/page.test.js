@@ -144,7 +144,7 @@ test('training mode: trains in the page, feeds the explorer, learns the user\'s 
   assert.ok(requests.some((u) => u.includes('mnist-subset-images.idx.gz')));
 
   // Train the ConvAE for a few seconds: the curves, the map and the speed appear.
-  await page.fill('#t-epochs', '3');
+  await page.fill('#t-epochs', '5');
   const emptyMap = await canvasHash(page, 't-map');
   await page.click('#t-start');
   await page.waitForFunction(() => Number(document.body.dataset.trainEvals ?? 0) >= 3, null, { timeout: 120_000 });

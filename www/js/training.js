@@ -82,6 +82,7 @@ function trainingPanel(page) {
   let running = false;
   let history = { train: [], valid: [] };
   let lastEval = 0;
+  let lastEpoch = 0;
   let chunk = 2;
   let throughput = { samples: 0, ms: 0 };
   let labels = null;
@@ -152,7 +153,10 @@ function trainingPanel(page) {
       $('t-epoch').textContent = `${(report.epoch + report.epochFraction).toFixed(2)} / ${s.config.epochs}`;
       $('t-train').textContent = report.loss?.toFixed(s.config.model === 'vae' ? 1 : 4) ?? '–';
       document.body.dataset.trainRate = String(Math.round(rate));
-      if (report.done || performance.now() - lastEval > EVAL_EVERY_MS) {
+      // Evaluate at every epoch's end (the validation curve's points) and every so often.
+      const epochEnded = report.epoch !== lastEpoch;
+      lastEpoch = report.epoch;
+      if (report.done || epochEnded || performance.now() - lastEval > EVAL_EVERY_MS) {
         lastEval = performance.now();
         await evaluate();
       } else {
@@ -183,6 +187,7 @@ function trainingPanel(page) {
       labels = session.validLabels;
       history = { train: [], valid: [] };
       throughput = { samples: 0, ms: 0 };
+      lastEpoch = 0;
       chunk = 2;
       const backend = session.backend;
       $('t-backend').textContent = backend.kind === 'webgpu' ? `WebGPU · ${backend.adapter}` : 'CPU (burn flex, wasm)';
