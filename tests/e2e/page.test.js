@@ -120,7 +120,7 @@ for (const backend of ['auto', 'cpu']) {
       await page.click(`[data-map=${key}]`);
       assert.equal(await page.getAttribute(`[data-map=${key}]`, 'aria-pressed'), 'true');
       maps[key] = await canvasHash(page, 'map');
-      assert.match(await page.textContent('#map-info'), /5-NN accuracy \d+\.\d%/);
+      assert.match(await page.textContent('#map-info'), /5-NN accuracy \d+\.\d\d%/);
     }
     assert.equal(new Set(Object.values(maps)).size, 4, 'four different maps');
 
