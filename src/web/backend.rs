@@ -3,7 +3,6 @@
 
 use burn::prelude::Device;
 use serde::Serialize;
-use wasm_bindgen::JsValue;
 
 /// Which backend runs the models, for the page's badge.
 #[derive(Clone, Debug, Serialize)]
@@ -17,7 +16,9 @@ pub struct BackendInfo {
 }
 
 /// Whether `navigator.gpu` exists in this global scope (window or worker).
+#[cfg(feature = "wgpu")]
 fn has_navigator_gpu() -> bool {
+    use wasm_bindgen::JsValue;
     let global = js_sys::global();
     js_sys::Reflect::get(&global, &JsValue::from_str("navigator"))
         .ok()
@@ -48,7 +49,19 @@ pub async fn select(prefer: &str) -> (Device, BackendInfo) {
     if let Some(cached) = CACHE.with(|c| c.borrow().clone()) {
         return cached;
     }
-    let chosen = if !has_navigator_gpu() {
+    let chosen = webgpu_or_cpu().await;
+    CACHE.with(|c| *c.borrow_mut() = Some(chosen.clone()));
+    chosen
+}
+
+#[cfg(not(feature = "wgpu"))]
+async fn webgpu_or_cpu() -> (Device, BackendInfo) {
+    cpu("this is the CPU-only bundle (built without WebGPU)")
+}
+
+#[cfg(feature = "wgpu")]
+async fn webgpu_or_cpu() -> (Device, BackendInfo) {
+    if !has_navigator_gpu() {
         cpu("this browser has no WebGPU (navigator.gpu is missing)")
     } else {
         match Device::wgpu_options().init_with_setup_async().await {
@@ -70,9 +83,7 @@ pub async fn select(prefer: &str) -> (Device, BackendInfo) {
             }
             Err(e) => cpu(format!("WebGPU initialisation failed: {e}")),
         }
-    };
-    CACHE.with(|c| *c.borrow_mut() = Some(chosen.clone()));
-    chosen
+    }
 }
 
 thread_local! {

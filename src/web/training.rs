@@ -1,4 +1,4 @@
-//! The training bundle's JS API (`www/pkg-train`, built with `--features web-train`): a live
+//! The training bundle's JS API (`www/pkg-full`, built with `--features web-train`): a live
 //! training session and the handwriting fine-tuner, thin wrappers over `mini_training`. The page
 //! loads this bundle only when the training mode opens, so autodiff and the optimiser stay out of
 //! the first page load.

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -42,6 +43,8 @@ async function openPage(query = '') {
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(`http://127.0.0.1:${port}/${query}`);
   await page.waitForFunction(() => !document.querySelector('#backend').classList.contains('badge-pending'), null, { timeout: 120_000 });
+  // Where WebGPU exists the full bundle loads after the first result and takes over.
+  await page.waitForFunction(() => document.body.dataset.backendSettled === 'true', null, { timeout: 180_000 });
   return { page, errors };
 }
 
@@ -70,12 +73,34 @@ async function predictionAfter(page, strokes) {
   return page.textContent('#prediction');
 }
 
+/**
+ * The first load (everything fetched before the page starts the WebGPU upgrade: HTML, CSS, JS,
+ * the CPU bundle with its weights, the latent maps) must stay within 2.5 MB gzip; the full
+ * bundle comes after, and replaces the CPU models once it works.
+ */
+async function checkFirstLoad(page) {
+  const { upgradeStart, entries } = await page.evaluate(() => ({
+    upgradeStart: window.digitLabTimings.upgradeStart,
+    entries: performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime })),
+  }));
+  assert.ok(upgradeStart > 0, 'the WebGPU upgrade started');
+  const firstLoad = new Set(['/index.html', ...entries.filter((e) => e.start < upgradeStart).map((e) => e.path)]);
+  assert.ok(firstLoad.has('/pkg/digit_lab_bg.wasm') && firstLoad.has('/pkg/maps.json'), [...firstLoad].join(' '));
+  assert.ok(![...firstLoad].some((p) => p.includes('pkg-full')), 'the full bundle is not part of the first load');
+  assert.ok(entries.some((e) => e.path === '/pkg-full/digit_lab_full_bg.wasm' && e.start >= upgradeStart), 'the full bundle follows');
+  let gzipBytes = 0;
+  for (const path of firstLoad) gzipBytes += gzipSync(readFileSync(join(root, 'www', path)), { level: 9 }).length;
+  console.log(`first load: ${firstLoad.size} files, ${gzipBytes} bytes gzip`);
+  assert.ok(gzipBytes <= 2_500_000, `first load ${gzipBytes} bytes gzip > 2.5 MB`);
+}
+
 for (const backend of ['auto', 'cpu']) {
   test(`page works on the ${backend === 'auto' ? 'WebGPU' : 'CPU'} backend`, async () => {
     const { page, errors } = await openPage(backend === 'cpu' ? '?backend=cpu' : '');
     const badge = await page.textContent('#backend');
     if (backend === 'auto') assert.match(badge, /^WebGPU · .+/, 'headless Chromium here has WebGPU');
     else assert.match(badge, /CPU/);
+    if (backend === 'auto') await checkFirstLoad(page);
     assert.equal(await page.textContent('#prediction'), 'draw a digit', 'empty canvas: no guess');
 
     const emptyRecon = await canvasHash(page, 'rec-ae');
@@ -136,11 +161,11 @@ test('training mode: trains in the page, feeds the explorer, learns the user\'s 
   page.on('request', (r) => requests.push(r.url()));
   // Nothing of the training mode is loaded with the page.
   assert.equal(await page.isVisible('#train-ui'), false);
-  assert.deepEqual(requests.filter((u) => /pkg-train|mnist-subset/.test(u)), []);
+  assert.deepEqual(requests.filter((u) => /pkg-full|mnist-subset/.test(u)), []);
 
   await page.click('#train-open');
   await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 120_000 });
-  assert.ok(requests.some((u) => u.includes('pkg-train/digit_lab_train_bg.wasm')), 'training bundle loaded on demand');
+  assert.ok(requests.some((u) => u.includes('pkg-full/digit_lab_full_bg.wasm')), 'training bundle loaded on demand');
   assert.ok(requests.some((u) => u.includes('mnist-subset-images.idx.gz')));
 
   // Train the ConvAE for a few seconds: the curves, the map and the speed appear.

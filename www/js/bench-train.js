@@ -1,6 +1,6 @@
 // In-browser training speed: samples/s of the ConvAE and the VAE at batch 64 (steady state,
 // after a warm-up), and the ConvAE's validation loss after 1 and 5 epochs of the subset.
-import init, { LiveTraining } from '../pkg-train/digit_lab_train.js';
+import init, { LiveTraining } from '../pkg-full/digit_lab_full.js';
 
 const out = document.getElementById('out');
 const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());

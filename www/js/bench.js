@@ -1,6 +1,6 @@
 // Latency of the wasm API calls, readback included: median and p90 over repeated calls after
-// warm-up, and the time from module start to the first classification.
-import init, { DigitLab } from '../pkg/digit_lab.js';
+// warm-up, and the time from module start to the first classification. The CPU backend runs
+// the page's first-load bundle (www/pkg), WebGPU the full bundle (www/pkg-full), as in the page.
 
 const out = document.getElementById('out');
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
@@ -24,8 +24,9 @@ async function main() {
   const prefer = params.get('backend') === 'cpu' ? 'cpu' : 'auto';
   const repeats = Number(params.get('repeats') ?? 50);
   const t0 = performance.now();
-  await init();
-  const lab = await DigitLab.create(prefer);
+  const module = await import(prefer === 'cpu' ? '../pkg/digit_lab.js' : '../pkg-full/digit_lab_full.js');
+  await module.default();
+  const lab = await module.DigitLab.create(prefer);
   const image = new Float32Array(784);
   for (let y = 6; y < 22; y++) image[y * 28 + 14] = 1; // a "1"
   await lab.classify(image, 'best');

@@ -1,7 +1,10 @@
 // Page entry: loads the wasm module and the models, shows the backend, wires the panels.
 // All model work goes through the wasm API (DigitLab); this file only moves pixels around.
+// The first load is the small CPU-only bundle (www/pkg), so the first result comes quickly;
+// where the browser has WebGPU, the full bundle (www/pkg-full) follows and takes over.
 
 import init, { DigitLab } from '../pkg/digit_lab.js';
+import { loadFullBundle } from './full-bundle.js';
 import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars, drawGrid, drawScatter, scaler, legend } from './plot.js';
 import { setupTraining } from './training.js';
@@ -51,27 +54,35 @@ async function loadMaps() {
   }
 }
 
-async function main() {
-  const prefer = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'auto';
-  await init();
-  const [lab, maps] = await Promise.all([DigitLab.create(prefer), loadMaps()]);
-  timings.ready = performance.now();
-  const backend = lab.backend;
+/** The badge: WebGPU and its adapter, or the CPU backend and why. */
+function showBackend(backend) {
   const badge = $('backend');
-  badge.classList.remove('badge-pending');
+  badge.classList.remove('badge-pending', 'badge-gpu', 'badge-cpu');
   if (backend.kind === 'webgpu') {
     badge.textContent = `WebGPU · ${backend.adapter}`;
+    badge.title = '';
     badge.classList.add('badge-gpu');
+    $('backend-why').textContent = '';
   } else {
     badge.textContent = 'CPU (burn flex, wasm)';
     badge.title = backend.reason;
     badge.classList.add('badge-cpu');
-    const why = document.createElement('span');
-    why.className = 'small';
-    why.textContent = ` — ${backend.reason}`;
-    badge.after(why);
+    $('backend-why').textContent = ` — ${backend.reason}`;
   }
   document.body.dataset.backend = backend.kind;
+}
+
+async function main() {
+  const prefer = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'auto';
+  const upgradeToGpu = prefer === 'auto' && Boolean(navigator.gpu);
+  await init();
+  let [lab, maps] = await Promise.all([DigitLab.create('cpu'), loadMaps()]);
+  timings.ready = performance.now();
+  showBackend({
+    kind: 'cpu',
+    reason: prefer === 'cpu' ? 'CPU backend requested (?backend=cpu)'
+      : upgradeToGpu ? 'loading the WebGPU bundle…' : 'this browser has no WebGPU (navigator.gpu is missing)',
+  });
 
   // --- drawing, prediction, reconstructions -------------------------------------------------
   let drawing = null;
@@ -154,7 +165,7 @@ async function main() {
   denoise();
 
   // --- latent explorer ------------------------------------------------------------------------
-  latent = latentExplorer(lab, maps, () => drawnCode);
+  latent = latentExplorer(() => lab, maps, () => drawnCode);
 
   // --- latent maps ----------------------------------------------------------------------------
   latentMaps(maps);
@@ -218,10 +229,33 @@ async function main() {
     },
   });
   timings.interactive = performance.now();
+
+  // --- WebGPU: the full bundle takes over once it has loaded and its device works -------------
+  const settle = () => { document.body.dataset.backendSettled = 'true'; };
+  if (!upgradeToGpu) { settle(); return; }
+  try {
+    timings.upgradeStart = performance.now();
+    const gpuLab = await (await loadFullBundle()).DigitLab.create('auto');
+    showBackend(gpuLab.backend);
+    if (gpuLab.backend.kind === 'webgpu') {
+      lab = gpuLab;
+      timings.upgraded = performance.now();
+      // Redo what is on screen on the new backend.
+      classify();
+      manifold();
+      latent.refresh();
+    } else {
+      gpuLab.free();
+    }
+  } catch (e) {
+    showBackend({ kind: 'cpu', reason: `the WebGPU bundle failed to load: ${e?.message ?? e}` });
+    console.warn(e);
+  }
+  settle();
 }
 
 /** The latent pad: a draggable point decoded live by both models, over the map of test codes. */
-function latentExplorer(lab, maps, drawnCode) {
+function latentExplorer(currentLab, maps, drawnCode) {
   const canvas = $('latent-pad');
   const ctx = canvas.getContext('2d');
   const bounds = { vae: [-4, 4, -4, 4], ae: maps?.ae?.bounds ?? [-10, 10, -10, 10] };
@@ -238,6 +272,7 @@ function latentExplorer(lab, maps, drawnCode) {
       return;
     }
     // Each model decodes the point in its own space; the other keeps its last point.
+    const lab = currentLab();
     const t0 = performance.now();
     const pixels = await lab.decode(model, x, y);
     window.digitLabTimings.lastDecodeMs = performance.now() - t0;
@@ -351,7 +386,7 @@ function latentExplorer(lab, maps, drawnCode) {
 
   redraw();
   decode();
-  return { redraw, setCustom, showCustom };
+  return { redraw, refresh: decode, setCustom, showCustom };
 }
 
 /** The four maps of the test digits (ConvAE, VAE, PCA, t-SNE) with a legend and k-NN accuracy. */

@@ -1,10 +1,12 @@
 // The training mode: trains a ConvAE or VAE on 5,000 MNIST digits in the page, and fine-tunes
-// the classifier on the user's own drawings. The training bundle (autodiff + optimiser) and the
-// digits are fetched only when the user opens this mode, never on the first page load.
+// the classifier on the user's own drawings. The training code (autodiff + optimiser, in the
+// full bundle) and the digits are fetched only when the user opens this mode (or, for the
+// bundle, after the first result on a WebGPU browser), never with the first load.
 // Training runs in short chunks of steps with a yield to the event loop after each, so the page
 // stays responsive; all model work goes through the wasm API (LiveTraining, HandwritingTuner).
 
 import { PIXELS, drawGrid, drawCurves, drawScatter, scaler, boundsOf, showDigit } from './plot.js';
+import { loadFullBundle } from './full-bundle.js';
 
 const $ = (id) => document.getElementById(id);
 const TRAIN_DIGITS = 5000;
@@ -19,11 +21,10 @@ function loadBundle(prefer) {
   bundle ??= (async () => {
     const t0 = performance.now();
     const [module, images, labels] = await Promise.all([
-      import('../pkg-train/digit_lab_train.js'),
+      loadFullBundle(),
       fetchBytes('data/mnist-subset-images.idx.gz'),
       fetchBytes('data/mnist-subset-labels.idx.gz'),
     ]);
-    await module.default();
     return { module, images, labels, prefer, loadMs: performance.now() - t0 };
   })();
   return bundle;

@@ -1,0 +1,17 @@
+// The page's second wasm bundle (www/pkg-full): the same API on WebGPU with the CPU fallback,
+// plus the training mode. The first load is the small CPU-only bundle (www/pkg); this one is
+// fetched after the first result where the browser has WebGPU, or when the training mode opens.
+// Both users share one module instance, so the page creates one WebGPU device (burn's wgpu
+// runtime refuses a second).
+
+let loading = null;
+
+/** The initialised module of www/pkg-full; later calls share the same promise. */
+export function loadFullBundle() {
+  loading ??= (async () => {
+    const module = await import('../pkg-full/digit_lab_full.js');
+    await module.default();
+    return module;
+  })();
+  return loading;
+}
