@@ -12,7 +12,7 @@ use digit_lab::data::{Dataset, Mnist, idx};
 use digit_lab::eval;
 use digit_lab::model::{
     ClassifierConfig, ConvAeConfig, Manifest, ModelKind, VaeConfig, WideDaeConfig, load_classifier,
-    load_conv_ae, load_vae, load_wide_dae,
+    load_conv_ae, load_vae,
 };
 use digit_lab::train::{Context, FitConfig, Schedule, bench, tasks};
 use sha2::{Digest, Sha256};
@@ -48,6 +48,8 @@ enum Cmd {
     Report(cli::report::ReportArgs),
     /// Write the MNIST subset of the in-browser training mode (gzipped IDX) to www/data.
     ExportSubset(ExportSubsetArgs),
+    /// Rewrite the weights in the storage precision (f16) and re-measure their test metrics.
+    ConvertWeights(cli::weights::ConvertArgs),
 }
 
 #[derive(Args)]
@@ -84,6 +86,16 @@ pub(crate) struct TsneArgs {
     /// t-SNE learning rate [default: n / 12 for n points, at least 50].
     #[arg(long)]
     tsne_learning_rate: Option<f64>,
+    /// Barnes-Hut angle θ in (0, 1] (smaller: a more exact, slower gradient).
+    #[arg(long, default_value_t = 0.5, value_parser = parse_theta)]
+    tsne_theta: f64,
+}
+
+fn parse_theta(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(theta) if theta > 0.0 && theta <= 1.0 => Ok(theta),
+        _ => Err(format!("expected a number in (0, 1], got \"{text}\"")),
+    }
 }
 
 impl TsneArgs {
@@ -91,6 +103,7 @@ impl TsneArgs {
         digit_lab::analysis::maps::TsneOptions {
             epochs: self.tsne_epochs,
             learning_rate: self.tsne_learning_rate,
+            theta: self.tsne_theta,
         }
     }
 }
@@ -408,7 +421,7 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 /// The test metrics without the confusion matrix, for one-line summaries.
-fn summary(test: &serde_json::Value) -> String {
+pub(crate) fn summary(test: &serde_json::Value) -> String {
     let mut t = test.clone();
     if let Some(o) = t.as_object_mut() {
         o.remove("confusion");
@@ -422,48 +435,12 @@ fn evaluate(args: EvalArgs) -> Result<()> {
     let manifest = read_manifest(&args.weights)?;
     let mut out = serde_json::Map::new();
     for kind in ModelKind::ALL {
-        let Ok(entry) = manifest.entry(kind) else {
+        if manifest.entry(kind).is_err() {
             continue;
-        };
+        }
         let bytes = read_weights(&args.weights, &manifest, kind)?;
-        let metrics = match kind {
-            ModelKind::Ae => serde_json::to_value(eval::ae_metrics(
-                &load_conv_ae(&manifest, kind, &bytes, &device)?,
-                &data.test,
-                &device,
-            ))?,
-            ModelKind::Dae | ModelKind::DaeWide => {
-                let a = entry.hyperparameters["noise_amount"]
-                    .as_f64()
-                    .context("noise_amount")? as f32;
-                let metrics = if kind == ModelKind::Dae {
-                    let model = load_conv_ae(&manifest, kind, &bytes, &device)?;
-                    eval::dae_metrics(&model, &data.test, a, eval::EVAL_SEED, &device)
-                } else {
-                    let model = load_wide_dae(&manifest, &bytes, &device)?;
-                    eval::dae_metrics(&model, &data.test, a, eval::EVAL_SEED, &device)
-                };
-                serde_json::to_value(metrics)?
-            }
-            ModelKind::Vae => {
-                let config: VaeConfig = manifest.architecture(kind)?;
-                let model = load_vae(&manifest, &bytes, &device)?;
-                serde_json::to_value(eval::vae_metrics(
-                    &model,
-                    &data.test,
-                    config.latent,
-                    eval::EVAL_SEED,
-                    &device,
-                ))?
-            }
-            ModelKind::Classifier | ModelKind::ClassifierBest => {
-                serde_json::to_value(eval::classifier_metrics(
-                    &load_classifier(&manifest, kind, &bytes, &device)?,
-                    &data.test,
-                    &device,
-                ))?
-            }
-        };
+        let model = cli::weights::load(&manifest, kind, &bytes, &device)?;
+        let metrics = cli::weights::test_metrics(&manifest, kind, &model, &data, &device)?;
         if !args.markdown {
             println!("{:<16} {}", kind.key(), summary(&metrics));
         }
@@ -582,9 +559,10 @@ fn export_maps(args: ExportMapsArgs) -> Result<()> {
         let options = args.tsne.options();
         let (knn, seconds) = digit_lab::analysis::maps::tsne_validation_knn(&data, options);
         println!(
-            "t-SNE on the validation split, {} epochs, learning rate {}: 5-NN accuracy {knn:.4} ({seconds:.1}s)",
+            "t-SNE on the validation split, {} epochs, learning rate {}, theta {}: 5-NN accuracy {knn:.4} ({seconds:.1}s)",
             options.epochs,
-            options.learning_rate_for(data.validation.len())
+            options.learning_rate_for(data.validation.len()),
+            options.theta
         );
         return Ok(());
     }
@@ -646,5 +624,6 @@ fn main() -> Result<()> {
         Cmd::Search(a) => cli::search::run(a),
         Cmd::Report(a) => cli::report::run(a),
         Cmd::ExportSubset(a) => export_subset(a),
+        Cmd::ConvertWeights(a) => cli::weights::run(a),
     }
 }

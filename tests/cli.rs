@@ -111,3 +111,34 @@ fn wgpu_without_the_feature_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--features wgpu"));
 }
+
+#[test]
+fn an_invalid_tsne_theta_is_a_clear_error() {
+    for bad in ["0", "-1", "1.5", "abc"] {
+        let out = bin()
+            .args([
+                "export-maps",
+                "--validate-tsne",
+                &format!("--tsne-theta={bad}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("expected a number in (0, 1]"), "{stderr}");
+    }
+}
+
+#[test]
+fn convert_weights_needs_a_manifest() {
+    let dir = std::env::temp_dir().join(format!("digit-lab-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = bin()
+        .args(["convert-weights", "--weights"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("manifest.json"), "{stderr}");
+}

@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::*;
 use digit_lab::data::mnist::{images_tensor, labels_tensor};
 use digit_lab::eval;
-use digit_lab::model::{ClassifierConfig, ConvAeConfig};
+use digit_lab::model::{ClassifierConfig, ConvAeConfig, store};
 use digit_lab::train::{FitConfig, Schedule, fit};
 
 fn config(epochs: usize) -> FitConfig {
@@ -127,7 +127,11 @@ fn transfer_learning_keeps_the_convolutions_frozen() {
     let train = common::synthetic(256, 1);
     let probe = images_tensor(train.pixels(&[0, 1, 2]), &device);
     let ae = ConvAeConfig::new().init(&ad);
-    let conv_before = ae.valid().encoder.conv_features(probe.clone()).into_data();
+    // fit() returns the model as it will be saved (f16-rounded): compare like with like.
+    let conv_before = store::rounded_to_storage(ae.valid())
+        .encoder
+        .conv_features(probe.clone())
+        .into_data();
     let code_before = ae.valid().encoder.forward(probe.clone()).into_data();
     let classifier = ClassifierConfig::paper(ConvAeConfig::new());
     let model = classifier.with_encoder(ae.encoder.freeze_convolutions(), &ad);

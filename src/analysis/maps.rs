@@ -78,6 +78,9 @@ pub struct TsneOptions {
     /// openTSNE and scikit-learn's "auto" follow; chosen over bhtsne's fixed 200 on the
     /// validation split (5-NN 0.964 vs 0.952).
     pub learning_rate: Option<f64>,
+    /// Barnes-Hut's accuracy: cells seen from a point under this angle count as one point
+    /// (0 = exact gradient; smaller is slower and closer to exact).
+    pub theta: f64,
 }
 
 impl TsneOptions {
@@ -177,7 +180,7 @@ pub fn fit_gaussian(xy: &[f32]) -> Gaussian {
     }
 }
 
-/// t-SNE of `rows` (`dim` values each) to 2-D, Barnes-Hut with θ = 0.5, spectral initialisation.
+/// t-SNE of `rows` (`dim` values each) to 2-D, Barnes-Hut, spectral initialisation.
 pub fn tsne(rows: &[f32], dim: usize, perplexity: f64, options: TsneOptions) -> Vec<f32> {
     let points: Vec<&[f32]> = rows.chunks_exact(dim).collect();
     let mut t: tSNE<f64, &[f32]> = tSNE::new(&points);
@@ -185,7 +188,7 @@ pub fn tsne(rows: &[f32], dim: usize, perplexity: f64, options: TsneOptions) -> 
         .spectral_init()
         .epochs(options.epochs)
         .learning_rate(options.learning_rate_for(points.len()))
-        .barnes_hut(0.5, |a, b| {
+        .barnes_hut(options.theta, |a, b| {
             a.iter()
                 .zip(b.iter())
                 .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
@@ -244,7 +247,7 @@ pub fn export(
         tsne_settings: TsneSettings {
             perplexity: TSNE_PERPLEXITY,
             input: format!("PCA-{TSNE_INPUT_DIMS} (fitted on train) of the test pixels"),
-            theta: 0.5,
+            theta: tsne_options.theta,
             epochs: tsne_options.epochs,
             learning_rate: tsne_options.learning_rate_for(labels.len()),
         },
@@ -305,6 +308,7 @@ mod tests {
         let options = TsneOptions {
             epochs: 300,
             learning_rate: None,
+            theta: 0.5,
         };
         let xy = tsne(&rows, 10, 15.0, options);
         assert_eq!(xy.len(), 300);

@@ -1,9 +1,35 @@
 //! Weights files: burn records (`.bpk`) in memory and on disk. Loading checks the record against
 //! the architecture it is applied to, so weights for another architecture are an error.
+//!
+//! Weights are stored in half precision (f16) and computed with in f32: the browser downloads
+//! half the bytes, and the trainer measures every test metric on the rounded weights
+//! ([`rounded_to_storage`]), so the numbers describe exactly what is saved.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
 use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
+use burn::tensor::{Bytes, DType};
+
+/// The precision of saved weights.
+pub const STORAGE_DTYPE: DType = DType::F16;
+
+/// Casts every float parameter of a module to one dtype.
+struct CastFloats(DType);
+
+impl ModuleMapper for CastFloats {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        param.map(|tensor| tensor.cast(dtype))
+    }
+}
+
+/// `model` with its parameters rounded to the storage precision (and back to f32): the model
+/// that loading its saved weights gives.
+pub fn rounded_to_storage<M: Module>(model: M) -> M {
+    model
+        .map(&mut CastFloats(STORAGE_DTYPE))
+        .map(&mut CastFloats(DType::F32))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -21,9 +47,10 @@ pub enum WeightsError {
     },
 }
 
-/// Serialises a module's parameters to a burnpack buffer.
+/// Serialises a module's parameters to a burnpack buffer, in the storage precision.
 pub fn to_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
     let bytes = model
+        .map(&mut CastFloats(STORAGE_DTYPE))
         .into_record()
         .into_bytes()
         .map_err(|e| WeightsError::Serialise {
@@ -34,7 +61,8 @@ pub fn to_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError
 }
 
 /// Applies a burnpack buffer to `model` (a freshly initialised module of the expected
-/// architecture). `name` identifies the source in errors.
+/// architecture), converting the stored precision to the module's. `name` identifies the source
+/// in errors.
 pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, WeightsError> {
     // burnpack's reader indexes the header it parses; guard against a panic on garbage input.
     let record = std::panic::catch_unwind(|| {
@@ -49,7 +77,7 @@ pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, We
         reason: e.to_string(),
     })?;
     model
-        .try_load_record(record)
+        .try_load_record(record.cast_to_module_dtype())
         .map_err(|e| WeightsError::WrongArchitecture {
             name: name.to_string(),
             reason: e.to_string(),

@@ -86,7 +86,8 @@ pub enum FitError {
     },
 }
 
-/// What training returns: the best model (validation mode) and how it got there.
+/// What training returns: the best model (validation mode, parameters rounded to the storage
+/// precision) and how it got there.
 pub struct FitOutcome<M> {
     pub model: M,
     pub history: Vec<EpochStats>,
@@ -211,7 +212,8 @@ pub fn fit<M: Module + Clone>(
     }
     let (model, best_epoch, best_valid_loss) = best.expect("at least one epoch ran");
     Ok(FitOutcome {
-        model,
+        // As it will be saved, so that the test metrics describe the weights file.
+        model: crate::model::store::rounded_to_storage(model),
         history,
         best_epoch,
         best_valid_loss,

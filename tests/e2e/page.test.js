@@ -36,8 +36,10 @@ after(async () => {
   server?.kill();
 });
 
-async function openPage(query = '') {
+async function openPage(query = '', { withoutWebGpu = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
+  // A browser without WebGPU: no navigator.gpu at all.
+  if (withoutWebGpu) await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -154,6 +156,18 @@ for (const backend of ['auto', 'cpu']) {
     await page.close();
   });
 }
+
+test('a browser without WebGPU stays on the CPU bundle and never fetches the full one', async () => {
+  const { page, errors } = await openPage('', { withoutWebGpu: true });
+  assert.match(await page.textContent('#backend'), /CPU/);
+  assert.match(await page.textContent('#backend-why'), /no WebGPU/);
+  const one = await predictionAfter(page, [[[140, 40], [142, 120], [143, 240]]]);
+  assert.match(one, /^1 /, `drew a 1, got "${one}"`);
+  const paths = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
+  assert.deepEqual(paths.filter((p) => p.includes('pkg-full')), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('training mode: trains in the page, feeds the explorer, learns the user\'s handwriting (CPU backend)', async () => {
   const { page, errors } = await openPage('?backend=cpu');
