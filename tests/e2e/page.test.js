@@ -81,8 +81,10 @@ async function predictionAfter(page, strokes) {
  * bundle comes after, and replaces the CPU models once it works.
  */
 async function checkFirstLoad(page) {
-  const { upgradeStart, entries } = await page.evaluate(() => ({
+  const { upgradeStart, interactive, upgraded, entries } = await page.evaluate(() => ({
     upgradeStart: window.digitLabTimings.upgradeStart,
+    interactive: window.digitLabTimings.interactive,
+    upgraded: window.digitLabTimings.upgraded,
     entries: performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime })),
   }));
   assert.ok(upgradeStart > 0, 'the WebGPU upgrade started');
@@ -92,7 +94,7 @@ async function checkFirstLoad(page) {
   assert.ok(entries.some((e) => e.path === '/pkg-full/digit_lab_full_bg.wasm' && e.start >= upgradeStart), 'the full bundle follows');
   let gzipBytes = 0;
   for (const path of firstLoad) gzipBytes += gzipSync(readFileSync(join(root, 'www', path)), { level: 9 }).length;
-  console.log(`first load: ${firstLoad.size} files, ${gzipBytes} bytes gzip`);
+  console.log(`first load: ${firstLoad.size} files, ${gzipBytes} bytes gzip; page interactive (CPU) ${Math.round(interactive)} ms after navigation, WebGPU took over at ${Math.round(upgraded)} ms`);
   assert.ok(gzipBytes <= 2_500_000, `first load ${gzipBytes} bytes gzip > 2.5 MB`);
 }
 
