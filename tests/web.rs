@@ -276,7 +276,16 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     check_batched_calls(&cpu).await;
     check_bad_input(&cpu).await;
 
-    let gpu = DigitLab::create("auto".into()).await.unwrap();
+    // The page's first WebGPU lab: two created at once (as when the page upgrades to WebGPU while
+    // the training mode starts) share one initialisation; a second one would fail.
+    let (gpu, twin) = futures_util::future::join(
+        DigitLab::create("auto".into()),
+        DigitLab::create("auto".into()),
+    )
+    .await;
+    let (gpu, twin) = (gpu.unwrap(), twin.unwrap());
+    let twin_info: Value = serde_wasm_bindgen::from_value(twin.backend().unwrap()).unwrap();
+    assert_eq!(twin_info["kind"], "webgpu", "{twin_info}");
     let info: Value = serde_wasm_bindgen::from_value(gpu.backend().unwrap()).unwrap();
     // Headless Chromium here runs with --enable-unsafe-webgpu: WebGPU must come up.
     assert_eq!(info["kind"], "webgpu", "{info}");

@@ -41,11 +41,15 @@ fn cpu(reason: impl Into<String>) -> (Device, BackendInfo) {
 /// Picks the device. `prefer` is "auto" (WebGPU if possible) or "cpu".
 ///
 /// burn's wgpu runtime registers one server per page and refuses a second initialisation, so
-/// the WebGPU device is created once and cached for the page's lifetime.
+/// the WebGPU device is created once and cached for the page's lifetime; a call that arrives
+/// while the first is still initialising waits for it (the page upgrades to WebGPU while the
+/// training mode may be starting) instead of failing and caching the CPU.
 pub async fn select(prefer: &str) -> (Device, BackendInfo) {
     if prefer == "cpu" {
         return cpu("CPU backend requested");
     }
+    let init_lock = INIT_LOCK.with(std::rc::Rc::clone);
+    let _initialising = init_lock.lock().await;
     if let Some(cached) = CACHE.with(|c| c.borrow().clone()) {
         return cached;
     }
@@ -88,4 +92,6 @@ async fn webgpu_or_cpu() -> (Device, BackendInfo) {
 
 thread_local! {
     static CACHE: std::cell::RefCell<Option<(Device, BackendInfo)>> = const { std::cell::RefCell::new(None) };
+    static INIT_LOCK: std::rc::Rc<futures_util::lock::Mutex<()>> =
+        std::rc::Rc::new(futures_util::lock::Mutex::new(()));
 }
