@@ -127,8 +127,8 @@ pub struct LatentMap {
     pub xy: Vec<f32>,
     /// Leave-one-out 5-NN label accuracy of the map (PROTOCOL.md's latent-quality metric).
     pub knn5: f64,
-    /// How map coordinates go back to codes, for decoding a point of the map.
-    projection: Option<Pca>,
+    /// Whether the map is a PCA projection of wider codes.
+    projected: bool,
 }
 
 pub struct TrainingSession {
@@ -331,11 +331,12 @@ impl TrainingSession {
             (pca.transform(codes), Some(pca))
         };
         let knn5 = loo_knn_accuracy(&xy, 2, &self.subset.valid.labels, 5);
-        self.projection = projection.clone();
+        let projected = projection.is_some();
+        self.projection = projection;
         Ok(LatentMap {
             xy,
             knn5,
-            projection,
+            projected,
         })
     }
 
@@ -381,6 +382,6 @@ impl TrainingSession {
 impl LatentMap {
     /// Whether the map is a PCA projection of wider codes.
     pub fn is_projected(&self) -> bool {
-        self.projection.is_some()
+        self.projected
     }
 }
