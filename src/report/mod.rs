@@ -424,7 +424,7 @@ pub fn make_figures(
     let maps = inputs.maps;
     fn scatter<'m>(title: &str, e: &'m Embedding, labels: &'m [u8]) -> ScatterPanel<'m> {
         ScatterPanel {
-            title: format!("{title} (5-NN {:.3})", e.knn5),
+            title: format!("{title} (5-NN {:.4})", e.knn5),
             xy: &e.xy,
             labels,
             bounds: e.bounds,
