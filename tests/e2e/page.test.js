@@ -36,10 +36,12 @@ after(async () => {
   server?.kill();
 });
 
-async function openPage(query = '', { withoutWebGpu = false } = {}) {
+async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
   // A browser without WebGPU: no navigator.gpu at all.
   if (withoutWebGpu) await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
+  // A network failure while fetching the full bundle.
+  if (fullBundleFails) await page.route('**/pkg-full/**', (route) => route.abort('connectionfailed'));
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -168,6 +170,17 @@ test('a browser without WebGPU stays on the CPU bundle and never fetches the ful
   const paths = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
   assert.deepEqual(paths.filter((p) => p.includes('pkg-full')), []);
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('when the full bundle fails to load, the page says so and keeps working on the CPU', async () => {
+  const { page, errors } = await openPage('', { fullBundleFails: true });
+  assert.match(await page.textContent('#backend'), /CPU/);
+  assert.match(await page.textContent('#backend-why'), /the WebGPU bundle failed to load/);
+  const one = await predictionAfter(page, [[[140, 40], [142, 120], [143, 240]]]);
+  assert.match(one, /^1 /, `drew a 1, got "${one}"`);
+  // Chromium logs the aborted request itself; nothing else may fail.
+  assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_FAILED/.test(e)), []);
   await page.close();
 });
 
