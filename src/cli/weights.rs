@@ -122,13 +122,8 @@ pub fn run(args: ConvertArgs) -> Result<()> {
     }
     for kind in kinds {
         let path = args.weights.join(&manifest.entry(kind)?.file);
-        let before = std::fs::metadata(&path)?.len();
-        let model = load(
-            &manifest,
-            kind,
-            &read_weights(&args.weights, &manifest, kind)?,
-            &device,
-        )?;
+        let stored = read_weights(&args.weights, &manifest, kind)?;
+        let model = load(&manifest, kind, &stored, &device)?;
         let bytes = match model {
             Loaded::ConvAe(m) => store::to_bytes(m, kind.key())?,
             Loaded::WideDae(m) => store::to_bytes(m, kind.key())?,
@@ -141,7 +136,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
         println!(
             "{:<16} {} -> {} bytes; test {}",
             kind.key(),
-            before,
+            stored.len(),
             bytes.len(),
             crate::summary(&test)
         );

@@ -1,7 +1,7 @@
 //! Weights files: burn records (`.bpk`) in memory and on disk. Loading checks the record against
 //! the architecture it is applied to, so weights for another architecture are an error.
 //!
-//! Weights are stored in half precision (f16) and computed with in f32: the browser downloads
+//! Weights are stored in half precision (f16); the models compute in f32: the browser downloads
 //! half the bytes, and the trainer measures every test metric on the rounded weights
 //! ([`rounded_to_storage`]), so the numbers describe exactly what is saved.
 

@@ -1,7 +1,7 @@
 //! The training bundle's JS API (`www/pkg-full`, built with `--features web-train`): a live
 //! training session and the handwriting fine-tuner, thin wrappers over `mini_training`. The page
-//! loads this bundle only when the training mode opens, so autodiff and the optimiser stay out of
-//! the first page load.
+//! loads this bundle after its first result (for WebGPU) or when the training mode opens, so
+//! autodiff and the optimiser stay out of the first page load.
 //!
 //! JS must not call a method of an object while another call on it is pending (wasm-bindgen
 //! refuses the re-entry); the page queues its calls.
