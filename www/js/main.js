@@ -65,7 +65,7 @@ function showBackend(backend) {
     $('backend-why').textContent = '';
   } else {
     badge.textContent = 'CPU (burn flex, wasm)';
-    badge.title = backend.reason;
+    badge.title = backend.detail ?? backend.reason;
     badge.classList.add('badge-cpu');
     $('backend-why').textContent = ` — ${backend.reason}`;
   }
@@ -248,7 +248,8 @@ async function main() {
       gpuLab.free();
     }
   } catch (e) {
-    showBackend({ kind: 'cpu', reason: `the WebGPU bundle failed to load: ${e?.message ?? e}` });
+    // The browser's message (long, with the URL) goes to the tooltip and the console.
+    showBackend({ kind: 'cpu', reason: 'the WebGPU bundle failed to load', detail: String(e?.message ?? e) });
     console.warn(e);
   }
   settle();
