@@ -163,7 +163,8 @@ struct TrainArgs {
     /// Adam (peak) learning rate; default 1e-3 (the paper's best).
     #[arg(long)]
     lr: Option<f64>,
-    /// L2 penalty (weight decay); default 1e-5 (the paper's best), 0 for the VAE.
+    /// L2 penalty (weight decay); default 1e-5 (the paper's best), 1e-2 for the VAE (chosen on
+    /// validation loss over 0, 3e-3 and 3e-2).
     #[arg(long)]
     l2: Option<f64>,
     /// Learning-rate schedule.
@@ -354,7 +355,7 @@ fn train(args: TrainArgs) -> Result<()> {
             ModelKind::Ae => (150, 256, 1e-3, 1e-5),
             ModelKind::Dae => (100, 256, 1e-3, 1e-5),
             ModelKind::DaeWide => (30, 256, 1e-3, 1e-5),
-            ModelKind::Vae => (150, 128, 1e-3, 0.0),
+            ModelKind::Vae => (150, 128, 1e-3, 1e-2),
             ModelKind::Classifier => (60, 64, 1e-3, 1e-5),
             ModelKind::ClassifierBest => (30, 128, 1e-3, 1e-5),
         };
