@@ -75,6 +75,11 @@ struct ExportMapsArgs {
     /// 5-NN accuracy (how the t-SNE settings are chosen without the test digits).
     #[arg(long)]
     validate_tsne: bool,
+    /// Instead of exporting: print the 5-NN accuracy of the ConvAE code and the VAE mean of the
+    /// validation split, for whichever of the two the weights directory holds (how runs are
+    /// compared on latent quality without the test digits).
+    #[arg(long, conflicts_with = "validate_tsne")]
+    validate_codes: bool,
 }
 
 /// t-SNE's free settings (PROTOCOL.md fixes perplexity 30).
@@ -199,6 +204,15 @@ struct TrainArgs {
     /// it regularises the trainable linear layers); the best classifier always is.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     augment: bool,
+    /// Average the weights of every epoch from this one on and validate the average (stochastic
+    /// weight averaging); usually with `--init-from` and a constant learning rate.
+    #[arg(long)]
+    average_from: Option<usize>,
+    /// Start from the weights of a finished run in DIR (its manifest.json, weights and history)
+    /// instead of a random initialisation; its epochs and training time are carried into the
+    /// new entry. For ae, dae, dae-wide and vae.
+    #[arg(long, value_name = "DIR")]
+    init_from: Option<PathBuf>,
     /// Use only the first N training images (quick smoke runs; not for reported weights).
     #[arg(long)]
     limit_train: Option<usize>,
@@ -317,6 +331,19 @@ pub(crate) fn read_weights(dir: &Path, manifest: &Manifest, kind: ModelKind) -> 
 }
 
 fn train(args: TrainArgs) -> Result<()> {
+    if args.init_from.is_some()
+        && matches!(
+            args.which,
+            Which::Classifier | Which::ClassifierBest | Which::All
+        )
+    {
+        bail!("--init-from continues one ae, dae, dae-wide or vae run");
+    }
+    if args.init_from.as_ref() == Some(&args.out) {
+        bail!(
+            "--init-from and --out must be different directories (the run would overwrite its start)"
+        );
+    }
     let (device, backend) = device(args.common.backend)?;
     let mut data = load_data(&args.common.data)?;
     if let Some(n) = args.limit_train {
@@ -329,6 +356,7 @@ fn train(args: TrainArgs) -> Result<()> {
         threads: threads(),
         out_dir: args.out.clone(),
         quiet: args.quiet,
+        init_from: args.init_from.clone(),
     };
     let kinds: Vec<ModelKind> = match args.which {
         Which::Ae => vec![ModelKind::Ae],
@@ -371,6 +399,7 @@ fn train(args: TrainArgs) -> Result<()> {
             weight_decay: args.l2.unwrap_or(default_l2),
             schedule: args.schedule,
             seed: args.seed,
+            average_from: args.average_from,
         };
         let entry = match kind {
             ModelKind::Ae => tasks::train_conv_ae(&ctx, &ae_config, &fit, None)?,
@@ -568,6 +597,9 @@ fn export_maps(args: ExportMapsArgs) -> Result<()> {
         return Ok(());
     }
     let manifest = read_manifest(&args.weights)?;
+    if args.validate_codes {
+        return print_validation_codes_knn(&args.weights, &manifest, &data, &device);
+    }
     let ae = load_conv_ae(
         &manifest,
         ModelKind::Ae,
@@ -597,6 +629,38 @@ fn export_maps(args: ExportMapsArgs) -> Result<()> {
     let path = args.weights.join("maps.json");
     digit_lab::fs_util::write_atomic(&path, serde_json::to_string(&maps)?.as_bytes())?;
     eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn print_validation_codes_knn(
+    dir: &Path,
+    manifest: &Manifest,
+    data: &Mnist,
+    device: &Device,
+) -> Result<()> {
+    use digit_lab::analysis::{knn::loo_knn_accuracy, maps};
+    let valid = &data.validation;
+    let mut printed = false;
+    for kind in [ModelKind::Ae, ModelKind::Vae] {
+        if manifest.entry(kind).is_err() {
+            continue;
+        }
+        let bytes = read_weights(dir, manifest, kind)?;
+        let points = match kind {
+            ModelKind::Ae => maps::ae_codes(
+                &load_conv_ae(manifest, kind, &bytes, device)?,
+                valid,
+                device,
+            ),
+            _ => maps::vae_means(&load_vae(manifest, &bytes, device)?, valid, device),
+        };
+        let knn = loo_knn_accuracy(&points, 2, &valid.labels, maps::KNN_K);
+        println!("{:<4} validation 5-NN accuracy {knn:.4}", kind.key());
+        printed = true;
+    }
+    if !printed {
+        bail!("no ae or vae in {}", dir.join("manifest.json").display());
+    }
     Ok(())
 }
 

@@ -142,3 +142,85 @@ fn convert_weights_needs_a_manifest() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("manifest.json"), "{stderr}");
 }
+
+#[test]
+fn init_from_continues_a_finished_run_and_carries_its_history() {
+    let dir = std::env::temp_dir().join(format!("digit-lab-cli-warm-{}", std::process::id()));
+    let (first, second) = (dir.join("first"), dir.join("second"));
+    // Refused before any data is read.
+    let out = bin()
+        .args(["train", "classifier", "--init-from"])
+        .arg(&first)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--init-from continues one"));
+    if common::real_mnist().is_none() {
+        return;
+    }
+    let short_run = ["--limit-train", "512", "--epochs", "1", "--quiet"];
+    let out = bin()
+        .args(["train", "ae", "--init-from"])
+        .arg(&first)
+        .args(["--out"])
+        .arg(&second)
+        .args(short_run)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no finished run in {first:?} yet");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("manifest.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let train = |extra: &[&str], out_dir: &std::path::Path| {
+        let out = bin()
+            .args(["train", "ae", "--out"])
+            .arg(out_dir)
+            .args(short_run)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["ae"].clone()
+    };
+    let before = train(&[], &first);
+    let first_dir = first.to_str().unwrap();
+    let after = train(
+        &[
+            "--init-from",
+            first_dir,
+            "--average-from",
+            "1",
+            "--lr",
+            "1e-4",
+        ],
+        &second,
+    );
+    assert_eq!(after["epochs"], 2);
+    assert_eq!(after["hyperparameters"]["warm_start"]["epochs"], 1);
+    assert_eq!(after["hyperparameters"]["average_from"], 1);
+    assert!(after["train_seconds"].as_f64() > before["train_seconds"].as_f64());
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(second.join("ae.history.json")).unwrap())
+            .unwrap();
+    let epochs: Vec<_> = history
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, [1, 2]);
+    assert_eq!(history[1]["averaged_epochs"], 1);
+    // Starting from the first run's weights: the second run's first validation loss is close to
+    // the first run's, far below a fresh model's (~0.11 after one epoch on 512 images is not).
+    let (v1, v2) = (
+        history[0]["valid_loss"].as_f64().unwrap(),
+        history[1]["valid_loss"].as_f64().unwrap(),
+    );
+    assert!(v2 < v1 * 1.05, "validation {v1} then {v2}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -18,6 +18,7 @@ fn config(epochs: usize) -> FitConfig {
         weight_decay: 1e-5,
         schedule: Schedule::Constant,
         seed: 1,
+        average_from: None,
     }
 }
 
@@ -198,6 +199,14 @@ fn bad_settings_are_refused() {
             weight_decay: f64::INFINITY,
             ..config(1)
         },
+        FitConfig {
+            average_from: Some(0),
+            ..config(1)
+        },
+        FitConfig {
+            average_from: Some(2),
+            ..config(1)
+        },
     ] {
         let result = fit(
             ConvAeConfig::new().init(&ad),
@@ -213,4 +222,39 @@ fn bad_settings_are_refused() {
         );
         assert!(result.is_err(), "{bad:?} accepted");
     }
+}
+
+#[test]
+fn weight_averaging_validates_the_mean_of_the_epochs_since_it_started() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    ad.seed(5);
+    let (train, valid) = (common::synthetic(128, 1), common::synthetic(64, 2));
+    let outcome = fit(
+        ConvAeConfig::new().init(&ad),
+        &FitConfig {
+            average_from: Some(2),
+            patience: 10,
+            ..config(4)
+        },
+        train.len(),
+        |m, batch, _| {
+            let x = images_tensor(train.pixels(batch), &ad);
+            m.mse(x.clone(), x)
+        },
+        |m| eval::ae_metrics(m, &valid, &device).mse,
+        "swa",
+        true,
+    )
+    .unwrap();
+    let averaged: Vec<_> = outcome.history.iter().map(|e| e.averaged_epochs).collect();
+    assert_eq!(averaged, [None, Some(1), Some(2), Some(3)]);
+    // The kept model is the validated one (an average when the best epoch is past epoch 1), up
+    // to the f16 rounding of stored weights.
+    let again = eval::ae_metrics(&outcome.model, &valid, &device).mse;
+    assert!(
+        (again - outcome.best_valid_loss).abs() < 1e-4 * outcome.best_valid_loss,
+        "{again} vs {}",
+        outcome.best_valid_loss
+    );
 }

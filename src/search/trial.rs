@@ -43,6 +43,7 @@ pub fn conv_ae_trial(
         weight_decay: point.l2,
         schedule: Schedule::Constant,
         seed,
+        average_from: None,
     };
     let start = std::time::Instant::now();
     let ad = device.clone().autodiff();

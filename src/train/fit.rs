@@ -1,6 +1,7 @@
 //! The training loop shared by every model: Adam with L2 weight decay, an optional cosine
 //! learning-rate decay, early stopping on validation loss with the best weights kept, an
-//! indicatif progress bar per epoch and a per-epoch history.
+//! indicatif progress bar per epoch and a per-epoch history; optionally stochastic weight
+//! averaging over the last epochs.
 
 use std::time::Instant;
 
@@ -13,6 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
+
+use super::average::WeightAverage;
 
 /// How the learning rate changes over training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -38,6 +41,10 @@ pub struct FitConfig {
     pub weight_decay: f64,
     pub schedule: Schedule,
     pub seed: u64,
+    /// From this epoch on, validate (and keep as best) the mean of the weights at the end of
+    /// every epoch so far instead of the last weights: stochastic weight averaging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_from: Option<usize>,
 }
 
 impl FitConfig {
@@ -52,6 +59,15 @@ impl FitConfig {
             return Err(format!(
                 "weight decay must be >= 0, got {}",
                 self.weight_decay
+            ));
+        }
+        if self
+            .average_from
+            .is_some_and(|start| start == 0 || start > self.epochs)
+        {
+            return Err(format!(
+                "weight averaging must start between epoch 1 and {}",
+                self.epochs
             ));
         }
         Ok(())
@@ -69,6 +85,9 @@ pub struct EpochStats {
     pub lr: f64,
     pub seconds: f64,
     pub train_samples_per_second: f64,
+    /// How many epochs' weights the validated model averages (weight averaging only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged_epochs: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -131,6 +150,7 @@ pub fn fit<M: Module + Clone>(
     let mut order: Vec<usize> = (0..train_len).collect();
     let mut history = Vec::new();
     let mut best: Option<(M, usize, f64)> = None;
+    let mut average = WeightAverage::default();
     let start = Instant::now();
 
     for epoch in 1..=config.epochs {
@@ -171,7 +191,13 @@ pub fn fit<M: Module + Clone>(
             bar.set_message(format!("loss {:.4}", loss_sum / (step + 1) as f64));
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let snapshot = model.valid();
+        let mut snapshot = model.valid();
+        if config.average_from.is_some_and(|start| epoch >= start) {
+            average.add(&snapshot);
+            snapshot = average.apply(snapshot).ok_or_else(|| {
+                FitError::Config("weight averaging lost track of a parameter".into())
+            })?;
+        }
         let valid = valid_loss(&snapshot);
         let stats = EpochStats {
             epoch,
@@ -180,6 +206,7 @@ pub fn fit<M: Module + Clone>(
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
             train_samples_per_second: train_len as f64 / train_seconds,
+            averaged_epochs: (average.count() > 0).then_some(average.count()),
         };
         bar.finish_and_clear();
         let improved = best.as_ref().is_none_or(|(_, _, b)| valid < *b);

@@ -1,6 +1,7 @@
-//! Native training: the shared loop (`fit`), one recipe per model (`tasks`) and the speed
-//! benchmark (`bench`).
+//! Native training: the shared loop (`fit`) with its weight averaging (`average`), one recipe
+//! per model (`tasks`) and the speed benchmark (`bench`).
 
+pub mod average;
 pub mod bench;
 pub mod fit;
 pub mod tasks;

@@ -32,6 +32,82 @@ pub struct Context<'a> {
     pub threads: usize,
     pub out_dir: PathBuf,
     pub quiet: bool,
+    /// A directory of finished runs (`manifest.json`, weights, histories) whose weights start
+    /// the new runs instead of a random initialisation (`train --init-from`).
+    pub init_from: Option<PathBuf>,
+}
+
+/// A finished run that a new run continues: its weights are the starting point, and its
+/// history and training time are carried into the new run's entry so that the manifest tells
+/// the whole cost and the loss curves show both phases.
+pub struct WarmStart {
+    pub dir: PathBuf,
+    pub entry: ModelEntry,
+    pub history: Vec<EpochStats>,
+}
+
+impl WarmStart {
+    /// Reads `kind`'s entry and history from the run directory `dir`.
+    pub fn read(dir: &Path, kind: ModelKind) -> Result<Self, TrainError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| TrainError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let manifest =
+            Manifest::parse(&read("manifest.json")?).map_err(|e| TrainError::Load(e.into()))?;
+        let entry = manifest
+            .entry(kind)
+            .map_err(|e| TrainError::Load(e.into()))?
+            .clone();
+        let history =
+            serde_json::from_str(&read(&entry.history)?).map_err(|e| TrainError::History {
+                path: dir.join(&entry.history).display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            entry,
+            history,
+        })
+    }
+
+    /// Loads the finished run's weights into `model`.
+    fn load<M: Module>(&self, model: M) -> Result<M, TrainError> {
+        Ok(store::load_file(model, &self.dir.join(&self.entry.file))?)
+    }
+
+    /// Puts the finished run's history before the new one (epochs renumbered to follow it), adds
+    /// its training time, and returns what to record in the hyperparameters.
+    fn carry_into<M>(&self, outcome: &mut FitOutcome<M>) -> Value {
+        let offset = self.history.len();
+        for stats in &mut outcome.history {
+            stats.epoch += offset;
+        }
+        outcome.best_epoch += offset;
+        outcome.history.splice(0..0, self.history.iter().cloned());
+        outcome.seconds += self.entry.train_seconds;
+        json!({
+            "warm_start": {
+                "from": self.dir.display().to_string(),
+                "epochs": offset,
+                "best_valid_loss": self.entry.best_valid_loss,
+                "train_seconds": self.entry.train_seconds,
+                "hyperparameters": self.entry.hyperparameters,
+            }
+        })
+    }
+}
+
+impl Context<'_> {
+    fn warm_start(&self, kind: ModelKind) -> Result<Option<WarmStart>, TrainError> {
+        self.init_from
+            .as_deref()
+            .map(|dir| WarmStart::read(dir, kind))
+            .transpose()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,13 +123,21 @@ pub enum TrainError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}: not a training history: {reason}")]
+    History { path: String, reason: String },
 }
 
-fn hyperparameters(model: Value, fit: &FitConfig, extra: Value) -> Value {
+fn hyperparameters(
+    model: Value,
+    fit: &FitConfig,
+    extras: impl IntoIterator<Item = Value>,
+) -> Value {
     let mut h = serde_json::to_value(fit).expect("FitConfig serialises");
     h["model"] = model;
-    if let (Some(h), Value::Object(extra)) = (h.as_object_mut(), extra) {
-        h.extend(extra);
+    for extra in extras {
+        if let (Some(h), Value::Object(extra)) = (h.as_object_mut(), extra) {
+            h.extend(extra);
+        }
     }
     h
 }
@@ -144,7 +228,12 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
 ) -> Result<ModelEntry, TrainError> {
     let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
-    let outcome = fit(
+    let warm = ctx.warm_start(kind)?;
+    let model = match &warm {
+        Some(warm) => warm.load(model)?,
+        None => model,
+    };
+    let mut outcome = fit(
         model,
         fit_config,
         train.len(),
@@ -181,7 +270,8 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
         Some(a) => json!({ "noise_amount": a }),
         None => json!({}),
     };
-    let h = hyperparameters(architecture, fit_config, extra);
+    let carried = warm.map(|warm| warm.carry_into(&mut outcome));
+    let h = hyperparameters(architecture, fit_config, [extra].into_iter().chain(carried));
     finish(ctx, kind, outcome, h, test)
 }
 
@@ -194,8 +284,13 @@ pub fn train_vae(
     let ad = ctx.device.clone().autodiff();
     ad.seed(fit_config.seed);
     let (train, valid, latent) = (&ctx.data.train, &ctx.data.validation, config.latent);
-    let outcome = fit(
-        config.init(&ad),
+    let warm = ctx.warm_start(ModelKind::Vae)?;
+    let model = match &warm {
+        Some(warm) => warm.load(config.init(&ad))?,
+        None => config.init(&ad),
+    };
+    let mut outcome = fit(
+        model,
         fit_config,
         train.len(),
         |model, batch, rng| {
@@ -219,7 +314,8 @@ pub fn train_vae(
         eval::EVAL_SEED,
         &ctx.device
     ));
-    let h = hyperparameters(json!(config), fit_config, json!({}));
+    let carried = warm.map(|warm| warm.carry_into(&mut outcome));
+    let h = hyperparameters(json!(config), fit_config, carried);
     finish(ctx, ModelKind::Vae, outcome, h, test)
 }
 
@@ -327,6 +423,6 @@ fn fit_classifier(
     if kind == ModelKind::Classifier {
         extra["frozen"] = json!("encoder convolutions");
     }
-    let h = hyperparameters(json!(config), fit_config, extra);
+    let h = hyperparameters(json!(config), fit_config, [extra]);
     finish(ctx, kind, outcome, h, test)
 }
