@@ -19,10 +19,24 @@ pub fn metrics_table(
         |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let facts = |m: &str| {
         manifest.models.get(m).map_or("–".to_string(), |e| {
-            format!(
+            let facts = format!(
                 "{}, {} thread(s): {} epochs (best {}), {:.0} s",
                 e.backend, e.threads, e.epochs, e.best_epoch, e.train_seconds
-            )
+            );
+            // A run continued with `--init-from`: say which epochs were which phase.
+            match e.hyperparameters["warm_start"]["epochs"].as_u64() {
+                Some(first) => format!(
+                    "{facts}; epochs {}–{} continued from the best weights of the first {first}{}",
+                    first + 1,
+                    e.epochs,
+                    if e.hyperparameters["average_from"].is_u64() {
+                        ", with weight averaging"
+                    } else {
+                        ""
+                    }
+                ),
+                None => facts,
+            }
         })
     };
     let rows = [
@@ -332,4 +346,52 @@ pub fn report(
         let _ = writeln!(out, "### {caption}\n\n![{caption}]({figure_dir}/{file})\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vae_entry(hyperparameters: serde_json::Value) -> String {
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "data": {"sha256": {}}, "backend": "flex", "threads": 1,
+            "models": {"vae": {
+                "file": "vae.bpk", "hyperparameters": hyperparameters, "epochs": 175,
+                "best_epoch": 167, "best_valid_loss": 146.9, "train_seconds": 5458.2,
+                "history": "vae.history.json", "backend": "flex", "threads": 1,
+                "test": {}
+            }}
+        }))
+        .unwrap();
+        let mut metrics = serde_json::Map::new();
+        metrics.insert(
+            "vae".into(),
+            serde_json::json!({"neg_elbo": 148.34, "recon": 141.96, "kl": 6.37}),
+        );
+        let table = metrics_table(&manifest, &metrics);
+        table
+            .lines()
+            .find(|l| l.starts_with("| VAE"))
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_continued_run_says_which_epochs_were_the_second_phase() {
+        let plain = vae_entry(serde_json::json!({}));
+        assert!(plain.contains("148.3 (142.0 + 6.4)"), "{plain}");
+        assert!(
+            plain.ends_with("175 epochs (best 167), 5458 s |"),
+            "{plain}"
+        );
+        let continued = vae_entry(serde_json::json!({
+            "average_from": 1, "warm_start": {"epochs": 150}
+        }));
+        assert!(
+            continued.contains(
+                "5458 s; epochs 151–175 continued from the best weights of the first 150, with weight averaging |"
+            ),
+            "{continued}"
+        );
+    }
 }
