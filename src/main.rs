@@ -438,6 +438,15 @@ fn train(args: TrainArgs) -> Result<()> {
             entry.train_seconds,
             summary(&entry.test)
         );
+        if let Some(start) = entry.hyperparameters["warm_start"]["best_valid_loss"].as_f64()
+            && entry.best_valid_loss >= start
+        {
+            eprintln!(
+                "{}: warning: the continued run's best validation loss {} does not beat the one it started from ({start}); keep that one",
+                kind.key(),
+                entry.best_valid_loss
+            );
+        }
         // Re-read the manifest each time: another model may have been trained meanwhile.
         let mut manifest = read_manifest(&args.out).unwrap_or_default();
         manifest.data.sha256 = sha256_files(&args.common.data)?;
