@@ -12,6 +12,17 @@ fn bin() -> Command {
     c
 }
 
+/// Runs `command` and returns its output, failing the test with its stderr if it failed.
+fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("digit-lab-cli-{}-{name}", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
@@ -31,15 +42,10 @@ fn predict_prints_json_lines() {
         None => (common::synthetic(5, 1).images, vec![]),
     };
     let path = temp("images.idx", &encode_images(&images));
-    let out = bin()
-        .args(["predict", "--model", "classifier-best", "--images"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        bin()
+            .args(["predict", "--model", "classifier-best", "--images"])
+            .arg(&path),
     );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
@@ -158,7 +164,7 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
     if common::real_mnist().is_none() {
         return;
     }
-    let short_run = ["--limit-train", "512", "--epochs", "1", "--quiet"];
+    let short_run = ["--limit-train", "2048", "--epochs", "1", "--quiet"];
     let out = bin()
         .args(["train", "ae", "--init-from"])
         .arg(&first)
@@ -174,34 +180,24 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
         String::from_utf8_lossy(&out.stderr)
     );
     let train = |extra: &[&str], out_dir: &std::path::Path| {
-        let out = bin()
-            .args(["train", "ae", "--out"])
-            .arg(out_dir)
-            .args(short_run)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            bin()
+                .args(["train", "ae", "--out"])
+                .arg(out_dir)
+                .args(short_run)
+                .args(extra),
         );
         let text = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["ae"].clone()
     };
-    let before = train(&[], &first);
+    // A first phase that learns (validation MSE ~0.20 against ~0.23 at the start), then phases
+    // too slow to learn anything (lr 1e-7): a continued one must end where the first ended, a
+    // fresh one where a new model starts.
+    let before = train(&["--lr", "1e-2"], &first);
     let first_dir = first.to_str().unwrap();
-    let after = train(
-        &[
-            "--init-from",
-            first_dir,
-            "--average-from",
-            "1",
-            "--lr",
-            "1e-4",
-        ],
-        &second,
-    );
+    let still = ["--lr", "1e-7", "--average-from", "1"];
+    let after = train(&[&["--init-from", first_dir][..], &still].concat(), &second);
+    let fresh = train(&still, &dir.join("fresh"));
     assert_eq!(after["epochs"], 2);
     assert_eq!(after["hyperparameters"]["warm_start"]["epochs"], 1);
     assert_eq!(after["hyperparameters"]["average_from"], 1);
@@ -215,12 +211,11 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
         .collect();
     assert_eq!(epochs, [1, 2]);
     assert_eq!(history[1]["averaged_epochs"], 1);
-    // Starting from the first run's weights: the second run's first validation loss is close to
-    // the first run's, far below a fresh model's (~0.11 after one epoch on 512 images is not).
-    let (v1, v2) = (
-        history[0]["valid_loss"].as_f64().unwrap(),
-        history[1]["valid_loss"].as_f64().unwrap(),
+    let loss = |entry: &serde_json::Value| entry["best_valid_loss"].as_f64().unwrap();
+    let (first_loss, continued, new) = (loss(&before), loss(&after), loss(&fresh));
+    assert!(
+        (continued - first_loss).abs() < 1e-3 * first_loss && new > 1.05 * first_loss,
+        "validation: first phase {first_loss}, continued {continued}, fresh {new}"
     );
-    assert!(v2 < v1 * 1.05, "validation {v1} then {v2}");
     std::fs::remove_dir_all(&dir).ok();
 }
