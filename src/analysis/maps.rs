@@ -64,10 +64,23 @@ pub struct TsneSettings {
     /// Gradient-descent learning rate (bhtsne's default is 200).
     #[serde(default = "default_learning_rate")]
     pub learning_rate: f64,
+    /// Early exaggeration factor and how many iterations it lasts (bhtsne's 12 for 250).
+    #[serde(default = "default_exaggeration")]
+    pub exaggeration: f64,
+    #[serde(default = "default_exaggeration_epochs")]
+    pub exaggeration_epochs: usize,
 }
 
 fn default_learning_rate() -> f64 {
     200.0
+}
+
+fn default_exaggeration() -> f64 {
+    12.0
+}
+
+fn default_exaggeration_epochs() -> usize {
+    250
 }
 
 /// The t-SNE settings that are not fixed by PROTOCOL.md (perplexity 30 is).
@@ -81,6 +94,10 @@ pub struct TsneOptions {
     /// Barnes-Hut's accuracy: cells seen from a point under this angle count as one point
     /// (0 = exact gradient; smaller is slower and closer to exact).
     pub theta: f64,
+    /// Early exaggeration: P is multiplied by this for the first `exaggeration_epochs`
+    /// iterations, which lets clusters form before they settle.
+    pub exaggeration: f64,
+    pub exaggeration_epochs: usize,
 }
 
 impl TsneOptions {
@@ -188,6 +205,8 @@ pub fn tsne(rows: &[f32], dim: usize, perplexity: f64, options: TsneOptions) -> 
         .spectral_init()
         .epochs(options.epochs)
         .learning_rate(options.learning_rate_for(points.len()))
+        .early_exaggeration(options.exaggeration)
+        .stop_lying_epoch(options.exaggeration_epochs)
         .barnes_hut(options.theta, |a, b| {
             a.iter()
                 .zip(b.iter())
@@ -250,6 +269,8 @@ pub fn export(
             theta: tsne_options.theta,
             epochs: tsne_options.epochs,
             learning_rate: tsne_options.learning_rate_for(labels.len()),
+            exaggeration: tsne_options.exaggeration,
+            exaggeration_epochs: tsne_options.exaggeration_epochs,
         },
         digit_labels: labels[..BUNDLED_DIGITS.min(labels.len())].to_vec(),
         digits,
@@ -309,6 +330,8 @@ mod tests {
             epochs: 300,
             learning_rate: None,
             theta: 0.5,
+            exaggeration: 12.0,
+            exaggeration_epochs: 250,
         };
         let xy = tsne(&rows, 10, 15.0, options);
         assert_eq!(xy.len(), 300);
