@@ -96,11 +96,18 @@ pub(crate) struct TsneArgs {
     tsne_theta: f64,
     /// Early exaggeration factor: P is multiplied by it for the first iterations (6 for 1,000
     /// did best on the validation split; bhtsne's default is 12 for 250).
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = 6.0, value_parser = parse_exaggeration)]
     tsne_exaggeration: f64,
     /// Iterations of early exaggeration.
     #[arg(long, default_value_t = 1000)]
     tsne_exaggeration_epochs: usize,
+}
+
+fn parse_exaggeration(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(factor) if (1.0..=100.0).contains(&factor) => Ok(factor),
+        _ => Err(format!("expected a factor in [1, 100], got \"{text}\"")),
+    }
 }
 
 fn parse_theta(text: &str) -> Result<f64, String> {

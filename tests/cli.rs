@@ -136,6 +136,23 @@ fn an_invalid_tsne_theta_is_a_clear_error() {
 }
 
 #[test]
+fn an_invalid_tsne_exaggeration_is_a_clear_error() {
+    for bad in ["0.5", "-2", "NaN", "1e9", "abc"] {
+        let out = bin()
+            .args([
+                "export-maps",
+                "--validate-tsne",
+                &format!("--tsne-exaggeration={bad}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("expected a factor in [1, 100]"), "{stderr}");
+    }
+}
+
+#[test]
 fn convert_weights_needs_a_manifest() {
     let dir = std::env::temp_dir().join(format!("digit-lab-cli-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
