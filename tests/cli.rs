@@ -118,38 +118,35 @@ fn wgpu_without_the_feature_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--features wgpu"));
 }
 
-#[test]
-fn an_invalid_tsne_theta_is_a_clear_error() {
-    for bad in ["0", "-1", "1.5", "abc"] {
+/// `export-maps --validate-tsne --FLAG=value` fails with `message` for each bad value.
+fn rejects_tsne_values(flag: &str, bad_values: &[&str], message: &str) {
+    for bad in bad_values {
         let out = bin()
-            .args([
-                "export-maps",
-                "--validate-tsne",
-                &format!("--tsne-theta={bad}"),
-            ])
+            .args(["export-maps", "--validate-tsne", &format!("--{flag}={bad}")])
             .output()
             .unwrap();
-        assert!(!out.status.success());
+        assert!(!out.status.success(), "--{flag}={bad} was accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("expected a number in (0, 1]"), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
     }
 }
 
 #[test]
+fn an_invalid_tsne_theta_is_a_clear_error() {
+    rejects_tsne_values(
+        "tsne-theta",
+        &["0", "-1", "1.5", "abc"],
+        "expected a number in (0, 1]",
+    );
+}
+
+#[test]
 fn an_invalid_tsne_exaggeration_is_a_clear_error() {
-    for bad in ["0.5", "-2", "NaN", "1e9", "abc"] {
-        let out = bin()
-            .args([
-                "export-maps",
-                "--validate-tsne",
-                &format!("--tsne-exaggeration={bad}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("expected a factor in [1, 100]"), "{stderr}");
-    }
+    rejects_tsne_values(
+        "tsne-exaggeration",
+        &["0.5", "-2", "NaN", "1e9", "abc"],
+        "expected a factor in [1, 100]",
+    );
 }
 
 #[test]
