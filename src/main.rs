@@ -117,6 +117,13 @@ fn parse_theta(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_encoder_noise(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(sigma) if (0.0..=1.0).contains(&sigma) => Ok(sigma),
+        _ => Err(format!("expected a number in [0, 1], got \"{text}\"")),
+    }
+}
+
 impl TsneArgs {
     pub(crate) fn options(&self) -> digit_lab::analysis::maps::TsneOptions {
         digit_lab::analysis::maps::TsneOptions {
@@ -213,6 +220,10 @@ struct TrainArgs {
     /// Noise amount a of the denoising AE: input clip(x + a·N(0,1), 0, 1).
     #[arg(long, default_value_t = 0.3)]
     noise_amount: f32,
+    /// VAE only: the encoder reads x + σ·N(0,1) during training (σ = this; 0 = off) while the
+    /// decoder reconstructs the clean x; validation and test use clean inputs.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_encoder_noise)]
+    encoder_noise: f32,
     /// No progress bars or per-epoch lines.
     #[arg(long)]
     quiet: bool,
@@ -432,6 +443,7 @@ fn train(args: TrainArgs) -> Result<()> {
                 &ctx,
                 &VaeConfig::new().with_latent(args.code.unwrap_or(2)),
                 &fit,
+                args.encoder_noise,
             )?,
             ModelKind::Classifier => tasks::train_classifier(
                 &ctx,

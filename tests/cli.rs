@@ -233,3 +233,35 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn vae_encoder_noise_is_checked_and_recorded() {
+    let out = bin()
+        .args(["train", "vae", "--encoder-noise=-0.1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a number in [0, 1]"));
+    if common::real_mnist().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("digit-lab-cli-vae-{}", std::process::id()));
+    run_ok(
+        bin()
+            .args(["train", "vae", "--encoder-noise", "0.2", "--out"])
+            .arg(&dir)
+            .args(["--limit-train", "1024", "--epochs", "1", "--quiet"]),
+    );
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let vae = &serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["vae"];
+    assert!((vae["hyperparameters"]["encoder_noise"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+    // Scored on clean test images: a finite negative ELBO made of its two parts.
+    let test = &vae["test"];
+    let (neg_elbo, recon, kl) = (
+        test["neg_elbo"].as_f64().unwrap(),
+        test["recon"].as_f64().unwrap(),
+        test["kl"].as_f64().unwrap(),
+    );
+    assert!(neg_elbo.is_finite() && (recon + kl - neg_elbo).abs() < 1e-2 * neg_elbo);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -56,6 +56,35 @@ fn vae_shapes_and_loss_parts() {
     assert!(kl >= 0.0, "kl {kl}");
 }
 
+/// With a separate encoder input (the VAE's input-noise regulariser) the posterior, and so the
+/// KL term, follows the encoder input, while the reconstruction is scored against the images.
+#[test]
+fn vae_encoder_input_sets_the_posterior_and_images_the_target() {
+    let dev = device();
+    let model = VaeConfig::new().init(&dev);
+    let (clean, other) = (batch(4), batch(8).slice([4..8]));
+    let eps = || Tensor::zeros([4, 2], &dev);
+    let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+    let same = model.loss_from_input(clean.clone(), clean.clone(), eps());
+    let plain = model.loss(clean.clone(), eps());
+    assert_eq!(scalar(same.neg_elbo()), scalar(plain.neg_elbo()));
+    let mixed = model.loss_from_input(other.clone(), clean.clone(), eps());
+    let from_other = model.loss(other.clone(), eps());
+    assert_eq!(scalar(mixed.kl.clone()), scalar(from_other.kl.clone()));
+    assert_ne!(scalar(mixed.kl), scalar(plain.kl));
+    // ε = 0, so z = μ(encoder input); the BCE of its decoding against the clean images.
+    let decoded = model.decode(model.encode(other).0);
+    let (p, x) = (values(decoded), values(clean));
+    let bce: f32 = p
+        .iter()
+        .zip(&x)
+        .map(|(p, x)| -(x * p.ln() + (1.0 - x) * (1.0 - p).ln()))
+        .sum::<f32>()
+        / 4.0;
+    let recon = scalar(mixed.recon);
+    assert!((recon - bce).abs() < 1e-4 * bce, "recon {recon}, BCE {bce}");
+}
+
 #[test]
 fn classifier_shapes_and_probabilities() {
     for config in [

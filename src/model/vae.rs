@@ -92,7 +92,18 @@ impl Vae {
     /// The negative ELBO's parts with one reparameterised sample z = μ + σ·ε per image.
     /// `eps` is `[n, latent]` standard normal noise, passed in so runs are reproducible.
     pub fn loss(&self, images: Tensor<4>, eps: Tensor<2>) -> VaeLoss {
-        let (mu, logvar) = self.encode(images.clone());
+        self.loss_from_input(images.clone(), images, eps)
+    }
+
+    /// [`Vae::loss`] with the encoder reading `encoder_input` (e.g. a noisy copy of `images`,
+    /// which regularises the encoder) while the decoder still reconstructs `images`.
+    pub fn loss_from_input(
+        &self,
+        encoder_input: Tensor<4>,
+        images: Tensor<4>,
+        eps: Tensor<2>,
+    ) -> VaeLoss {
+        let (mu, logvar) = self.encode(encoder_input);
         let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
         let logits = self.decode_logits(z);
         let [n, ..] = logits.dims();

@@ -275,11 +275,15 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
     finish(ctx, kind, outcome, h, test)
 }
 
-/// Trains the VAE on the negative ELBO.
+/// Trains the VAE on the negative ELBO. With `encoder_noise` σ > 0 the encoder reads
+/// x + σ·N(0, 1) (not clipped, so the noise has mean 0) while the decoder still reconstructs x:
+/// a regulariser of the encoder only (amortised inference regularisation, Shu et al. 2018);
+/// validation and test use clean inputs, so the loss measured is the same negative ELBO.
 pub fn train_vae(
     ctx: &Context,
     config: &VaeConfig,
     fit_config: &FitConfig,
+    encoder_noise: f32,
 ) -> Result<ModelEntry, TrainError> {
     let ad = ctx.device.clone().autodiff();
     ad.seed(fit_config.seed);
@@ -299,9 +303,16 @@ pub fn train_vae(
                 TensorData::new(standard_normal(n * latent, rng), [n, latent]),
                 &ad,
             );
-            model
-                .loss(images_tensor(train.pixels(batch), &ad), eps)
-                .neg_elbo()
+            let clean = train.pixels(batch);
+            if encoder_noise > 0.0 {
+                let noise = standard_normal(clean.len(), rng);
+                let input = clean.iter().zip(noise).map(|(x, n)| x + encoder_noise * n);
+                let input = images_tensor(input.collect(), &ad);
+                model.loss_from_input(input, images_tensor(clean, &ad), eps)
+            } else {
+                model.loss(images_tensor(clean, &ad), eps)
+            }
+            .neg_elbo()
         },
         |model| eval::vae_metrics(model, valid, latent, VALID_SEED, &ctx.device).neg_elbo,
         "vae",
@@ -315,7 +326,8 @@ pub fn train_vae(
         &ctx.device
     ));
     let carried = warm.map(|warm| warm.carry_into(&mut outcome));
-    let h = hyperparameters(json!(config), fit_config, carried);
+    let noise = (encoder_noise > 0.0).then(|| json!({ "encoder_noise": encoder_noise }));
+    let h = hyperparameters(json!(config), fit_config, noise.into_iter().chain(carried));
     finish(ctx, ModelKind::Vae, outcome, h, test)
 }
 
