@@ -62,7 +62,7 @@ fn vae_shapes_and_loss_parts() {
 fn vae_encoder_input_sets_the_posterior_and_images_the_target() {
     let dev = device();
     let model = VaeConfig::new().init(&dev);
-    let (clean, other) = (batch(4), batch(8).slice([4..8]));
+    let (clean, other) = (batch(4), batch(8).narrow(0, 4, 4));
     let eps = || Tensor::zeros([4, 2], &dev);
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
     let same = model.loss_from_input(clean.clone(), clean.clone(), eps());
