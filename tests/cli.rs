@@ -118,11 +118,12 @@ fn wgpu_without_the_feature_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--features wgpu"));
 }
 
-/// `export-maps --validate-tsne --FLAG=value` fails with `message` for each bad value.
-fn rejects_tsne_values(flag: &str, bad_values: &[&str], message: &str) {
+/// `COMMAND --FLAG=value` fails with `message` for each bad value.
+fn rejects_values(command: &[&str], flag: &str, bad_values: &[&str], message: &str) {
     for bad in bad_values {
         let out = bin()
-            .args(["export-maps", "--validate-tsne", &format!("--{flag}={bad}")])
+            .args(command)
+            .arg(format!("--{flag}={bad}"))
             .output()
             .unwrap();
         assert!(!out.status.success(), "--{flag}={bad} was accepted");
@@ -133,7 +134,8 @@ fn rejects_tsne_values(flag: &str, bad_values: &[&str], message: &str) {
 
 #[test]
 fn an_invalid_tsne_theta_is_a_clear_error() {
-    rejects_tsne_values(
+    rejects_values(
+        &["export-maps", "--validate-tsne"],
         "tsne-theta",
         &["0", "-1", "1.5", "abc"],
         "expected a number in (0, 1]",
@@ -142,7 +144,8 @@ fn an_invalid_tsne_theta_is_a_clear_error() {
 
 #[test]
 fn an_invalid_tsne_exaggeration_is_a_clear_error() {
-    rejects_tsne_values(
+    rejects_values(
+        &["export-maps", "--validate-tsne"],
         "tsne-exaggeration",
         &["0.5", "-2", "NaN", "1e9", "abc"],
         "expected a factor in [1, 100]",
@@ -236,12 +239,12 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
 
 #[test]
 fn vae_encoder_noise_is_checked_and_recorded() {
-    let out = bin()
-        .args(["train", "vae", "--encoder-noise=-0.1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a number in [0, 1]"));
+    rejects_values(
+        &["train", "vae"],
+        "encoder-noise",
+        &["-0.1", "1.5", "NaN", "abc"],
+        "expected a number in [0, 1]",
+    );
     if common::real_mnist().is_none() {
         return;
     }
