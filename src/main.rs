@@ -14,7 +14,7 @@ use digit_lab::model::{
     ClassifierConfig, ConvAeConfig, Manifest, ModelKind, VaeConfig, WideDaeConfig, load_classifier,
     load_conv_ae, load_vae,
 };
-use digit_lab::train::{Context, FitConfig, Schedule, bench, tasks};
+use digit_lab::train::{Context, FitConfig, Optimizer, Schedule, bench, tasks};
 use sha2::{Digest, Sha256};
 
 mod cli;
@@ -50,6 +50,8 @@ enum Cmd {
     ExportSubset(ExportSubsetArgs),
     /// Rewrite the weights in the storage precision (f16) and re-measure their test metrics.
     ConvertWeights(cli::weights::ConvertArgs),
+    /// Count the VAE's ReLU units that never activate on the validation split.
+    DeadUnits(cli::units::DeadUnitsArgs),
 }
 
 #[derive(Args)]
@@ -195,6 +197,14 @@ struct TrainArgs {
     /// validation loss over 0, 3e-3 and 1e-2; 2e-2 and 3e-2 trailed it and were stopped).
     #[arg(long)]
     l2: Option<f64>,
+    /// How Adam applies the weight decay: `adam` adds the L2 penalty to the gradients,
+    /// `adamw` shrinks the weights apart from Adam's step (decoupled weight decay).
+    #[arg(long, value_enum, default_value_t = Optimizer::Adam)]
+    optimizer: Optimizer,
+    /// VAE only: the weight decay of the encoder (convolutions, μ and log σ² layers) where it
+    /// should differ from `--l2`, which then applies to the decoder.
+    #[arg(long)]
+    encoder_l2: Option<f64>,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
     schedule: Schedule,
@@ -366,6 +376,9 @@ fn train(args: TrainArgs) -> Result<()> {
     {
         bail!("--init-from continues one ae, dae, dae-wide or vae run");
     }
+    if args.encoder_l2.is_some() && !matches!(args.which, Which::Vae) {
+        bail!("--encoder-l2 is for `train vae` only (the VAE's encoder)");
+    }
     if args.init_from.as_ref() == Some(&args.out) {
         bail!(
             "--init-from and --out must be different directories (the run would overwrite its start)"
@@ -424,6 +437,9 @@ fn train(args: TrainArgs) -> Result<()> {
             batch_size: args.batch_size.unwrap_or(default_batch),
             lr: args.lr.unwrap_or(default_lr),
             weight_decay: args.l2.unwrap_or(default_l2),
+            optimizer: args.optimizer,
+            encoder_weight_decay: args.encoder_l2,
+            encoder_params: None,
             schedule: args.schedule,
             seed: args.seed,
             average_from: args.average_from,
@@ -732,5 +748,6 @@ fn main() -> Result<()> {
         Cmd::Report(a) => cli::report::run(a),
         Cmd::ExportSubset(a) => export_subset(a),
         Cmd::ConvertWeights(a) => cli::weights::run(a),
+        Cmd::DeadUnits(a) => cli::units::run(a),
     }
 }

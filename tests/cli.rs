@@ -238,13 +238,20 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
 }
 
 #[test]
-fn vae_encoder_noise_is_checked_and_recorded() {
+fn vae_training_options_are_checked_and_recorded() {
     rejects_values(
         &["train", "vae"],
         "encoder-noise",
         &["-0.1", "1.5", "NaN", "abc"],
         "expected a number in [0, 1]",
     );
+    rejects_values(
+        &["train", "ae"],
+        "encoder-l2",
+        &["0", "1e-2"],
+        "--encoder-l2 is for `train vae` only",
+    );
+    rejects_values(&["train", "vae"], "optimizer", &["sgd"], "adamw");
     if common::real_mnist().is_none() {
         return;
     }
@@ -253,11 +260,21 @@ fn vae_encoder_noise_is_checked_and_recorded() {
         bin()
             .args(["train", "vae", "--encoder-noise", "0.2", "--out"])
             .arg(&dir)
+            .args(["--optimizer", "adamw", "--l2", "0.1", "--encoder-l2", "0"])
             .args(["--limit-train", "1024", "--epochs", "1", "--quiet"]),
     );
     let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     let vae = &serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["vae"];
-    assert!((vae["hyperparameters"]["encoder_noise"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+    let h = &vae["hyperparameters"];
+    assert!((h["encoder_noise"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+    assert_eq!(h["optimizer"], "adamw");
+    assert_eq!(
+        (
+            h["weight_decay"].as_f64(),
+            h["encoder_weight_decay"].as_f64()
+        ),
+        (Some(0.1), Some(0.0))
+    );
     // Scored on clean test images: a finite negative ELBO made of its two parts.
     let test = &vae["test"];
     let (neg_elbo, recon, kl) = (

@@ -3,11 +3,13 @@
 
 mod common;
 
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::prelude::*;
 use digit_lab::data::mnist::{images_tensor, labels_tensor};
+use digit_lab::data::noise::standard_normal;
 use digit_lab::eval;
-use digit_lab::model::{ClassifierConfig, ConvAeConfig, store};
-use digit_lab::train::{FitConfig, Schedule, fit};
+use digit_lab::model::{ClassifierConfig, ConvAeConfig, VaeConfig, store};
+use digit_lab::train::{FitConfig, Optimizer, Schedule, fit};
 
 fn config(epochs: usize) -> FitConfig {
     FitConfig {
@@ -16,6 +18,9 @@ fn config(epochs: usize) -> FitConfig {
         batch_size: 32,
         lr: 3e-3,
         weight_decay: 1e-5,
+        optimizer: Optimizer::Adam,
+        encoder_weight_decay: None,
+        encoder_params: None,
         schedule: Schedule::Constant,
         seed: 1,
         average_from: None,
@@ -204,6 +209,16 @@ fn bad_settings_are_refused() {
             ..config(1)
         },
         FitConfig {
+            encoder_weight_decay: Some(-1e-3),
+            encoder_params: Some(ParamGroup::all()),
+            ..config(1)
+        },
+        // A separate encoder decay without the encoder's parameters (a model other than the VAE).
+        FitConfig {
+            encoder_weight_decay: Some(1e-2),
+            ..config(1)
+        },
+        FitConfig {
             average_from: Some(2),
             ..config(1)
         },
@@ -256,5 +271,133 @@ fn weight_averaging_validates_the_mean_of_the_epochs_since_it_started() {
         (again - outcome.best_valid_loss).abs() < 1e-4 * outcome.best_valid_loss,
         "{again} vs {}",
         outcome.best_valid_loss
+    );
+}
+
+/// Every float parameter's values, keyed by id.
+fn parameters<M: Module>(model: &M) -> Vec<(ParamId, Vec<f32>)> {
+    struct Collect(Vec<(ParamId, Vec<f32>)>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let values = param
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .unwrap();
+            self.0.push((param.id, values));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    model.visit(&mut collect);
+    collect.0
+}
+
+/// Trains a VAE for `steps` steps of batch 8 on a loss whose gradients are zero, so that only
+/// the weight decay moves the parameters. Returns, per parameter: whether it is the encoder's,
+/// its values before and after.
+fn decay_only(
+    optimizer: Optimizer,
+    weight_decay: f64,
+    encoder_weight_decay: f64,
+    steps: usize,
+) -> Vec<(bool, Vec<f32>, Vec<f32>)> {
+    let ad = Device::flex().autodiff();
+    ad.seed(9);
+    let train = common::synthetic(8 * steps, 1);
+    let model = VaeConfig::new().init(&ad);
+    let encoder = model.encoder_params();
+    let before = parameters(&store::rounded_to_storage(model.valid()));
+    let outcome = fit(
+        model,
+        &FitConfig {
+            batch_size: 8,
+            lr: 1e-3,
+            optimizer,
+            weight_decay,
+            encoder_weight_decay: Some(encoder_weight_decay),
+            encoder_params: Some(encoder.clone()),
+            ..config(1)
+        },
+        train.len(),
+        |m, batch, rng| {
+            let n = batch.len();
+            let eps = Tensor::from_data(TensorData::new(standard_normal(2 * n, rng), [n, 2]), &ad);
+            m.loss(images_tensor(train.pixels(batch), &ad), eps)
+                .neg_elbo()
+                * 0.0
+        },
+        |_| 1.0,
+        "decay",
+        true,
+    )
+    .unwrap();
+    let after = parameters(&outcome.model);
+    assert_eq!(before.len(), after.len());
+    before
+        .into_iter()
+        .zip(after)
+        .map(|((id, b), (id_after, a))| {
+            assert_eq!(id, id_after);
+            (encoder.matches(&id, None), b, a)
+        })
+        .collect()
+}
+
+/// Adam with an L2 penalty and no other gradient moves each decayed weight towards zero by the
+/// learning rate per step (its normalised step is ±1) and leaves undecayed ones alone.
+fn assert_adam_decays_only(params: &[(bool, Vec<f32>, Vec<f32>)], encoder: bool, steps: usize) {
+    let (mut decayed, mut kept) = (0, 0);
+    for (is_encoder, before, after) in params {
+        for (b, a) in before.iter().zip(after) {
+            if *is_encoder == encoder {
+                // Away from zero (no sign change) and below 0.25 (f16 rounds to 1.2e-4 there).
+                if (0.02..0.25).contains(&b.abs()) {
+                    let moved = b.abs() - a.abs();
+                    assert!((moved - 1e-3 * steps as f32).abs() < 3e-4, "{b} -> {a}");
+                    decayed += 1;
+                }
+            } else {
+                assert_eq!(a, b, "a parameter without weight decay moved");
+                kept += 1;
+            }
+        }
+    }
+    assert!(
+        decayed > 1000 && kept > 1000,
+        "{decayed} decayed, {kept} kept"
+    );
+}
+
+#[test]
+fn the_vae_encoder_can_have_a_weight_decay_of_its_own() {
+    assert_adam_decays_only(&decay_only(Optimizer::Adam, 0.0, 1e-2, 5), true, 5);
+    assert_adam_decays_only(&decay_only(Optimizer::Adam, 1e-2, 0.0, 5), false, 5);
+}
+
+#[test]
+fn adamw_shrinks_the_weights_apart_from_the_gradient_step() {
+    // Decoupled decay: θ ← θ·(1 − lr·decay) per step, whatever the gradient's scale.
+    let steps = 5;
+    let factor = (1.0f32 - 1e-3 * 10.0).powi(steps as i32);
+    let (mut decayed, mut kept) = (0, 0);
+    for (is_encoder, before, after) in decay_only(Optimizer::AdamW, 10.0, 0.0, steps) {
+        for (b, a) in before.iter().zip(&after) {
+            if is_encoder {
+                assert_eq!(a, b, "the encoder has no weight decay here");
+                kept += 1;
+            } else {
+                // Up to the f16 rounding of the returned model.
+                assert!(
+                    (a - b * factor).abs() <= 2e-3 * b.abs() + 1e-6,
+                    "{b} -> {a}"
+                );
+                decayed += 1;
+            }
+        }
+    }
+    assert!(
+        decayed > 1000 && kept > 1000,
+        "{decayed} decayed, {kept} kept"
     );
 }

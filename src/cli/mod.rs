@@ -2,4 +2,5 @@
 
 pub mod report;
 pub mod search;
+pub mod units;
 pub mod weights;

@@ -14,7 +14,7 @@ pub const EVAL_BATCH: usize = 500;
 /// Seed of the noise used by every reported DAE metric and VAE ε sample.
 pub const EVAL_SEED: u64 = 2024;
 
-fn batches(n: usize) -> impl Iterator<Item = Vec<usize>> {
+pub(crate) fn batches(n: usize) -> impl Iterator<Item = Vec<usize>> {
     (0..n)
         .step_by(EVAL_BATCH)
         .map(move |s| (s..(s + EVAL_BATCH).min(n)).collect())

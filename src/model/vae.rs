@@ -1,5 +1,6 @@
 //! The variational autoencoder with a Bernoulli decoder (PROTOCOL.md "VAE").
 
+use burn::module::ParamGroup;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -69,11 +70,48 @@ impl VaeLoss {
 }
 
 impl Vae {
+    /// The encoder's parameters (convolutions, μ and log σ² layers), e.g. for an optimiser
+    /// group of their own.
+    pub fn encoder_params(&self) -> ParamGroup {
+        let mut ids = ParamGroup::ids_from_module(self.conv1.clone());
+        for part in [
+            ParamGroup::ids_from_module(self.conv2.clone()),
+            ParamGroup::ids_from_module(self.mu.clone()),
+            ParamGroup::ids_from_module(self.logvar.clone()),
+        ] {
+            ids = ids.fuse(&part);
+        }
+        ids
+    }
+
     /// Parameters of q(z|x): (μ, log σ²), each `[n, latent]`.
     pub fn encode(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let x = relu(self.conv1.forward(images));
         let x = relu(self.conv2.forward(x)).flatten(1, 3);
         (self.mu.forward(x.clone()), self.logvar.forward(x))
+    }
+
+    /// Each ReLU unit's largest activation on each image, by layer, `[n, units]`: the encoder's
+    /// two convolutions and the decoder's first transposed convolution per channel, the
+    /// decoder's linear layer per unit (decoding z = μ). A unit that stays at 0 on every image
+    /// is dead: it passes no gradient, so weight decay alone moves its weights.
+    pub fn relu_peaks(&self, images: Tensor<4>) -> [(&'static str, Tensor<2>); 4] {
+        let per_channel = |x: Tensor<4>| x.flatten::<3>(2, 3).max_dim(2).squeeze_dim::<2>(2);
+        let [n, ..] = images.dims();
+        let conv1 = relu(self.conv1.forward(images));
+        let conv2 = relu(self.conv2.forward(conv1.clone()));
+        let mu = self.mu.forward(conv2.clone().flatten(1, 3));
+        let dec_fc = relu(self.dec_fc.forward(mu));
+        let deconv1 = relu(
+            self.deconv1
+                .forward(dec_fc.clone().reshape([n, C2, SIDE, SIDE])),
+        );
+        [
+            ("encoder conv1", per_channel(conv1)),
+            ("encoder conv2", per_channel(conv2)),
+            ("decoder linear", dec_fc),
+            ("decoder deconv1", per_channel(deconv1)),
+        ]
     }
 
     /// Bernoulli logits of p(x|z), `[n, 1, 28, 28]`.
@@ -115,5 +153,56 @@ impl Vae {
             .mean()
             * -0.5;
         VaeLoss { recon, kl }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::analysis::units::vae_dead_units;
+    use crate::data::{Dataset, IMAGE_PIXELS};
+
+    /// Random digit-like images: a few bright strokes on black.
+    fn images(count: usize) -> Dataset {
+        let mut pixels = vec![0u8; count * IMAGE_PIXELS];
+        for (i, p) in pixels.iter_mut().enumerate() {
+            if (i * 7919 + i / 97) % 5 == 0 {
+                *p = 255;
+            }
+        }
+        Dataset {
+            images: pixels,
+            labels: vec![0; count],
+        }
+    }
+
+    #[test]
+    fn a_channel_that_never_fires_is_counted_dead() {
+        let device = Device::flex();
+        let data = images(64);
+        let mut vae = VaeConfig::new().init(&device);
+        let count = |vae: &Vae| -> Vec<usize> {
+            vae_dead_units(vae, &data, &device)
+                .iter()
+                .map(|l| l.dead)
+                .collect()
+        };
+        let units: Vec<usize> = vae_dead_units(&vae, &data, &device)
+            .iter()
+            .map(|l| l.units)
+            .collect();
+        assert_eq!(units, [C1, C2, FLAT, C1]);
+        let before = count(&vae);
+        // A large negative bias keeps the first five channels of conv2 at 0 on every image.
+        let bias = vae.conv2.bias.take().expect("conv2 has a bias");
+        vae.conv2.bias = Some(bias.map(|b| {
+            let mut values: Vec<f32> = b.to_data().try_to_vec().unwrap();
+            values[..5].iter_mut().for_each(|v| *v = -1e4);
+            Tensor::from_data(TensorData::new(values, [C2]), &b.device())
+        }));
+        let after = count(&vae);
+        // Every encoder channel of the fresh model fires on some image; then exactly the five.
+        assert_eq!((before[0], before[1]), (0, 0), "{before:?}");
+        assert_eq!((after[0], after[1]), (0, 5), "{after:?}");
     }
 }

@@ -9,7 +9,7 @@ use crate::data::Dataset;
 use crate::data::mnist::images_tensor;
 use crate::eval;
 use crate::model::ConvAeConfig;
-use crate::train::{FitConfig, FitError, Schedule, fit};
+use crate::train::{FitConfig, FitError, Optimizer, Schedule, fit};
 
 /// Batch size of search trials: small budgets need many steps to tell configurations apart.
 pub const SEARCH_BATCH: usize = 64;
@@ -41,6 +41,9 @@ pub fn conv_ae_trial(
         batch_size: SEARCH_BATCH,
         lr: point.lr,
         weight_decay: point.l2,
+        optimizer: Optimizer::Adam,
+        encoder_weight_decay: None,
+        encoder_params: None,
         schedule: Schedule::Constant,
         seed,
         average_from: None,

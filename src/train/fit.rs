@@ -6,9 +6,10 @@
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -27,8 +28,28 @@ pub enum Schedule {
     Cosine,
 }
 
+/// How the weight decay enters Adam.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Adam with the L2 penalty added to the gradients (PyTorch's `Adam(weight_decay=…)`).
+    #[default]
+    Adam,
+    /// AdamW (Loshchilov & Hutter, 2019): the weights shrink by lr·decay·θ per step, apart
+    /// from Adam's normalised step, so a parameter with small gradients is not decayed faster
+    /// than the others.
+    #[value(name = "adamw")]
+    AdamW,
+}
+
+impl Optimizer {
+    fn is_adam(&self) -> bool {
+        *self == Optimizer::Adam
+    }
+}
+
 /// Optimisation settings of one training run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FitConfig {
     /// Maximum epochs.
     pub epochs: usize,
@@ -39,6 +60,16 @@ pub struct FitConfig {
     pub lr: f64,
     /// L2 penalty added to the gradients (PyTorch's Adam `weight_decay`).
     pub weight_decay: f64,
+    /// Adam's flavour of weight decay.
+    #[serde(default, skip_serializing_if = "Optimizer::is_adam")]
+    pub optimizer: Optimizer,
+    /// Weight decay of the parameters in `encoder_params` where it differs from
+    /// `weight_decay` (the VAE's encoder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_weight_decay: Option<f64>,
+    /// The parameters `encoder_weight_decay` applies to, set by the task that knows the model.
+    #[serde(skip)]
+    pub encoder_params: Option<ParamGroup>,
     pub schedule: Schedule,
     pub seed: u64,
     /// From this epoch on, validate (and keep as best) the mean of the weights at the end of
@@ -55,11 +86,16 @@ impl FitConfig {
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
             return Err(format!("learning rate must be in (0, 1], got {}", self.lr));
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!(
-                "weight decay must be >= 0, got {}",
-                self.weight_decay
-            ));
+        for decay in [Some(self.weight_decay), self.encoder_weight_decay]
+            .into_iter()
+            .flatten()
+        {
+            if !(decay.is_finite() && decay >= 0.0) {
+                return Err(format!("weight decay must be >= 0, got {decay}"));
+            }
+        }
+        if self.encoder_weight_decay.is_some() && self.encoder_params.is_none() {
+            return Err("a separate encoder weight decay is for the VAE only".into());
         }
         if self
             .average_from
@@ -71,6 +107,40 @@ impl FitConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl FitConfig {
+    /// The optimiser: one for every parameter, and a second for the encoder's where its
+    /// weight decay differs.
+    fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            Optimizer::Adam => self.grouped(|decay| {
+                AdamConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(Some(WeightDecayConfig::new(decay)))
+                    .build()
+            }),
+            Optimizer::AdamW => self.grouped(|decay| {
+                AdamWConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(decay)
+                    .build()
+            }),
+        }
+    }
+
+    fn grouped<O: burn::optim::Optimizer + 'static>(
+        &self,
+        with_decay: impl Fn(f32) -> O,
+    ) -> ModuleOptimizer {
+        let optimizer = ModuleOptimizer::from(with_decay(self.weight_decay as f32));
+        match (&self.encoder_params, self.encoder_weight_decay) {
+            (Some(group), Some(decay)) => {
+                optimizer.with_group(group.clone(), with_decay(decay as f32), None)
+            }
+            _ => optimizer,
+        }
     }
 }
 
@@ -133,10 +203,7 @@ pub fn fit<M: Module + Clone>(
     if train_len == 0 {
         return Err(FitError::NoData);
     }
-    let mut optimizer = AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-        .init();
+    let mut optimizer = config.optimizer();
     let steps_per_epoch = train_len.div_ceil(config.batch_size);
     let mut scheduler = match config.schedule {
         Schedule::Constant => None,

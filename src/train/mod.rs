@@ -8,5 +8,5 @@ pub mod denormals;
 pub mod fit;
 pub mod tasks;
 
-pub use fit::{EpochStats, FitConfig, FitError, FitOutcome, Schedule, fit};
+pub use fit::{EpochStats, FitConfig, FitError, FitOutcome, Optimizer, Schedule, fit};
 pub use tasks::{Context, TrainError};

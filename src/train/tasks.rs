@@ -293,6 +293,10 @@ pub fn train_vae(
         Some(warm) => warm.load(config.init(&ad))?,
         None => config.init(&ad),
     };
+    let fit_config = &FitConfig {
+        encoder_params: Some(model.encoder_params()),
+        ..fit_config.clone()
+    };
     let mut outcome = fit(
         model,
         fit_config,
