@@ -1,12 +1,11 @@
-//! The training loop shared by every model: Adam with L2 weight decay, an optional cosine
-//! learning-rate decay, early stopping on validation loss with the best weights kept, an
+//! The training loop shared by every model: Adam with L2 weight decay (or AdamW), an optional
+//! cosine learning-rate decay, early stopping on validation loss with the best weights kept, an
 //! indicatif progress bar per epoch and a per-epoch history; optionally stochastic weight
 //! averaging over the last epochs.
 
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::module::ParamGroup;
+use burn::module::{Module, ParamGroup};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -58,7 +57,8 @@ pub struct FitConfig {
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
-    /// L2 penalty added to the gradients (PyTorch's Adam `weight_decay`).
+    /// Weight decay: with Adam the L2 penalty added to the gradients (PyTorch's Adam
+    /// `weight_decay`), with AdamW the decoupled decay rate.
     pub weight_decay: f64,
     /// Adam's flavour of weight decay.
     #[serde(default, skip_serializing_if = "Optimizer::is_adam")]
@@ -108,9 +108,7 @@ impl FitConfig {
         }
         Ok(())
     }
-}
 
-impl FitConfig {
     /// The optimiser: one for every parameter, and a second for the encoder's where its
     /// weight decay differs.
     fn optimizer(&self) -> ModuleOptimizer {
