@@ -5,9 +5,13 @@ use std::path::{Path, PathBuf};
 
 use digit_lab::data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE, Mnist};
 
-/// The repository root.
+/// The repository root. `cargo test` sets CARGO_MANIFEST_DIR when it runs a test, and that is
+/// preferred to the compile-time value: with a shared target directory, cargo reuses a test
+/// binary built in another clone of the same sources, whose compile-time path names that clone.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
 }
 
 /// The real MNIST, when `scripts/fetch-mnist` has been run (CI runs it); tests that need it
