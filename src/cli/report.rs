@@ -89,7 +89,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let commands = [
         "cargo run --release -- train all          # the models in weights/ (hours on 2 cores)",
         "cargo run --release -- train ae --seed 12 && cargo run --release -- train classifier   # the committed ConvAE: best of 13 seeds on validation MSE",
-        "cargo run --release -- train vae --out run1 && cargo run --release -- train vae --init-from run1 --out run2 --schedule constant --lr 5e-4 --average-from 1 --epochs 25   # the committed VAE's first two phases; two more averaging phases of 20 epochs followed (README)",
+        "cargo run --release -- train vae --out run1 && cargo run --release -- train vae --init-from run1 --out run2 --schedule constant --lr 5e-4 --average-from 1 --epochs 25   # the committed VAE's first two phases; five more averaging phases of 20 epochs followed, the last three with a weaker decoder L2 (README)",
         "cargo run --release -- export-maps        # weights/maps.json: AE, VAE, PCA-2, t-SNE",
         "cargo run --release -- search --budget-minutes 60   # docs/search/results.jsonl",
         "cargo run --release -- report             # docs/figures/*, docs/REPORT.md",
