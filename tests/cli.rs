@@ -153,17 +153,19 @@ fn an_invalid_tsne_exaggeration_is_a_clear_error() {
 }
 
 #[test]
-fn convert_weights_needs_a_manifest() {
+fn eval_publish_and_resume_need_their_files() {
     let dir = std::env::temp_dir().join(format!("digit-lab-cli-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = bin()
-        .args(["convert-weights", "--weights"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("manifest.json"), "{stderr}");
+    for (args, message) in [
+        (vec!["eval", "--weights"], "manifest.json"),
+        (vec!["publish"], "run.json"),
+        (vec!["train", "--resume"], "run.json"),
+    ] {
+        let out = bin().args(args).arg(&dir).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
 }
 
 #[test]
@@ -177,7 +179,7 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--init-from continues one"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--init-from is for"));
     if common::real_mnist().is_none() {
         return;
     }
@@ -185,7 +187,7 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
     let out = bin()
         .args(["train", "ae", "--init-from"])
         .arg(&first)
-        .args(["--out"])
+        .args(["--run-dir"])
         .arg(&second)
         .args(short_run)
         .output()
@@ -199,7 +201,7 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
     let train = |extra: &[&str], out_dir: &std::path::Path| {
         run_ok(
             bin()
-                .args(["train", "ae", "--out"])
+                .args(["train", "ae", "--run-dir"])
                 .arg(out_dir)
                 .args(short_run)
                 .args(extra),
@@ -219,9 +221,9 @@ fn init_from_continues_a_finished_run_and_carries_its_history() {
     assert_eq!(after["hyperparameters"]["warm_start"]["epochs"], 1);
     assert_eq!(after["hyperparameters"]["average_from"], 1);
     assert!(after["train_seconds"].as_f64() > before["train_seconds"].as_f64());
+    let history_file = second.join(after["history"].as_str().unwrap());
     let history: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(second.join("ae.history.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(history_file).unwrap()).unwrap();
     let epochs: Vec<_> = history
         .iter()
         .map(|e| e["epoch"].as_u64().unwrap())
@@ -258,12 +260,14 @@ fn vae_training_options_are_checked_and_recorded() {
     let dir = std::env::temp_dir().join(format!("digit-lab-cli-vae-{}", std::process::id()));
     run_ok(
         bin()
-            .args(["train", "vae", "--encoder-noise", "0.2", "--out"])
-            .arg(&dir)
+            .args(["train", "vae", "--encoder-noise", "0.2", "--run-dir"])
+            .arg(dir.join("run"))
+            .args(["--publish"])
+            .arg(dir.join("weights"))
             .args(["--optimizer", "adamw", "--l2", "0.1", "--encoder-l2", "0"])
             .args(["--limit-train", "1024", "--epochs", "1", "--quiet"]),
     );
-    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join("weights/manifest.json")).unwrap();
     let vae = &serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["vae"];
     let h = &vae["hyperparameters"];
     assert!((h["encoder_noise"].as_f64().unwrap() - 0.2).abs() < 1e-6);

@@ -234,7 +234,7 @@ fn fine_tuning_learns_the_users_labels() {
     let manifest =
         Manifest::parse(&String::from_utf8(common::read(&dir.join("manifest.json"))).unwrap())
             .unwrap();
-    let bytes = common::read(&dir.join(ModelKind::ClassifierBest.file_name()));
+    let bytes = common::read(&dir.join(&manifest.entry(ModelKind::ClassifierBest).unwrap().file));
     let classifier = load_classifier(
         &manifest,
         ModelKind::ClassifierBest,

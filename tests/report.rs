@@ -1,6 +1,7 @@
 //! `search` and `report` end to end on small slices of the real MNIST (skipped without it): the
 //! search writes and resumes its results file, and the report writes every figure and a
-//! REPORT.md that embeds them.
+//! REPORT.md that embeds them. The experiments log renders to the committed EXPERIMENTS.md, its
+//! runs in use are the models of `weights/manifest.json`, and the README's results table is theirs.
 
 mod common;
 
@@ -112,6 +113,8 @@ fn report_writes_every_figure_and_the_markdown() {
         .arg("--search-results")
         .arg(&results));
     let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    let experiments = std::fs::read_to_string(dir.join("EXPERIMENTS.md")).unwrap();
+    assert!(experiments.starts_with("# Experiments"), "{experiments}");
     for section in [
         "## Test metrics",
         "## Denoising",
@@ -148,4 +151,85 @@ fn report_writes_every_figure_and_the_markdown() {
     }
     // Seven noise amounts in the denoising table.
     assert_eq!(report.matches("\n| 0.").count(), 7, "{report}");
+}
+
+/// `docs/EXPERIMENTS.md` is what `digit-lab report` renders from `docs/experiments.jsonl`. With
+/// `DIGIT_LAB_BLESS=1` the test writes the rendering instead (after editing the log).
+#[test]
+fn experiments_page_is_the_rendered_log() {
+    let docs = common::root().join("docs");
+    let log = std::fs::read_to_string(docs.join("experiments.jsonl")).unwrap();
+    let rendered = digit_lab::report::experiments::render(&log)
+        .unwrap_or_else(|e| panic!("docs/experiments.jsonl: {e}"));
+    let page = docs.join("EXPERIMENTS.md");
+    if std::env::var_os("DIGIT_LAB_BLESS").is_some() {
+        std::fs::write(&page, &rendered).unwrap();
+    }
+    let committed = std::fs::read_to_string(&page).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "docs/EXPERIMENTS.md differs from the rendering of docs/experiments.jsonl: run \
+         `cargo run --release -- report`, or `DIGIT_LAB_BLESS=1 cargo test --release --test report \
+         experiments_page`"
+    );
+}
+
+/// Each model of `weights/manifest.json` is the run in use of its model in the log, with the same
+/// validation figure (the one the run was chosen on).
+#[test]
+fn runs_in_use_are_the_committed_models() {
+    let root = common::root();
+    let log = std::fs::read_to_string(root.join("docs/experiments.jsonl")).unwrap();
+    let runs = digit_lab::report::experiments::parse(&log).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("weights/manifest.json")).unwrap())
+            .unwrap();
+    for (key, model, figure) in [
+        ("ae", "ae", "mse"),
+        ("dae", "dae", "mse"),
+        ("dae_wide", "dae-wide", "mse"),
+        ("vae", "vae", "neg_elbo"),
+        ("classifier", "classifier", "cross_entropy"),
+        ("classifier_best", "classifier-best", "cross_entropy"),
+    ] {
+        let in_use: Vec<_> = runs
+            .iter()
+            .filter(|r| r.model == model && r.is_current())
+            .collect();
+        assert_eq!(in_use.len(), 1, "{model}: runs in use in the log");
+        let logged = in_use[0]
+            .validation
+            .get(figure)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or_else(|| panic!("{}: no validation {figure}", in_use[0].id));
+        let committed = manifest["models"][key]["best_valid_loss"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("weights/manifest.json: no models.{key}.best_valid_loss"));
+        assert!(
+            (logged - committed).abs() <= 1e-4 * committed.abs(),
+            "{}: validation {figure} {logged} in the log, {committed} in the manifest",
+            in_use[0].id
+        );
+    }
+}
+
+/// The README's results table is the one `digit-lab eval --markdown` prints for the committed
+/// models (tests/committed_weights.rs checks that eval measures what the manifest records).
+#[test]
+fn readme_results_table_is_the_committed_one() {
+    let root = common::root();
+    let text = std::fs::read_to_string(root.join("weights/manifest.json")).unwrap();
+    let manifest = digit_lab::model::Manifest::parse(&text).unwrap();
+    let metrics: serde_json::Map<String, serde_json::Value> = manifest
+        .models
+        .iter()
+        .map(|(k, e)| (k.clone(), e.test.clone()))
+        .collect();
+    let table = digit_lab::report::markdown::metrics_table(&manifest, &metrics);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's results table is not the committed models' table: paste the output of \
+         `cargo run --release -- eval --markdown`:\n{table}"
+    );
 }

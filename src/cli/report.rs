@@ -1,4 +1,5 @@
-//! `digit-lab report`: every figure under `docs/figures/` and `docs/REPORT.md`.
+//! `digit-lab report`: `docs/EXPERIMENTS.md` from the experiments log, every figure under
+//! `docs/figures/` and `docs/REPORT.md`.
 
 use std::path::PathBuf;
 
@@ -17,9 +18,12 @@ pub struct ReportArgs {
     /// Directory with manifest.json, the weights, their histories and maps.json.
     #[arg(long, default_value = "weights")]
     weights: PathBuf,
-    /// Where REPORT.md and figures/ are written.
+    /// Where REPORT.md, EXPERIMENTS.md and figures/ are written.
     #[arg(long, default_value = "docs")]
     out: PathBuf,
+    /// The experiments log (one JSON object per run), rendered into <out>/EXPERIMENTS.md.
+    #[arg(long, default_value = "docs/experiments.jsonl")]
+    experiments: PathBuf,
     /// The search's results file (skipped when it does not exist).
     #[arg(long, default_value = "docs/search/results.jsonl")]
     search_results: PathBuf,
@@ -35,6 +39,18 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
+    // First: it needs neither the data nor the models, and a malformed log stops the run early.
+    let log = std::fs::read_to_string(&args.experiments)
+        .with_context(|| format!("reading {}", args.experiments.display()))?;
+    let experiments = report::experiments::render(&log)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.experiments.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let experiments_path = args.out.join("EXPERIMENTS.md");
+    digit_lab::fs_util::write_atomic(&experiments_path, experiments.as_bytes())
+        .with_context(|| format!("writing {}", experiments_path.display()))?;
+    eprintln!("wrote {}", experiments_path.display());
+
     let (device, _) = device(args.common.backend)?;
     let mut data = load_data(&args.common.data)?;
     if let Some(n) = args.limit {
@@ -86,13 +102,14 @@ pub fn run(args: ReportArgs) -> Result<()> {
     };
     let figures_dir = args.out.join("figures");
     let results = report::make_figures(&inputs, &figures_dir)?;
+    // The workflow only: how each committed model was made (settings, phases, commands) is
+    // data, in the experiments log and the manifest, not typed here.
     let commands = [
-        "cargo run --release -- train all          # the models in weights/ (hours on 2 cores)",
-        "cargo run --release -- train ae --seed 12 && cargo run --release -- train classifier   # the committed ConvAE: best of 13 seeds on validation MSE",
-        "cargo run --release -- train vae --out run1 && cargo run --release -- train vae --init-from run1 --out run2 --schedule constant --lr 5e-4 --average-from 1 --epochs 25   # the committed VAE's first two phases; five more averaging phases of 20 epochs followed, the last three with a weaker decoder L2 (README)",
-        "cargo run --release -- export-maps        # weights/maps.json: AE, VAE, PCA-2, t-SNE",
+        "cargo run --release -- train <model> [flags]   # a new run under runs/ (settings of the committed runs: EXPERIMENTS.md)",
+        "cargo run --release -- publish runs/<id>       # adopt a finished run into weights/: its test metrics are measured here, once",
+        "cargo run --release -- export-maps             # weights/maps.json: AE, VAE, PCA-2, t-SNE",
         "cargo run --release -- search --budget-minutes 60   # docs/search/results.jsonl",
-        "cargo run --release -- report             # docs/figures/*, docs/REPORT.md",
+        "cargo run --release -- report                  # docs/EXPERIMENTS.md, docs/figures/*, docs/REPORT.md",
     ]
     .map(String::from);
     let text = report::markdown::report(&inputs, &results, "figures", &commands);

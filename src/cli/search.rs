@@ -58,6 +58,18 @@ pub fn run(args: SearchArgs) -> Result<()> {
         points.len(),
         (0..plan.rungs).map(|r| plan.samples(r)).collect::<Vec<_>>()
     );
+    let points_keys: Vec<String> = points.iter().map(|p| p.key()).collect();
+    let recorded_plan = serde_json::json!({
+        "grid_points": points.len(),
+        "grid_sha256": digit_lab::model::weights_dir::sha256_hex(points_keys.join("\n").as_bytes()),
+        "seed": args.seed,
+        "valid_size": args.valid_size,
+        "min_samples": args.min_samples,
+        "eta": args.eta,
+        "rungs": args.rungs,
+        "data": args.common.data.display().to_string(),
+    });
+    search::plan_file::check_or_record(&args.results, &recorded_plan)?;
     let (device, _) = device(args.common.backend)?;
     let data = load_data(&args.common.data)?;
     let valid = data

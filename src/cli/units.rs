@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use digit_lab::analysis::units::vae_dead_units;
-use digit_lab::model::{ModelKind, load_vae};
+use digit_lab::model::ModelKind;
+use digit_lab::model::weights_dir::WeightsDir;
 
-use crate::{Common, device, load_data, read_manifest, read_weights};
+use super::common::{Common, device, load_data};
 
 #[derive(Args)]
-pub struct DeadUnitsArgs {
+pub(crate) struct DeadUnitsArgs {
     #[command(flatten)]
     common: Common,
     /// Directory with manifest.json and the VAE's weights.
@@ -20,12 +21,12 @@ pub struct DeadUnitsArgs {
 }
 
 /// Prints one JSON line per layer: `{"layer","units","dead"}`.
-pub fn run(args: DeadUnitsArgs) -> Result<()> {
+pub(crate) fn run(args: DeadUnitsArgs) -> Result<()> {
     let (device, _) = device(args.common.backend)?;
     let data = load_data(&args.common.data)?;
-    let manifest = read_manifest(&args.weights)?;
-    let bytes = read_weights(&args.weights, &manifest, ModelKind::Vae)?;
-    let vae = load_vae(&manifest, &bytes, &device)?;
+    let vae = WeightsDir::open(&args.weights)?
+        .load(ModelKind::Vae, &device)?
+        .into_vae()?;
     for layer in vae_dead_units(&vae, &data.validation, &device) {
         println!("{}", serde_json::to_string(&layer)?);
     }

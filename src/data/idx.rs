@@ -143,29 +143,65 @@ fn check_length(bytes: &[u8], expected: usize, file: &str) -> Result<(), IdxErro
     Ok(())
 }
 
+/// The two kinds of IDX file MNIST ships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
+    /// 28×28 u8 images (magic 0x803, 16-byte header).
+    Images,
+    /// u8 labels 0–9 (magic 0x801, 8-byte header).
+    Labels,
+}
+
+impl IdxKind {
+    /// Bytes of the header.
+    pub fn header_len(self) -> usize {
+        match self {
+            IdxKind::Images => 16,
+            IdxKind::Labels => 8,
+        }
+    }
+
+    /// The file's total length as its header gives it (checked: a header may claim more bytes
+    /// than an address space holds).
+    pub fn expected_len(self, header: &[u8], file: &str) -> Result<usize, IdxError> {
+        let (magic, item) = match self {
+            IdxKind::Images => (MAGIC_IMAGES, IMAGE_PIXELS),
+            IdxKind::Labels => (MAGIC_LABELS, 1),
+        };
+        check_magic(header, magic, file)?;
+        let count = read_u32(header, 4, file)? as usize;
+        if self == IdxKind::Images {
+            let rows = read_u32(header, 8, file)?;
+            let cols = read_u32(header, 12, file)?;
+            if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
+                return Err(IdxError::WrongDimensions {
+                    file: file.to_string(),
+                    rows,
+                    cols,
+                });
+            }
+        }
+        count
+            .checked_mul(item)
+            .and_then(|body| body.checked_add(self.header_len()))
+            .ok_or_else(|| IdxError::Truncated {
+                file: file.to_string(),
+                expected: usize::MAX,
+                actual: header.len(),
+            })
+    }
+}
+
 /// Parses an IDX image file of 28×28 u8 images; returns the pixels, image after image.
 /// `file` names the source in error messages.
 pub fn parse_images(bytes: &[u8], file: &str) -> Result<Vec<u8>, IdxError> {
-    check_magic(bytes, MAGIC_IMAGES, file)?;
-    let count = read_u32(bytes, 4, file)? as usize;
-    let rows = read_u32(bytes, 8, file)?;
-    let cols = read_u32(bytes, 12, file)?;
-    if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
-        return Err(IdxError::WrongDimensions {
-            file: file.to_string(),
-            rows,
-            cols,
-        });
-    }
-    check_length(bytes, 16 + count * IMAGE_PIXELS, file)?;
+    check_length(bytes, IdxKind::Images.expected_len(bytes, file)?, file)?;
     Ok(bytes[16..].to_vec())
 }
 
 /// Parses an IDX label file of digits 0–9.
 pub fn parse_labels(bytes: &[u8], file: &str) -> Result<Vec<u8>, IdxError> {
-    check_magic(bytes, MAGIC_LABELS, file)?;
-    let count = read_u32(bytes, 4, file)? as usize;
-    check_length(bytes, 8 + count, file)?;
+    check_length(bytes, IdxKind::Labels.expected_len(bytes, file)?, file)?;
     let labels = bytes[8..].to_vec();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l > 9) {
         return Err(IdxError::BadLabel {
@@ -175,6 +211,72 @@ pub fn parse_labels(bytes: &[u8], file: &str) -> Result<Vec<u8>, IdxError> {
         });
     }
     Ok(labels)
+}
+
+/// Failure to read an IDX file from disk.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+}
+
+/// Reads an IDX file of `kind`, checking its header and its size (from the file's metadata)
+/// before reading the body: a huge file of the wrong kind, or `/dev/zero`, costs one header read.
+/// Returns the whole file's bytes for [`parse_images`] / [`parse_labels`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_file(path: &std::path::Path, kind: IdxKind) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let io = |source| ReadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut header = Vec::with_capacity(kind.header_len());
+    (&mut file)
+        .take(kind.header_len() as u64)
+        .read_to_end(&mut header)
+        .map_err(io)?;
+    let expected = kind.expected_len(&header, &name)?;
+    let metadata = file.metadata().map_err(io)?;
+    if metadata.is_file() {
+        check_length_u64(metadata.len(), expected, &name)?;
+    }
+    // Read at most one byte past the expected end, so that a device or pipe that never ends
+    // is caught as trailing data instead of filling the memory.
+    let mut bytes = header;
+    bytes.reserve(expected.saturating_sub(bytes.len()));
+    file.take((expected - kind.header_len()) as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    check_length(&bytes, expected, &name)?;
+    Ok(bytes)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn check_length_u64(actual: u64, expected: usize, file: &str) -> Result<(), IdxError> {
+    let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if actual < expected as u64 {
+        return Err(IdxError::Truncated {
+            file: file.to_string(),
+            expected,
+            actual: clamp(actual),
+        });
+    }
+    if actual > expected as u64 {
+        return Err(IdxError::TrailingBytes {
+            file: file.to_string(),
+            expected,
+            actual: clamp(actual),
+        });
+    }
+    Ok(())
 }
 
 /// Encodes images (28×28 u8 each, concatenated) as an IDX image file.
@@ -312,5 +414,43 @@ mod tests {
                 label: 10
             }
         );
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn files_are_checked_before_their_body_is_read() {
+        let dir = std::env::temp_dir().join(format!("digit-lab-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        std::fs::write(&good, images(2)).unwrap();
+        assert_eq!(read_file(&good, IdxKind::Images).unwrap(), images(2));
+        // A large file with a wrong magic: rejected from its first bytes.
+        let wrong = dir.join("wrong");
+        let file = std::fs::File::create(&wrong).unwrap();
+        file.set_len(1 << 32).unwrap(); // sparse: no disk used
+        let err = read_file(&wrong, IdxKind::Images).unwrap_err();
+        assert!(err.to_string().contains("magic"), "{err}");
+        // A right header over a file that is too long or too short, from the metadata.
+        let mut long = images(1);
+        long.extend([0; 10]);
+        std::fs::write(&wrong, &long).unwrap();
+        assert!(matches!(
+            read_file(&wrong, IdxKind::Images).unwrap_err(),
+            ReadError::Idx(IdxError::TrailingBytes { .. })
+        ));
+        // An endless device is refused, not read until memory runs out.
+        if std::path::Path::new("/dev/zero").exists() {
+            assert!(read_file(std::path::Path::new("/dev/zero"), IdxKind::Labels).is_err());
+        }
+        assert!(matches!(
+            read_file(&dir.join("missing"), IdxKind::Labels).unwrap_err(),
+            ReadError::Io { .. }
+        ));
+        // A header whose count overflows is an error, not a wrapped size.
+        let mut huge = encode_labels(&[]);
+        huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(IdxKind::Images.expected_len(&images(0), "x").is_ok());
+        assert!(parse_labels(&huge, "h").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, parse_images, parse_labels};
+use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, IdxKind, parse_images, parse_labels};
 
 /// Images in the training split (the rest of the training file is validation).
 pub const TRAIN_SIZE: usize = 50_000;
@@ -114,20 +114,58 @@ impl Mnist {
         }
     }
 
-    /// Reads the four IDX files from `dir` (see `scripts/fetch-mnist`).
+    #[cfg(not(target_arch = "wasm32"))]
+    /// Reads the four IDX files from `dir` (see `scripts/fetch-mnist`), split as PROTOCOL.md says.
     pub fn load(dir: &Path) -> Result<Self, LoadError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| LoadError::Io {
-                path: path.display().to_string(),
-                source,
+        let (training_file, test) = Self::read_files(dir)?;
+        Ok(Self::from_parts(training_file, test))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    /// Reads the four IDX files, with the last `valid_size` images of the training file as the
+    /// validation split (the protocol's 10,000 on MNIST; smaller for small test data). Both the
+    /// training and the validation split must hold images.
+    pub fn load_split(dir: &Path, valid_size: usize) -> Result<Self, LoadError> {
+        let (training_file, test) = Self::read_files(dir)?;
+        let n = training_file.len();
+        if valid_size == 0 || valid_size >= n {
+            return Err(LoadError::Split {
+                file: dir.join(FILES[0]).display().to_string(),
+                images: n,
+                valid_size,
+            });
+        }
+        Ok(Self {
+            train: training_file.slice(0..n - valid_size),
+            validation: training_file.slice(n - valid_size..n),
+            test,
+        })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn read_files(dir: &Path) -> Result<(Dataset, Dataset), LoadError> {
+        let read = |name: &str, kind| {
+            super::idx::read_file(&dir.join(name), kind).map_err(|e| match e {
+                super::idx::ReadError::Io { path, source } => LoadError::Io { path, source },
+                super::idx::ReadError::Idx(e) => LoadError::Idx(e),
             })
         };
         let name = |f: &str| dir.join(f).display().to_string();
         let [tri, trl, tei, tel] = FILES;
-        let training_file = Dataset::from_idx(&read(tri)?, &name(tri), &read(trl)?, &name(trl))?;
-        let test = Dataset::from_idx(&read(tei)?, &name(tei), &read(tel)?, &name(tel))?;
-        Ok(Self::from_parts(training_file, test))
+        let (images, labels) = (IdxKind::Images, IdxKind::Labels);
+        let training_file = Dataset::from_idx(
+            &read(tri, images)?,
+            &name(tri),
+            &read(trl, labels)?,
+            &name(trl),
+        )?;
+        let test = Dataset::from_idx(
+            &read(tei, images)?,
+            &name(tei),
+            &read(tel, labels)?,
+            &name(tel),
+        )?;
+        Ok((training_file, test))
     }
 
     pub fn split(&self, split: Split) -> &Dataset {
@@ -149,6 +187,15 @@ pub enum LoadError {
     },
     #[error(transparent)]
     Idx(#[from] IdxError),
+    /// The validation size leaves no training or no validation images.
+    #[error(
+        "{file} holds {images} images: a validation split of {valid_size} (--valid-size) must leave at least one image for each split"
+    )]
+    Split {
+        file: String,
+        images: usize,
+        valid_size: usize,
+    },
 }
 
 /// A batch of images as a `[n, 1, 28, 28]` tensor from pixels in [0, 1].

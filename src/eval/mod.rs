@@ -180,3 +180,61 @@ pub fn cross_entropy(model: &Classifier, data: &Dataset, device: &Device) -> f64
     }
     sum / data.len() as f64
 }
+
+/// What can keep the test metrics of a model from being measured.
+#[derive(Debug, thiserror::Error)]
+pub enum TestMetricsError {
+    #[error("manifest entry `{0}` has no noise_amount in its hyperparameters")]
+    NoNoiseAmount(&'static str),
+    #[error("the test split is empty: there is nothing to measure")]
+    EmptyTestSplit,
+}
+
+/// The PROTOCOL.md test metrics of `model` (the model `kind` of `entry`), as the manifest
+/// records them: the one place they are computed, for `publish`, `eval` and the tests.
+/// The classifiers also record their validation accuracy.
+pub fn test_metrics(
+    kind: crate::model::ModelKind,
+    entry: &crate::model::ModelEntry,
+    model: &crate::model::Model,
+    data: &crate::data::Mnist,
+    device: &Device,
+) -> Result<serde_json::Value, TestMetricsError> {
+    use crate::model::Model;
+    let test = &data.test;
+    if test.is_empty() {
+        return Err(TestMetricsError::EmptyTestSplit);
+    }
+    let noise_amount = || {
+        entry.hyperparameters["noise_amount"]
+            .as_f64()
+            .map(|a| a as f32)
+            .ok_or(TestMetricsError::NoNoiseAmount(kind.key()))
+    };
+    Ok(match model {
+        Model::ConvAe(m) if kind == crate::model::ModelKind::Dae => {
+            to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device))
+        }
+        Model::ConvAe(m) => to_json(&ae_metrics(m, test, device)),
+        Model::WideDae(m) => to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device)),
+        Model::Vae(m) => {
+            let latent = entry.hyperparameters["model"]["latent"]
+                .as_u64()
+                .unwrap_or(2) as usize;
+            to_json(&vae_metrics(m, test, latent, EVAL_SEED, device))
+        }
+        Model::Classifier(m) => {
+            let metrics = classifier_metrics(m, test, device);
+            let valid = classifier_metrics(m, &data.validation, device);
+            serde_json::json!({
+                "accuracy": metrics.accuracy,
+                "confusion": metrics.confusion,
+                "valid_accuracy": valid.accuracy,
+            })
+        }
+    })
+}
+
+fn to_json<T: Serialize>(metrics: &T) -> serde_json::Value {
+    serde_json::to_value(metrics).expect("metrics serialise")
+}

@@ -39,15 +39,6 @@ impl ModelKind {
             ModelKind::ClassifierBest => "classifier_best",
         }
     }
-
-    /// Default weights file name.
-    pub fn file_name(self) -> String {
-        format!("{}.bpk", self.key())
-    }
-
-    pub fn history_file_name(self) -> String {
-        format!("{}.history.json", self.key())
-    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -58,8 +49,11 @@ pub struct DataInfo {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ModelEntry {
-    /// Weights file, relative to the manifest.
+    /// Weights file, relative to the manifest, named by its content (`<key>-<hash>.bpk`).
     pub file: String,
+    /// SHA-256 of the weights file: checked when the model is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Training hyperparameters; `hyperparameters.model` is the architecture.
     pub hyperparameters: Value,
     /// Epochs run (early stopping may end before the maximum).
@@ -74,8 +68,23 @@ pub struct ModelEntry {
     /// burn backend and CPU threads used for training.
     pub backend: String,
     pub threads: usize,
-    /// Test-set metrics as PROTOCOL.md defines them.
+    /// Test-set metrics as PROTOCOL.md defines them, measured once when the model was
+    /// published; absent (null) in a training run's own store.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub test: Value,
+    /// Training images used, when a run was limited to the first N (`--limit-train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_train: Option<usize>,
+    /// The run directory's id the model comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// When the model was published into this store (RFC 3339, UTC), and so when its test
+    /// metrics were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    /// SHA-256 of the four IDX files the model was trained (and, once published, tested) on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_sha256: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -95,11 +104,47 @@ pub enum ManifestError {
     MissingModel(&'static str),
     #[error("manifest entry `{model}` has no valid architecture: {reason}")]
     BadArchitecture { model: &'static str, reason: String },
+    #[error("manifest entry `{model}`: {reason}")]
+    BadEntry { model: String, reason: String },
+}
+
+impl ModelEntry {
+    /// What a reader relies on: finite numbers and plain file names (a manifest must not point
+    /// outside its directory).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("best_valid_loss", self.best_valid_loss),
+            ("train_seconds", self.train_seconds),
+        ] {
+            if !value.is_finite() {
+                return Err(format!("{name} is {value}"));
+            }
+        }
+        for (name, file) in [("file", &self.file), ("history", &self.history)] {
+            if !is_plain_file_name(file) {
+                return Err(format!("{name} \"{file}\" is not a file name in the store"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A name without directories, `..` or hidden-file dot.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
 }
 
 impl Manifest {
+    /// Parses a manifest and checks every entry (finite losses, file names inside the store).
     pub fn parse(json: &str) -> Result<Self, ManifestError> {
-        Ok(serde_json::from_str(json)?)
+        let manifest: Self = serde_json::from_str(json)?;
+        for (key, entry) in &manifest.models {
+            entry.check().map_err(|reason| ManifestError::BadEntry {
+                model: key.clone(),
+                reason,
+            })?;
+        }
+        Ok(manifest)
     }
 
     pub fn entry(&self, kind: ModelKind) -> Result<&ModelEntry, ManifestError> {
@@ -108,7 +153,7 @@ impl Manifest {
             .ok_or(ManifestError::MissingModel(kind.key()))
     }
 
-    /// The architecture config recorded for `kind`.
+    /// The architecture config recorded for `kind`, unchecked (see [`crate::model::load`]).
     pub fn architecture<C: serde::de::DeserializeOwned>(
         &self,
         kind: ModelKind,

@@ -2,13 +2,17 @@
 
 pub mod classifier;
 pub mod conv_ae;
+pub mod limits;
 pub mod manifest;
 pub mod store;
 pub mod vae;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod weights_dir;
 pub mod wide_dae;
 
 pub use classifier::{CLASSES, Classifier, ClassifierConfig};
 pub use conv_ae::{ConvAe, ConvAeConfig, Decoder, Encoder};
+pub use limits::ArchitectureError;
 pub use manifest::{Manifest, ManifestError, ModelEntry, ModelKind};
 pub use store::WeightsError;
 pub use vae::{Vae, VaeConfig, VaeLoss};
@@ -35,6 +39,92 @@ pub enum LoadError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    #[error("manifest entry `{model}`: model.{source}")]
+    Architecture {
+        model: &'static str,
+        source: ArchitectureError,
+    },
+}
+
+/// Any of the trained models, as [`load`] rebuilds it.
+#[allow(clippy::large_enum_variant)] // a handful per process: boxing would buy nothing
+pub enum Model {
+    ConvAe(ConvAe),
+    WideDae(WideDae),
+    Vae(Vae),
+    Classifier(Classifier),
+}
+
+/// The one way to rebuild a model: its architecture from the manifest (checked before anything
+/// is allocated), then its weights bytes (checked against the architecture and for non-finite
+/// values). Used by the trainer, `eval`, `predict`, the report, the page and the tests.
+pub fn load(
+    manifest: &Manifest,
+    kind: ModelKind,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<Model, LoadError> {
+    let checked = |result: Result<(), ArchitectureError>| {
+        result.map_err(|source| LoadError::Architecture {
+            model: kind.key(),
+            source,
+        })
+    };
+    let name = kind.key();
+    Ok(match kind {
+        ModelKind::Ae | ModelKind::Dae => {
+            let config: ConvAeConfig = manifest.architecture(kind)?;
+            checked(config.check())?;
+            Model::ConvAe(store::from_bytes(config.init(device), bytes, name)?)
+        }
+        ModelKind::DaeWide => {
+            let config: WideDaeConfig = manifest.architecture(kind)?;
+            checked(config.check())?;
+            Model::WideDae(store::from_bytes(config.init(device), bytes, name)?)
+        }
+        ModelKind::Vae => {
+            let config: VaeConfig = manifest.architecture(kind)?;
+            checked(config.check())?;
+            Model::Vae(store::from_bytes(config.init(device), bytes, name)?)
+        }
+        ModelKind::Classifier | ModelKind::ClassifierBest => {
+            let config: ClassifierConfig = manifest.architecture(kind)?;
+            checked(config.check())?;
+            Model::Classifier(store::from_bytes(config.init(device), bytes, name)?)
+        }
+    })
+}
+
+/// What a kind's [`Model`] variant is, for callers that know the kind.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a model of this type")]
+pub struct WrongModel(&'static str);
+
+impl Model {
+    pub fn into_conv_ae(self) -> Result<ConvAe, WrongModel> {
+        match self {
+            Model::ConvAe(m) => Ok(m),
+            _ => Err(WrongModel("ConvAE")),
+        }
+    }
+    pub fn into_wide_dae(self) -> Result<WideDae, WrongModel> {
+        match self {
+            Model::WideDae(m) => Ok(m),
+            _ => Err(WrongModel("wide DAE")),
+        }
+    }
+    pub fn into_vae(self) -> Result<Vae, WrongModel> {
+        match self {
+            Model::Vae(m) => Ok(m),
+            _ => Err(WrongModel("VAE")),
+        }
+    }
+    pub fn into_classifier(self) -> Result<Classifier, WrongModel> {
+        match self {
+            Model::Classifier(m) => Ok(m),
+            _ => Err(WrongModel("classifier")),
+        }
+    }
 }
 
 /// Rebuilds a ConvAE (`Ae` or `Dae`) from the manifest and its weights bytes.
@@ -44,8 +134,7 @@ pub fn load_conv_ae(
     bytes: &[u8],
     device: &Device,
 ) -> Result<ConvAe, LoadError> {
-    let config: ConvAeConfig = manifest.architecture(kind)?;
-    Ok(store::from_bytes(config.init(device), bytes, kind.key())?)
+    expect(load(manifest, kind, bytes, device)?.into_conv_ae(), kind)
 }
 
 /// Rebuilds the wide-code denoiser.
@@ -54,22 +143,14 @@ pub fn load_wide_dae(
     bytes: &[u8],
     device: &Device,
 ) -> Result<WideDae, LoadError> {
-    let config: WideDaeConfig = manifest.architecture(ModelKind::DaeWide)?;
-    Ok(store::from_bytes(
-        config.init(device),
-        bytes,
-        ModelKind::DaeWide.key(),
-    )?)
+    let kind = ModelKind::DaeWide;
+    expect(load(manifest, kind, bytes, device)?.into_wide_dae(), kind)
 }
 
 /// Rebuilds the VAE.
 pub fn load_vae(manifest: &Manifest, bytes: &[u8], device: &Device) -> Result<Vae, LoadError> {
-    let config: VaeConfig = manifest.architecture(ModelKind::Vae)?;
-    Ok(store::from_bytes(
-        config.init(device),
-        bytes,
-        ModelKind::Vae.key(),
-    )?)
+    let kind = ModelKind::Vae;
+    expect(load(manifest, kind, bytes, device)?.into_vae(), kind)
 }
 
 /// Rebuilds a classifier (`Classifier` or `ClassifierBest`).
@@ -79,6 +160,15 @@ pub fn load_classifier(
     bytes: &[u8],
     device: &Device,
 ) -> Result<Classifier, LoadError> {
-    let config: ClassifierConfig = manifest.architecture(kind)?;
-    Ok(store::from_bytes(config.init(device), bytes, kind.key())?)
+    expect(load(manifest, kind, bytes, device)?.into_classifier(), kind)
+}
+
+/// `load` gives each kind its own variant, so a mismatch is a bug in the caller's kind.
+fn expect<M>(model: Result<M, WrongModel>, kind: ModelKind) -> Result<M, LoadError> {
+    model.map_err(|e| {
+        LoadError::Manifest(ManifestError::BadArchitecture {
+            model: kind.key(),
+            reason: e.to_string(),
+        })
+    })
 }

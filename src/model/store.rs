@@ -37,6 +37,8 @@ pub enum WeightsError {
     Malformed { name: String, reason: String },
     #[error("{name}: weights do not fit this model's architecture: {reason}")]
     WrongArchitecture { name: String, reason: String },
+    #[error("{name}: weight `{param}` holds a non-finite value (NaN or infinity)")]
+    NonFinite { name: String, param: String },
     #[error("{name}: cannot serialise the weights: {reason}")]
     Serialise { name: String, reason: String },
     #[cfg(not(target_arch = "wasm32"))]
@@ -76,12 +78,60 @@ pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, We
         name: name.to_string(),
         reason: e.to_string(),
     })?;
-    model
+    let model = model
         .try_load_record(record.cast_to_module_dtype())
         .map_err(|e| WeightsError::WrongArchitecture {
             name: name.to_string(),
             reason: e.to_string(),
-        })
+        })?;
+    // Native loads read the values back to reject NaN/inf (a model that answers `label 9` with
+    // null probabilities); in wasm a synchronous read is impossible on WebGPU, and the page's
+    // embedded weights were checked natively when they were published.
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(param) = first_non_finite(&model) {
+        return Err(WeightsError::NonFinite {
+            name: name.to_string(),
+            param,
+        });
+    }
+    Ok(model)
+}
+
+/// The path-less id of the first parameter holding NaN or infinity, if any.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn first_non_finite<M: Module>(model: &M) -> Option<String> {
+    struct Find(Option<String>);
+    impl burn::module::ModuleVisitor for Find {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.is_some() {
+                return;
+            }
+            let data = param.val().into_data().convert::<f32>();
+            let finite = data
+                .as_slice::<f32>()
+                .map(|values| values.iter().all(|v| v.is_finite()))
+                .unwrap_or(false);
+            if !finite {
+                self.0 = Some(format!("{:?} {:?}", param.id, param.val().dims()));
+            }
+        }
+    }
+    let mut find = Find(None);
+    model.visit(&mut find);
+    find.0
+}
+
+/// Serialises a module's parameters exactly (f32, parameter ids kept): what a checkpoint needs
+/// to resume bit for bit, where [`to_bytes`] rounds to the storage precision.
+pub fn to_exact_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
+    let bytes = model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| WeightsError::Serialise {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(bytes.to_vec())
 }
 
 /// Writes a module's weights to `path` atomically: a temporary file, then a rename, so an

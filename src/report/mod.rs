@@ -1,7 +1,9 @@
 //! The paper's results regenerated from this project's models: every figure (`figures`) and
 //! `docs/REPORT.md` (`markdown`). The latent maps come from the one exporter
-//! (`analysis::maps`), the search table from the search's results file.
+//! (`analysis::maps`), the search table from the search's results file, and
+//! `docs/EXPERIMENTS.md` from the experiments log (`experiments`).
 
+pub mod experiments;
 pub mod figures;
 pub mod markdown;
 

@@ -84,7 +84,10 @@ impl Grid {
             .split_once('=')
             .ok_or_else(|| GridError::Malformed(spec.to_string()))?;
         let name = name.trim();
-        let values: Vec<&str> = values.split(',').map(str::trim).collect();
+        // Each value once: `c1=8,8` is one configuration, not two trained twice.
+        let mut values: Vec<&str> = values.split(',').map(str::trim).collect();
+        let mut seen = std::collections::HashSet::new();
+        values.retain(|v| seen.insert(*v));
         if values.iter().any(|v| v.is_empty()) {
             return Err(GridError::Malformed(spec.to_string()));
         }

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::SearchPoint;
 
+/// Most training images a configuration may be given in one rung (a thousand epochs of MNIST).
+pub const MAX_SAMPLES: usize = 50_000_000;
+
 /// How budgets grow from rung to rung.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HalvingPlan {
@@ -26,6 +29,18 @@ impl HalvingPlan {
         if self.min_samples == 0 || self.rungs == 0 || self.eta < 2 {
             return Err(format!(
                 "need min_samples >= 1, rungs >= 1 and eta >= 2, got {self:?}"
+            ));
+        }
+        // The last rung's images per configuration must be a number, not an overflow.
+        let last = u32::try_from(self.rungs - 1)
+            .ok()
+            .and_then(|r| self.eta.checked_pow(r))
+            .and_then(|f| f.checked_mul(self.min_samples))
+            .filter(|n| *n <= MAX_SAMPLES);
+        if last.is_none() {
+            return Err(format!(
+                "--min-samples {} × --eta {}^(--rungs {} − 1) exceeds {MAX_SAMPLES} images per configuration",
+                self.min_samples, self.eta, self.rungs
             ));
         }
         Ok(())

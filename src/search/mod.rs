@@ -4,6 +4,7 @@
 
 pub mod grid;
 pub mod halving;
+pub mod plan_file;
 pub mod trial;
 
 pub use grid::{Grid, GridError, SearchPoint};

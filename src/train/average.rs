@@ -57,6 +57,31 @@ impl WeightAverage {
         self.count += 1;
     }
 
+    /// The running sums as a copy of `model` (same parameter ids), for a checkpoint; `None`
+    /// before anything was added.
+    pub fn sums_as<M: Module>(&self, model: M) -> Option<M> {
+        if self.count == 0 {
+            return None;
+        }
+        let mut replace = Replace {
+            sums: &self.sums,
+            count: 1.0,
+            missing: 0,
+        };
+        let sums = model.map(&mut replace);
+        (replace.missing == 0).then_some(sums)
+    }
+
+    /// The average of `count` models whose parameter sums `sums` holds (from [`Self::sums_as`]).
+    pub fn from_sums<M: Module>(sums: &M, count: usize) -> Self {
+        let mut average = Self::default();
+        if count > 0 {
+            sums.visit(&mut Accumulate(&mut average.sums));
+            average.count = count;
+        }
+        average
+    }
+
     /// How many models the average holds.
     pub fn count(&self) -> usize {
         self.count

@@ -47,6 +47,12 @@ impl Optimizer {
     }
 }
 
+/// Most epochs a run may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest batch accepted: activations of a batch this size of the widest model fit in a few
+/// GB; beyond it a typo would exhaust the memory before the first step.
+pub const MAX_BATCH: usize = 16_384;
+
 /// Optimisation settings of one training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FitConfig {
@@ -80,8 +86,20 @@ pub struct FitConfig {
 
 impl FitConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err("epochs and batch size must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(format!(
+                "epochs must be in 1..={MAX_EPOCHS}, got {}",
+                self.epochs
+            ));
+        }
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            return Err(format!(
+                "batch size must be in 1..={MAX_BATCH}, got {}",
+                self.batch_size
+            ));
+        }
+        if self.patience == 0 {
+            return Err("patience must be at least 1 epoch".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
             return Err(format!("learning rate must be in (0, 1], got {}", self.lr));
@@ -93,9 +111,6 @@ impl FitConfig {
             if !(decay.is_finite() && decay >= 0.0) {
                 return Err(format!("weight decay must be >= 0, got {decay}"));
             }
-        }
-        if self.encoder_weight_decay.is_some() && self.encoder_params.is_none() {
-            return Err("a separate encoder weight decay is for the VAE only".into());
         }
         if self
             .average_from
@@ -164,13 +179,19 @@ pub enum FitError {
     Config(String),
     #[error("no training data")]
     NoData,
-    /// The training loss became NaN or infinite (too high a learning rate, usually).
-    #[error("{label}: training loss became {value} at epoch {epoch}")]
+    /// A loss became NaN or infinite (too high a learning rate, usually).
+    #[error(
+        "{label}: the {what} became {value} at epoch {epoch}; nothing was written for this epoch (lower --lr, or check --noise-amount and the data)"
+    )]
     Diverged {
         label: String,
         value: f64,
         epoch: usize,
+        what: &'static str,
     },
+    /// Writing the epoch's checkpoint failed.
+    #[error("writing the checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 /// What training returns: the best model (validation mode, parameters rounded to the storage
@@ -183,25 +204,121 @@ pub struct FitOutcome<M> {
     pub seconds: f64,
 }
 
+/// Where a run stands after an epoch: everything a checkpoint holds besides tensors.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    pub history: Vec<EpochStats>,
+    /// Best epoch so far and its validation loss.
+    pub best_epoch: usize,
+    pub best_valid_loss: f64,
+    /// Training time so far, over every process that worked on the run.
+    pub seconds: f64,
+    /// Epochs' weights summed into the average (weight averaging).
+    pub averaged: usize,
+    /// Early stopping ended the run (no further epochs).
+    pub stopped: bool,
+}
+
+/// The complete state of a run between two epochs: resuming from it gives the same run as
+/// never stopping. The data order, the training RNG and the backend's dropout RNG of epoch `e`
+/// are derived from (seed, e), so they need no state of their own.
+pub struct FitState<M> {
+    pub progress: Progress,
+    /// The training model (autodiff device, parameter ids kept).
+    pub model: M,
+    /// Adam's moments and step count, keyed by parameter id.
+    pub optimizer: ModuleOptimizer,
+    /// The best validated model so far (validation mode).
+    pub best: Option<M>,
+    pub average: WeightAverage,
+}
+
+/// Optional parts of a run: a state to resume from, a device whose RNG (dropout) is reseeded
+/// every epoch, and a function that saves each epoch's state (a checkpoint).
+pub struct FitHooks<'a, M> {
+    pub resume: Option<FitState<M>>,
+    pub device: Option<&'a Device>,
+    #[allow(clippy::type_complexity)]
+    pub on_epoch: Option<&'a mut dyn FnMut(&FitState<M>) -> Result<(), String>>,
+}
+
+impl<M> Default for FitHooks<'_, M> {
+    fn default() -> Self {
+        Self {
+            resume: None,
+            device: None,
+            on_epoch: None,
+        }
+    }
+}
+
+/// A seed for epoch `epoch` of a run seeded `seed` (splitmix64, so neighbouring seeds and epochs
+/// give unrelated streams); `stream` separates the data-order RNG from the backend's.
+pub fn epoch_seed(seed: u64, epoch: usize, stream: u64) -> u64 {
+    let mut z = seed
+        ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl FitConfig {
+    /// A fresh optimiser for this configuration (to load a checkpoint's state into).
+    pub fn new_optimizer(&self) -> ModuleOptimizer {
+        self.optimizer()
+    }
+}
+
 /// Trains `model` (whose parameters live on an autodiff device).
 ///
 /// `train_loss(model, batch_indices, rng)` builds a training batch and returns its mean loss;
 /// `valid_loss(model)` returns the loss on the whole validation split for a model in
 /// validation mode. `label` names the run on the progress bar.
 pub fn fit<M: Module + Clone>(
-    mut model: M,
+    model: M,
+    config: &FitConfig,
+    train_len: usize,
+    train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    valid_loss: impl FnMut(&M) -> f64,
+    label: &str,
+    quiet: bool,
+) -> Result<FitOutcome<M>, FitError> {
+    fit_with(
+        model,
+        config,
+        train_len,
+        train_loss,
+        valid_loss,
+        label,
+        quiet,
+        FitHooks::default(),
+    )
+}
+
+/// [`fit`] with a checkpoint hook, a state to resume from and per-epoch reseeding.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with<M: Module + Clone>(
+    model: M,
     config: &FitConfig,
     train_len: usize,
     mut train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
     mut valid_loss: impl FnMut(&M) -> f64,
     label: &str,
     quiet: bool,
+    hooks: FitHooks<M>,
 ) -> Result<FitOutcome<M>, FitError> {
     config.validate().map_err(FitError::Config)?;
+    if config.encoder_weight_decay.is_some() && config.encoder_params.is_none() {
+        return Err(FitError::Config(
+            "a separate encoder weight decay is for the VAE only".into(),
+        ));
+    }
     if train_len == 0 {
         return Err(FitError::NoData);
     }
-    let mut optimizer = config.optimizer();
     let steps_per_epoch = train_len.div_ceil(config.batch_size);
     let mut scheduler = match config.schedule {
         Schedule::Constant => None,
@@ -211,15 +328,39 @@ pub fn fit<M: Module + Clone>(
                 .map_err(FitError::Config)?,
         ),
     };
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..train_len).collect();
-    let mut history = Vec::new();
-    let mut best: Option<(M, usize, f64)> = None;
-    let mut average = WeightAverage::default();
+    let mut state = match hooks.resume {
+        Some(state) => {
+            // The schedule is a function of the step: replay it to where the run stopped.
+            if let Some(s) = scheduler.as_mut() {
+                for _ in 0..state.progress.epochs_done * steps_per_epoch {
+                    s.step();
+                }
+            }
+            state
+        }
+        None => FitState {
+            progress: Progress::default(),
+            model,
+            optimizer: config.optimizer(),
+            best: None,
+            average: WeightAverage::default(),
+        },
+    };
+    let mut on_epoch = hooks.on_epoch;
     let start = Instant::now();
+    let seconds_before = state.progress.seconds;
 
-    for epoch in 1..=config.epochs {
+    let first = state.progress.epochs_done + 1;
+    for epoch in first..=config.epochs {
+        if state.progress.stopped {
+            break;
+        }
         let epoch_start = Instant::now();
+        let mut rng = StdRng::seed_from_u64(epoch_seed(config.seed, epoch, 0));
+        if let Some(device) = hooks.device {
+            device.seed(epoch_seed(config.seed, epoch, 1));
+        }
+        let mut order: Vec<usize> = (0..train_len).collect();
         order.shuffle(&mut rng);
         let bar = if quiet {
             ProgressBar::hidden()
@@ -235,6 +376,7 @@ pub fn fit<M: Module + Clone>(
         );
         bar.set_prefix(format!("{label} epoch {epoch}/{}", config.epochs));
         let (mut loss_sum, mut lr) = (0.0, config.lr);
+        let mut model = state.model;
         for (step, batch) in order.chunks(config.batch_size).enumerate() {
             if let Some(s) = scheduler.as_mut() {
                 lr = s.step().base();
@@ -248,22 +390,33 @@ pub fn fit<M: Module + Clone>(
                     label: label.to_string(),
                     value,
                     epoch,
+                    what: "training loss",
                 });
             }
             loss_sum += value;
-            model = optimizer.step(lr, model, grads);
+            model = state.optimizer.step(lr, model, grads);
             bar.inc(1);
             bar.set_message(format!("loss {:.4}", loss_sum / (step + 1) as f64));
         }
+        state.model = model;
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let mut snapshot = model.valid();
+        let mut snapshot = state.model.valid();
         if config.average_from.is_some_and(|start| epoch >= start) {
-            average.add(&snapshot);
-            snapshot = average.apply(snapshot).ok_or_else(|| {
+            state.average.add(&snapshot);
+            snapshot = state.average.apply(snapshot).ok_or_else(|| {
                 FitError::Config("weight averaging lost track of a parameter".into())
             })?;
         }
         let valid = valid_loss(&snapshot);
+        bar.finish_and_clear();
+        if !valid.is_finite() {
+            return Err(FitError::Diverged {
+                label: label.to_string(),
+                value: valid,
+                epoch,
+                what: "validation loss",
+            });
+        }
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / steps_per_epoch as f64,
@@ -271,10 +424,10 @@ pub fn fit<M: Module + Clone>(
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
             train_samples_per_second: train_len as f64 / train_seconds,
-            averaged_epochs: (average.count() > 0).then_some(average.count()),
+            averaged_epochs: (state.average.count() > 0).then_some(state.average.count()),
         };
-        bar.finish_and_clear();
-        let improved = best.as_ref().is_none_or(|(_, _, b)| valid < *b);
+        let progress = &mut state.progress;
+        let improved = state.best.is_none() || valid < progress.best_valid_loss;
         if !quiet {
             eprintln!(
                 "{label} epoch {epoch:>3}: train {:.5}  valid {:.5}{}  lr {:.2e}  {:.1}s ({:.0} samples/s)",
@@ -286,29 +439,37 @@ pub fn fit<M: Module + Clone>(
                 stats.train_samples_per_second
             );
         }
-        history.push(stats);
+        progress.history.push(stats);
+        progress.epochs_done = epoch;
+        progress.averaged = state.average.count();
+        progress.seconds = seconds_before + start.elapsed().as_secs_f64();
         if improved {
-            best = Some((snapshot, epoch, valid));
-        } else if best
-            .as_ref()
-            .is_some_and(|(_, e, _)| epoch - e >= config.patience)
-        {
+            state.best = Some(snapshot);
+            progress.best_epoch = epoch;
+            progress.best_valid_loss = valid;
+        } else if epoch - progress.best_epoch >= config.patience {
             if !quiet {
                 eprintln!(
                     "{label}: early stop, no improvement for {} epochs",
                     config.patience
                 );
             }
-            break;
+            progress.stopped = true;
+        }
+        if let Some(save) = on_epoch.as_mut() {
+            save(&state).map_err(FitError::Checkpoint)?;
         }
     }
-    let (model, best_epoch, best_valid_loss) = best.expect("at least one epoch ran");
+    let progress = state.progress;
+    let model = state.best.ok_or_else(|| {
+        FitError::Config("the run holds no validated epoch (no epoch ran)".into())
+    })?;
     Ok(FitOutcome {
-        // As it will be saved, so that the test metrics describe the weights file.
+        // As it will be saved, so that the metrics describe the weights file.
         model: crate::model::store::rounded_to_storage(model),
-        history,
-        best_epoch,
-        best_valid_loss,
-        seconds: start.elapsed().as_secs_f64(),
+        history: progress.history,
+        best_epoch: progress.best_epoch,
+        best_valid_loss: progress.best_valid_loss,
+        seconds: progress.seconds,
     })
 }

@@ -1,12 +1,17 @@
-//! Native training: the shared loop (`fit`) with its weight averaging (`average`), one recipe
-//! per model (`tasks`), the speed benchmark (`bench`) and flush-to-zero for the CPU kernels
-//! (`denormals`).
+//! Native training: the shared loop (`fit`) with its weight averaging (`average`) and epoch
+//! checkpoints (`checkpoint`), one recipe per model (`tasks`), run directories (`run`),
+//! publishing a finished run into a weights directory (`publish`), the speed benchmark
+//! (`bench`) and flush-to-zero for the CPU kernels (`denormals`).
 
 pub mod average;
 pub mod bench;
+pub mod checkpoint;
 pub mod denormals;
 pub mod fit;
+pub mod publish;
+pub mod run;
 pub mod tasks;
 
 pub use fit::{EpochStats, FitConfig, FitError, FitOutcome, Optimizer, Schedule, fit};
+pub use run::{Run, RunError, RunSpec};
 pub use tasks::{Context, TrainError};

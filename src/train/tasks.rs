@@ -1,113 +1,46 @@
-//! One training recipe per model: how its batches are made, its loss, its validation loss and
-//! its test metrics. Each run writes its weights and history and returns its manifest entry.
+//! One training recipe per model: how its batches are made, its loss and its validation loss.
+//! Every recipe runs through [`run_fit`], which resumes from and writes the run's checkpoints.
+//! Recipes measure training and validation only: test metrics are measured once, when a model
+//! is published (`super::publish`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::prelude::*;
 use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
 
-use super::fit::{EpochStats, FitConfig, FitOutcome, fit};
+use super::checkpoint::{self, CheckpointError};
+use super::fit::{EpochStats, FitConfig, FitHooks, FitState, fit_with};
 use crate::data::augment::{AugmentConfig, augment_batch};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, Mnist};
 use crate::eval;
 use crate::model::{
-    Autoencoder, ClassifierConfig, ConvAeConfig, ModelEntry, ModelKind, VaeConfig, WideDaeConfig,
-    load_conv_ae, manifest::Manifest, store,
+    Autoencoder, Classifier, ClassifierConfig, ConvAeConfig, VaeConfig, WideDaeConfig, store,
 };
 
-/// Seed of the validation noise (DAE inputs, VAE ε), fixed so epochs compare fairly.
-const VALID_SEED: u64 = 77;
+/// Seed of the validation noise (DAE inputs, VAE ε), fixed so that epochs compare fairly.
+pub const VALIDATION_NOISE_SEED: u64 = 77;
 
 /// Where and on what a training run happens.
 pub struct Context<'a> {
     pub data: &'a Mnist,
     /// The plain (non-autodiff) device; training uses its autodiff version.
     pub device: Device,
-    pub backend: String,
-    pub threads: usize,
-    pub out_dir: PathBuf,
     pub quiet: bool,
-    /// A directory of finished runs (`manifest.json`, weights, histories) whose weights start
-    /// the new runs instead of a random initialisation (`train --init-from`).
-    pub init_from: Option<PathBuf>,
+    /// The run directory, where the checkpoints are written and read.
+    pub run_dir: &'a Path,
 }
 
-/// A finished run that a new run continues: its weights are the starting point, and its
-/// history and training time are carried into the new run's entry so that the manifest tells
-/// the whole cost and the loss curves show both phases.
-pub struct WarmStart {
-    pub dir: PathBuf,
-    pub entry: ModelEntry,
+/// A finished training: the best weights in the storage precision and how the run got there.
+pub struct Trained {
+    pub weights: Vec<u8>,
     pub history: Vec<EpochStats>,
-}
-
-impl WarmStart {
-    /// Reads `kind`'s entry and history from the run directory `dir`.
-    pub fn read(dir: &Path, kind: ModelKind) -> Result<Self, TrainError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|source| TrainError::Io {
-                path: path.display().to_string(),
-                source,
-            })
-        };
-        let manifest =
-            Manifest::parse(&read("manifest.json")?).map_err(|e| TrainError::Load(e.into()))?;
-        let entry = manifest
-            .entry(kind)
-            .map_err(|e| TrainError::Load(e.into()))?
-            .clone();
-        let history =
-            serde_json::from_str(&read(&entry.history)?).map_err(|e| TrainError::History {
-                path: dir.join(&entry.history).display().to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            entry,
-            history,
-        })
-    }
-
-    /// Loads the finished run's weights into `model`.
-    fn load<M: Module>(&self, model: M) -> Result<M, TrainError> {
-        Ok(store::load_file(model, &self.dir.join(&self.entry.file))?)
-    }
-
-    /// Puts the finished run's history before the new one (epochs renumbered to follow it), adds
-    /// its training time, and returns what to record in the hyperparameters.
-    fn carry_into<M>(&self, outcome: &mut FitOutcome<M>) -> Value {
-        let offset = self.history.len();
-        for stats in &mut outcome.history {
-            stats.epoch += offset;
-        }
-        outcome.best_epoch += offset;
-        outcome.history.splice(0..0, self.history.iter().cloned());
-        outcome.seconds += self.entry.train_seconds;
-        json!({
-            "warm_start": {
-                "from": self.dir.display().to_string(),
-                "epochs": offset,
-                "best_valid_loss": self.entry.best_valid_loss,
-                "train_seconds": self.entry.train_seconds,
-                "hyperparameters": self.entry.hyperparameters,
-            }
-        })
-    }
-}
-
-impl Context<'_> {
-    fn warm_start(&self, kind: ModelKind) -> Result<Option<WarmStart>, TrainError> {
-        self.init_from
-            .as_deref()
-            .map(|dir| WarmStart::read(dir, kind))
-            .transpose()
-    }
+    pub best_epoch: usize,
+    pub best_valid_loss: f64,
+    pub seconds: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,64 +50,76 @@ pub enum TrainError {
     #[error(transparent)]
     Weights(#[from] crate::model::WeightsError),
     #[error(transparent)]
-    Load(#[from] crate::model::LoadError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a training history: {reason}")]
-    History { path: String, reason: String },
+    Checkpoint(#[from] CheckpointError),
 }
 
-fn hyperparameters(
-    model: Value,
-    fit: &FitConfig,
-    extras: impl IntoIterator<Item = Value>,
-) -> Value {
-    let mut h = serde_json::to_value(fit).expect("FitConfig serialises");
-    h["model"] = model;
-    for extra in extras {
-        if let (Some(h), Value::Object(extra)) = (h.as_object_mut(), extra) {
-            h.extend(extra);
-        }
-    }
-    h
-}
-
-/// Saves weights and history and builds the manifest entry.
-fn finish<M: Module>(
+/// Trains `model` with the run's checkpoints: resumes from the last one if there is one, and
+/// writes one after every epoch.
+/// `fit_config` gives the settings for the model being trained (the VAE's encoder group is a set
+/// of its parameter ids).
+fn run_fit<M: Module + Clone>(
     ctx: &Context,
-    kind: ModelKind,
-    outcome: FitOutcome<M>,
-    hyperparameters: Value,
-    test: Value,
-) -> Result<ModelEntry, TrainError> {
-    let weights = ctx.out_dir.join(kind.file_name());
-    store::save_file(outcome.model, &weights)?;
-    write_history(
-        &ctx.out_dir.join(kind.history_file_name()),
-        &outcome.history,
+    label: &str,
+    model: M,
+    fit_config: impl Fn(&M) -> FitConfig,
+    train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    valid_loss: impl FnMut(&M) -> f64,
+) -> Result<Trained, TrainError> {
+    let ad = ctx.device.clone().autodiff();
+    let resume = checkpoint::load(ctx.run_dir, &model, &fit_config)?;
+    let fit_config = &match &resume {
+        Some(state) => fit_config(&state.model),
+        None => fit_config(&model),
+    };
+    if let Some(state) = &resume
+        && !ctx.quiet
+    {
+        eprintln!(
+            "{label}: resuming after epoch {} of {} (best {} at epoch {})",
+            state.progress.epochs_done,
+            fit_config.epochs,
+            state.progress.best_valid_loss,
+            state.progress.best_epoch
+        );
+    }
+    let dir = ctx.run_dir;
+    let mut save = |state: &FitState<M>| checkpoint::save(dir, state).map_err(|e| e.to_string());
+    let outcome = fit_with(
+        model,
+        fit_config,
+        ctx.data.train.len(),
+        train_loss,
+        valid_loss,
+        label,
+        ctx.quiet,
+        FitHooks {
+            resume,
+            device: Some(&ad),
+            on_epoch: Some(&mut save),
+        },
     )?;
-    Ok(ModelEntry {
-        file: kind.file_name(),
-        hyperparameters,
-        epochs: outcome.history.len(),
+    Ok(Trained {
+        weights: store::to_bytes(outcome.model, label)?,
+        history: outcome.history,
         best_epoch: outcome.best_epoch,
         best_valid_loss: outcome.best_valid_loss,
-        train_seconds: outcome.seconds,
-        history: kind.history_file_name(),
-        backend: ctx.backend.clone(),
-        threads: ctx.threads,
-        test,
+        seconds: outcome.seconds,
     })
 }
 
-fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), TrainError> {
-    let json = serde_json::to_vec_pretty(history).expect("history serialises");
-    crate::fs_util::write_atomic(path, &json).map_err(|source| TrainError::Io {
-        path: path.display().to_string(),
-        source,
+/// A fresh model of the run's seed, or the weights it starts from (`--init-from`).
+fn initial<M: Module>(
+    fresh: impl FnOnce(&Device) -> M,
+    ctx: &Context,
+    seed: u64,
+    start: Option<&[u8]>,
+) -> Result<M, TrainError> {
+    let ad = ctx.device.clone().autodiff();
+    ad.seed(seed);
+    let model = fresh(&ad);
+    Ok(match start {
+        Some(bytes) => store::from_bytes(model, bytes, "the starting weights")?,
+        None => model,
     })
 }
 
@@ -182,61 +127,45 @@ fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), TrainError> 
 /// target).
 pub fn train_conv_ae(
     ctx: &Context,
+    label: &str,
     config: &ConvAeConfig,
     fit_config: &FitConfig,
     noise_amount: Option<f32>,
-) -> Result<ModelEntry, TrainError> {
-    let kind = match noise_amount {
-        Some(_) => ModelKind::Dae,
-        None => ModelKind::Ae,
-    };
-    let ad = ctx.device.clone().autodiff();
-    ad.seed(fit_config.seed);
-    let model = config.init(&ad);
-    train_autoencoder(ctx, kind, model, json!(config), fit_config, noise_amount)
+    start: Option<&[u8]>,
+) -> Result<Trained, TrainError> {
+    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
+    train_autoencoder(ctx, label, model, fit_config, noise_amount)
 }
 
 /// Trains the wide-code denoiser at `noise_amount`.
 pub fn train_wide_dae(
     ctx: &Context,
+    label: &str,
     config: &WideDaeConfig,
     fit_config: &FitConfig,
     noise_amount: f32,
-) -> Result<ModelEntry, TrainError> {
-    let ad = ctx.device.clone().autodiff();
-    ad.seed(fit_config.seed);
-    let model = config.init(&ad);
-    train_autoencoder(
-        ctx,
-        ModelKind::DaeWide,
-        model,
-        json!(config),
-        fit_config,
-        Some(noise_amount),
-    )
+    start: Option<&[u8]>,
+) -> Result<Trained, TrainError> {
+    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
+    train_autoencoder(ctx, label, model, fit_config, Some(noise_amount))
 }
 
 /// The loop shared by the autoencoders: MSE to the clean image, from a noisy input when
 /// `noise_amount` is given.
 fn train_autoencoder<M: Module + Clone + Autoencoder>(
     ctx: &Context,
-    kind: ModelKind,
+    label: &str,
     model: M,
-    architecture: Value,
     fit_config: &FitConfig,
     noise_amount: Option<f32>,
-) -> Result<ModelEntry, TrainError> {
+) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
-    let warm = ctx.warm_start(kind)?;
-    let model = match &warm {
-        Some(warm) => warm.load(model)?,
-        None => model,
-    };
-    let mut outcome = fit(
+    run_fit(
+        ctx,
+        label,
         model,
-        fit_config,
-        train.len(),
+        |_| fit_config.clone(),
         |model, batch, rng| {
             let clean = train.pixels(batch);
             let mut input = clean.clone();
@@ -246,61 +175,34 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
             model.mse(images_tensor(input, &ad), images_tensor(clean, &ad))
         },
         |model| match noise_amount {
-            Some(a) => eval::dae_metrics(model, valid, a, VALID_SEED, &ctx.device).mse,
+            Some(a) => eval::dae_metrics(model, valid, a, VALIDATION_NOISE_SEED, &ctx.device).mse,
             None => eval::ae_metrics(model, valid, &ctx.device).mse,
         },
-        kind.key(),
-        ctx.quiet,
-    )?;
-    let test = match noise_amount {
-        Some(a) => json!(eval::dae_metrics(
-            &outcome.model,
-            &ctx.data.test,
-            a,
-            eval::EVAL_SEED,
-            &ctx.device
-        )),
-        None => json!(eval::ae_metrics(
-            &outcome.model,
-            &ctx.data.test,
-            &ctx.device
-        )),
-    };
-    let extra = match noise_amount {
-        Some(a) => json!({ "noise_amount": a }),
-        None => json!({}),
-    };
-    let carried = warm.map(|warm| warm.carry_into(&mut outcome));
-    let h = hyperparameters(architecture, fit_config, [extra].into_iter().chain(carried));
-    finish(ctx, kind, outcome, h, test)
+    )
 }
 
 /// Trains the VAE on the negative ELBO. With `encoder_noise` σ > 0 the encoder reads
 /// x + σ·N(0, 1) (not clipped, so the noise has mean 0) while the decoder still reconstructs x:
 /// a regulariser of the encoder only (amortised inference regularisation, Shu et al. 2018);
-/// validation and test use clean inputs, so the loss measured is the same negative ELBO.
+/// validation uses clean inputs, so the loss measured is the same negative ELBO.
 pub fn train_vae(
     ctx: &Context,
     config: &VaeConfig,
     fit_config: &FitConfig,
     encoder_noise: f32,
-) -> Result<ModelEntry, TrainError> {
+    start: Option<&[u8]>,
+) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
-    ad.seed(fit_config.seed);
     let (train, valid, latent) = (&ctx.data.train, &ctx.data.validation, config.latent);
-    let warm = ctx.warm_start(ModelKind::Vae)?;
-    let model = match &warm {
-        Some(warm) => warm.load(config.init(&ad))?,
-        None => config.init(&ad),
-    };
-    let fit_config = &FitConfig {
-        encoder_params: Some(model.encoder_params()),
-        ..fit_config.clone()
-    };
-    let mut outcome = fit(
+    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
+    run_fit(
+        ctx,
+        "vae",
         model,
-        fit_config,
-        train.len(),
+        |model| FitConfig {
+            encoder_params: Some(model.encoder_params()),
+            ..fit_config.clone()
+        },
         |model, batch, rng| {
             let n = batch.len();
             let eps = Tensor::from_data(
@@ -318,64 +220,27 @@ pub fn train_vae(
             }
             .neg_elbo()
         },
-        |model| eval::vae_metrics(model, valid, latent, VALID_SEED, &ctx.device).neg_elbo,
-        "vae",
-        ctx.quiet,
-    )?;
-    let test = json!(eval::vae_metrics(
-        &outcome.model,
-        &ctx.data.test,
-        latent,
-        eval::EVAL_SEED,
-        &ctx.device
-    ));
-    let carried = warm.map(|warm| warm.carry_into(&mut outcome));
-    let noise = (encoder_noise > 0.0).then(|| json!({ "encoder_noise": encoder_noise }));
-    let h = hyperparameters(json!(config), fit_config, noise.into_iter().chain(carried));
-    finish(ctx, ModelKind::Vae, outcome, h, test)
+        |model| {
+            eval::vae_metrics(model, valid, latent, VALIDATION_NOISE_SEED, &ctx.device).neg_elbo
+        },
+    )
 }
 
-/// Trains the paper's classifier: the trained ConvAE's encoder (read from `ae_dir`) with frozen
-/// convolutions, trainable linear layers and a new Linear(2→10) head.
+/// Trains the paper's classifier: the trained ConvAE's encoder (`encoder_weights`, of
+/// architecture `config.encoder`) with frozen convolutions, trainable linear layers and a new
+/// Linear(2→10) head.
 pub fn train_classifier(
     ctx: &Context,
-    ae_dir: &Path,
+    config: &ClassifierConfig,
+    encoder_weights: &[u8],
     fit_config: &FitConfig,
     augment: Option<&AugmentConfig>,
-) -> Result<ModelEntry, TrainError> {
-    let manifest_path = ae_dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| TrainError::Io {
-        path: manifest_path.display().to_string(),
-        source,
-    })?;
-    let manifest = Manifest::parse(&text).map_err(crate::model::LoadError::from)?;
-    let weights_path = ae_dir.join(
-        &manifest
-            .entry(ModelKind::Ae)
-            .map_err(crate::model::LoadError::from)?
-            .file,
-    );
-    let bytes = std::fs::read(&weights_path).map_err(|source| TrainError::Io {
-        path: weights_path.display().to_string(),
-        source,
-    })?;
+) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
     ad.seed(fit_config.seed);
-    let ae = load_conv_ae(&manifest, ModelKind::Ae, &bytes, &ad)?;
-    let config = ClassifierConfig::paper(
-        manifest
-            .architecture(ModelKind::Ae)
-            .map_err(crate::model::LoadError::from)?,
-    );
+    let ae = store::from_bytes(config.encoder.init(&ad), encoder_weights, "the encoder")?;
     let model = config.with_encoder(ae.encoder.freeze_convolutions(), &ad);
-    fit_classifier(
-        ctx,
-        ModelKind::Classifier,
-        &config,
-        model,
-        fit_config,
-        augment,
-    )
+    fit_classifier(ctx, "classifier", model, fit_config, augment)
 }
 
 /// Trains the best classifier from scratch, with augmentation of the training images.
@@ -384,34 +249,25 @@ pub fn train_classifier_best(
     config: &ClassifierConfig,
     fit_config: &FitConfig,
     augment: &AugmentConfig,
-) -> Result<ModelEntry, TrainError> {
-    let ad = ctx.device.clone().autodiff();
-    ad.seed(fit_config.seed);
-    let model = config.init(&ad);
-    fit_classifier(
-        ctx,
-        ModelKind::ClassifierBest,
-        config,
-        model,
-        fit_config,
-        Some(augment),
-    )
+) -> Result<Trained, TrainError> {
+    let model = initial(|d| config.init(d), ctx, fit_config.seed, None)?;
+    fit_classifier(ctx, "classifier_best", model, fit_config, Some(augment))
 }
 
 fn fit_classifier(
     ctx: &Context,
-    kind: ModelKind,
-    config: &ClassifierConfig,
-    model: crate::model::Classifier,
+    label: &str,
+    model: Classifier,
     fit_config: &FitConfig,
     augment: Option<&AugmentConfig>,
-) -> Result<ModelEntry, TrainError> {
+) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
-    let outcome = fit(
+    run_fit(
+        ctx,
+        label,
         model,
-        fit_config,
-        train.len(),
+        |_| fit_config.clone(),
         |model, batch, rng: &mut StdRng| {
             let mut pixels = train.pixels(batch);
             if let Some(a) = augment {
@@ -429,16 +285,36 @@ fn fit_classifier(
             )
         },
         |model| eval::cross_entropy(model, valid, &ctx.device),
-        kind.key(),
-        ctx.quiet,
-    )?;
-    let metrics = eval::classifier_metrics(&outcome.model, &ctx.data.test, &ctx.device);
-    let valid_accuracy = eval::classifier_metrics(&outcome.model, valid, &ctx.device).accuracy;
-    let test = json!({ "accuracy": metrics.accuracy, "confusion": metrics.confusion, "valid_accuracy": valid_accuracy });
-    let mut extra = json!({ "augment": augment });
-    if kind == ModelKind::Classifier {
-        extra["frozen"] = json!("encoder convolutions");
+    )
+}
+
+/// Noise amount a of the denoisers unless told otherwise (PROTOCOL.md).
+pub const DEFAULT_NOISE_AMOUNT: f32 = 0.3;
+
+/// Each model's training recipe defaults: PROTOCOL.md where it fixes a value, otherwise chosen
+/// on validation loss (the VAE's L2 over 0, 3e-3, 1e-2 and 1.5e-2; its patience because its
+/// validation loss is noisy; the classifiers' batch sizes).
+pub fn default_fit(kind: crate::model::ModelKind) -> FitConfig {
+    use crate::model::ModelKind;
+    let (epochs, batch_size, weight_decay, patience) = match kind {
+        ModelKind::Ae => (150, 256, 1e-5, 5),
+        ModelKind::Dae => (100, 256, 1e-5, 5),
+        ModelKind::DaeWide => (30, 256, 1e-5, 5),
+        ModelKind::Vae => (150, 128, 1.5e-2, 20),
+        ModelKind::Classifier => (60, 64, 1e-5, 10),
+        ModelKind::ClassifierBest => (30, 128, 1e-5, 5),
+    };
+    FitConfig {
+        epochs,
+        patience,
+        batch_size,
+        lr: 1e-3,
+        weight_decay,
+        optimizer: super::fit::Optimizer::Adam,
+        encoder_weight_decay: None,
+        encoder_params: None,
+        schedule: super::fit::Schedule::Cosine,
+        seed: 42,
+        average_from: None,
     }
-    let h = hyperparameters(json!(config), fit_config, [extra]);
-    finish(ctx, kind, outcome, h, test)
 }

@@ -21,13 +21,9 @@ use crate::model::{
 
 use backend::BackendInfo;
 
-const MANIFEST: &str = include_str!("../../weights/manifest.json");
-const AE: &[u8] = include_bytes!("../../weights/ae.bpk");
-const DAE: &[u8] = include_bytes!("../../weights/dae.bpk");
-const DAE_WIDE: &[u8] = include_bytes!("../../weights/dae_wide.bpk");
-const VAE: &[u8] = include_bytes!("../../weights/vae.bpk");
-const CLASSIFIER: &[u8] = include_bytes!("../../weights/classifier.bpk");
-const CLASSIFIER_BEST: &[u8] = include_bytes!("../../weights/classifier_best.bpk");
+// The committed manifest and weights (`MANIFEST`, `AE`, …), embedded by `build.rs` under the
+// content-hashed file names the manifest gives.
+include!(concat!(env!("OUT_DIR"), "/weights.rs"));
 
 /// Largest latent coordinate accepted (the VAE prior lives within ±4; AE codes within tens).
 const MAX_COORD: f32 = 1e4;

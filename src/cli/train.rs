@@ -1,0 +1,462 @@
+//! `digit-lab train`: starts a run in its own directory (or resumes one) and, if asked,
+//! publishes the result.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use digit_lab::data::augment::AugmentConfig;
+use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
+use digit_lab::model::{ClassifierConfig, ConvAeConfig, ModelKind, VaeConfig, WideDaeConfig};
+use digit_lab::train::run::{
+    DataSpec, Run, RunSpec, RunState, StartFrom, data_hashes, new_run_dir, now_utc,
+};
+use digit_lab::train::tasks::{DEFAULT_NOISE_AMOUNT, default_fit};
+use digit_lab::train::{EpochStats, Optimizer, Schedule, publish};
+use serde_json::json;
+
+use super::common::{Backend, device, fetch_if_missing, parse_unit_interval, threads};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModelChoice {
+    Ae,
+    Dae,
+    /// The stronger denoiser: the DAE's convolutions with a wide 7×7 spatial code.
+    DaeWide,
+    Vae,
+    Classifier,
+    ClassifierBest,
+    /// Every model in turn (the paper classifier uses the ConvAE trained just before).
+    All,
+}
+
+impl ModelChoice {
+    fn kinds(self) -> Vec<ModelKind> {
+        match self {
+            ModelChoice::Ae => vec![ModelKind::Ae],
+            ModelChoice::Dae => vec![ModelKind::Dae],
+            ModelChoice::DaeWide => vec![ModelKind::DaeWide],
+            ModelChoice::Vae => vec![ModelKind::Vae],
+            ModelChoice::Classifier => vec![ModelKind::Classifier],
+            ModelChoice::ClassifierBest => vec![ModelKind::ClassifierBest],
+            ModelChoice::All => ModelKind::ALL.to_vec(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    /// The model to train (not with --resume).
+    #[arg(value_enum, required_unless_present = "resume")]
+    model: Option<ModelChoice>,
+    /// Continue the run in RUN_DIR from its last checkpoint; its model, architecture, data and
+    /// every hyperparameter come from RUN_DIR/run.json.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "hyper", "run_dir", "runs"])]
+    resume: Option<PathBuf>,
+    /// Directory under which a new run directory is made.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// The new run's directory (must not exist or be empty) instead of one under --runs.
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+    /// When the run has finished, publish it into this weights directory (measuring its test
+    /// metrics): `--publish weights` adopts it for the page.
+    #[arg(long, value_name = "WEIGHTS_DIR")]
+    publish: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+    /// No progress bars or per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    hyper: HyperArgs,
+}
+
+/// Everything that defines a run; recorded in run.json, so not accepted with --resume.
+#[derive(Args)]
+#[group(id = "hyper", multiple = true, required = false)]
+struct HyperArgs {
+    /// Directory holding the four MNIST IDX files.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Validation split: the last N images of the training file (PROTOCOL.md: 10,000).
+    #[arg(long)]
+    valid_size: Option<usize>,
+    /// Use only the first N training images (smoke runs; recorded in the manifest).
+    #[arg(long)]
+    limit_train: Option<usize>,
+    /// Maximum epochs (defaults: ae 150, dae 100, dae-wide 30, vae 150, classifier 60,
+    /// classifier-best 30).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Early-stopping patience in epochs (default 5; 10 for the paper classifier, 20 for the VAE).
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Batch size (default 256; 128 for the VAE as PROTOCOL.md says; 64 and 128 for the
+    /// classifiers).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam (peak) learning rate (default 1e-3, the paper's best).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Weight decay (default 1e-5, the paper's best; 1.5e-2 for the VAE).
+    #[arg(long)]
+    l2: Option<f64>,
+    /// `adam` adds the L2 penalty to the gradients; `adamw` decays the weights apart from
+    /// Adam's step.
+    #[arg(long, value_enum)]
+    optimizer: Option<Optimizer>,
+    /// VAE only: the encoder's own weight decay (then --l2 applies to the decoder).
+    #[arg(long)]
+    encoder_l2: Option<f64>,
+    /// Learning-rate schedule (default cosine).
+    #[arg(long, value_enum)]
+    schedule: Option<Schedule>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// ConvAE channels of the first convolution (default 8; 32 for the wide DAE).
+    #[arg(long)]
+    c1: Option<usize>,
+    /// ConvAE channels of the second convolution (default 16).
+    #[arg(long)]
+    c2: Option<usize>,
+    /// ConvAE channels of the third convolution (default 64).
+    #[arg(long)]
+    c3: Option<usize>,
+    /// ConvAE hidden linear width (default 64).
+    #[arg(long)]
+    fc: Option<usize>,
+    /// ConvAE dropout rate in [0, 1) (default 0.1).
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Code size of the ConvAE / DAE / VAE (default 2); feature maps of the wide DAE's 7×7
+    /// code (default 8).
+    #[arg(long)]
+    code: Option<usize>,
+    /// Noise amount a of the denoisers, in [0, 1]: input clip(x + a·N(0,1), 0, 1) (default 0.3).
+    #[arg(long, value_parser = parse_unit_interval)]
+    noise_amount: Option<f32>,
+    /// VAE only: the encoder reads x + σ·N(0,1) in training (σ in [0, 1]; default 0).
+    #[arg(long, value_parser = parse_unit_interval)]
+    encoder_noise: Option<f32>,
+    /// Paper classifier: augment half of each training batch (default true).
+    #[arg(long, action = clap::ArgAction::Set)]
+    augment: Option<bool>,
+    /// Validate the mean of the weights of every epoch from this one on (weight averaging).
+    #[arg(long)]
+    average_from: Option<usize>,
+    /// Start an ae/dae/dae-wide/vae run from the finished model in this weights directory (a
+    /// run directory or weights/); its architecture is the one used.
+    #[arg(long, value_name = "DIR")]
+    init_from: Option<PathBuf>,
+    /// Paper classifier: the weights directory holding the ConvAE whose encoder it uses
+    /// (default weights/; with `train all`, the ConvAE run just trained).
+    #[arg(long, value_name = "DIR")]
+    encoder_from: Option<PathBuf>,
+}
+
+/// Trains (or resumes) and prints where the result is.
+pub(crate) fn run(args: TrainArgs) -> Result<()> {
+    let (device, backend) = device(args.backend)?;
+    if let Some(target) = &args.publish {
+        // Refuse an unusable target before any epoch is spent.
+        WeightsDir::open_or_create(target)?;
+    }
+    if let Some(dir) = &args.resume {
+        let run = Run::open(dir)?;
+        match run.state() {
+            RunState::Finished => bail!(
+                "{}: the run is finished (publish it with `digit-lab publish {0}`)",
+                dir.display()
+            ),
+            RunState::InProgress(epochs) => {
+                eprintln!("{}: resuming after epoch {epochs}", dir.display())
+            }
+            RunState::New => eprintln!("{}: no epoch was finished; starting it", dir.display()),
+        }
+        if run.spec.threads != threads() || run.spec.backend != backend {
+            eprintln!(
+                "warning: the run was started on {} with {} threads, this process has {} with {}; the result may differ in the last bits from an uninterrupted run",
+                run.spec.backend,
+                run.spec.threads,
+                backend,
+                threads()
+            );
+        }
+        let data = run.data()?;
+        return finish(&run, &data, &device, args.quiet, args.publish.as_deref());
+    }
+    let choice = args.model.expect("clap requires a model without --resume");
+    let h = &args.hyper;
+    check_flags(choice, h, &args)?;
+    let data_dir = h
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data/mnist"));
+    fetch_if_missing(&data_dir)?;
+    let data_spec = DataSpec {
+        dir: data_dir.display().to_string(),
+        sha256: data_hashes(&data_dir)?,
+        valid_size: h.valid_size.unwrap_or(10_000),
+        limit_train: h.limit_train,
+    };
+    // The data and its split are checked before any run directory is made.
+    let data = data_spec.load()?;
+    let mut last_ae_run: Option<PathBuf> = None;
+    for kind in choice.kinds() {
+        let dir = match &args.run_dir {
+            Some(dir) => dir.clone(),
+            None => new_run_dir(&args.runs, kind, h.seed.unwrap_or(42)),
+        };
+        let encoder_from = h
+            .encoder_from
+            .clone()
+            .or_else(|| last_ae_run.clone())
+            .unwrap_or_else(|| PathBuf::from("weights"));
+        let (spec, start_weights) =
+            spec_for(kind, h, data_spec.clone(), &backend, &dir, &encoder_from)?;
+        let run = Run::create(&dir, spec, start_weights.as_deref())?;
+        eprintln!(
+            "{}: run directory {} (after a crash: digit-lab train --resume {1})",
+            kind.key(),
+            dir.display()
+        );
+        finish(&run, &data, &device, args.quiet, args.publish.as_deref())?;
+        if kind == ModelKind::Ae {
+            last_ae_run = Some(dir);
+        }
+    }
+    Ok(())
+}
+
+/// Trains the run to its end, reports it and publishes it if asked.
+fn finish(
+    run: &Run,
+    data: &digit_lab::data::Mnist,
+    device: &burn::prelude::Device,
+    quiet: bool,
+    publish_to: Option<&Path>,
+) -> Result<()> {
+    let entry = run.train(data, device, quiet)?;
+    let key = &run.spec.model;
+    eprintln!(
+        "{key}: {} epochs (best {}), {:.0}s, best validation loss {}",
+        entry.epochs, entry.best_epoch, entry.train_seconds, entry.best_valid_loss
+    );
+    if let Some(start) = entry.hyperparameters["warm_start"]["best_valid_loss"].as_f64()
+        && entry.best_valid_loss >= start
+    {
+        eprintln!(
+            "{key}: warning: the continued run's best validation loss {} does not beat the one it started from ({start})",
+            entry.best_valid_loss
+        );
+    }
+    match publish_to {
+        Some(target) => {
+            let published = publish::publish(&run.dir, target, device)?;
+            eprintln!(
+                "{key}: published into {} (test {})",
+                target.display(),
+                super::common::summary(&published.test)
+            );
+        }
+        None => eprintln!(
+            "{key}: finished in {}; adopt it with `digit-lab publish {0}`",
+            run.dir.display()
+        ),
+    }
+    Ok(())
+}
+
+/// Flag combinations that cannot make sense, refused before any data is read.
+fn check_flags(choice: ModelChoice, h: &HyperArgs, args: &TrainArgs) -> Result<()> {
+    let kinds = choice.kinds();
+    let only = |flag: &str, set: bool, allowed: &[ModelKind]| -> Result<()> {
+        if set && !kinds.iter().all(|k| allowed.contains(k)) {
+            let names: Vec<_> = allowed.iter().map(|k| k.key()).collect();
+            bail!("{flag} is for `train {}` only", names.join("|"));
+        }
+        Ok(())
+    };
+    use ModelKind::*;
+    only("--encoder-l2", h.encoder_l2.is_some(), &[Vae])?;
+    only("--encoder-noise", h.encoder_noise.is_some(), &[Vae])?;
+    only("--noise-amount", h.noise_amount.is_some(), &[Dae, DaeWide])?;
+    only(
+        "--init-from",
+        h.init_from.is_some(),
+        &[Ae, Dae, DaeWide, Vae],
+    )?;
+    only("--encoder-from", h.encoder_from.is_some(), &[Classifier])?;
+    only("--augment", h.augment.is_some(), &[Classifier])?;
+    let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
+    only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
+    only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;
+    only("--code", h.code.is_some(), &[Ae, Dae, DaeWide, Vae])?;
+    if h.init_from.is_some() && (conv_flags || h.c1.is_some() || h.code.is_some()) {
+        bail!(
+            "--init-from takes the architecture from the run it continues: drop --c1/--c2/--c3/--fc/--dropout/--code"
+        );
+    }
+    if kinds.len() > 1 && args.run_dir.is_some() {
+        bail!("--run-dir names one run: use --runs DIR with `train all`");
+    }
+    if h.limit_train == Some(0) {
+        bail!("--limit-train must be at least 1");
+    }
+    if h.valid_size == Some(0) {
+        bail!("--valid-size must be at least 1");
+    }
+    if args.runs.exists() && !args.runs.is_dir() {
+        bail!("--runs {}: not a directory", args.runs.display());
+    }
+    if let Some(dir) = &args.run_dir
+        && dir.exists()
+        && (!dir.is_dir() || std::fs::read_dir(dir)?.next().is_some())
+    {
+        bail!(
+            "--run-dir {}: already exists and is not an empty directory",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The finished model a run starts from, read and checked.
+fn start_from(dir: &Path, kind: ModelKind) -> Result<(StartFrom, Vec<u8>)> {
+    let store = WeightsDir::open(dir)?;
+    let entry = store.manifest.entry(kind)?.clone();
+    let weights = store.read_weights(kind)?;
+    let history: Vec<EpochStats> = serde_json::from_str(&store.read_history(kind)?)
+        .map_err(|e| anyhow::anyhow!("{}: history of `{}`: {e}", dir.display(), kind.key()))?;
+    Ok((
+        StartFrom {
+            dir: dir.display().to_string(),
+            model: kind.key().to_string(),
+            sha256: sha256_hex(&weights),
+            entry,
+            history,
+        },
+        weights,
+    ))
+}
+
+/// The spec of a new run of `kind` from the flags and the per-model defaults.
+fn spec_for(
+    kind: ModelKind,
+    h: &HyperArgs,
+    data: DataSpec,
+    backend: &str,
+    dir: &Path,
+    encoder_from: &Path,
+) -> Result<(RunSpec, Option<Vec<u8>>)> {
+    let defaults = default_fit(kind);
+    let fit = digit_lab::train::FitConfig {
+        epochs: h.epochs.unwrap_or(defaults.epochs),
+        patience: h.patience.unwrap_or(defaults.patience),
+        batch_size: h.batch_size.unwrap_or(defaults.batch_size),
+        lr: h.lr.unwrap_or(defaults.lr),
+        weight_decay: h.l2.unwrap_or(defaults.weight_decay),
+        optimizer: h.optimizer.unwrap_or(defaults.optimizer),
+        encoder_weight_decay: h.encoder_l2,
+        encoder_params: None,
+        schedule: h.schedule.unwrap_or(defaults.schedule),
+        seed: h.seed.unwrap_or(defaults.seed),
+        average_from: h.average_from,
+    };
+    let start = match kind {
+        ModelKind::Classifier => Some(start_from(encoder_from, ModelKind::Ae)?),
+        _ => h
+            .init_from
+            .as_deref()
+            .map(|d| start_from(d, kind))
+            .transpose()?,
+    };
+    let architecture = match (&start, kind) {
+        (Some((s, _)), ModelKind::Classifier) => {
+            let encoder: ConvAeConfig =
+                serde_json::from_value(s.entry.hyperparameters["model"].clone())?;
+            json!(ClassifierConfig::paper(encoder))
+        }
+        (Some((s, _)), _) => s.entry.hyperparameters["model"].clone(),
+        (None, ModelKind::Ae | ModelKind::Dae) => {
+            let d = ConvAeConfig::new();
+            json!(
+                ConvAeConfig::new()
+                    .with_c1(h.c1.unwrap_or(d.c1))
+                    .with_c2(h.c2.unwrap_or(d.c2))
+                    .with_c3(h.c3.unwrap_or(d.c3))
+                    .with_fc(h.fc.unwrap_or(d.fc))
+                    .with_dropout(h.dropout.unwrap_or(d.dropout))
+                    .with_code(h.code.unwrap_or(d.code))
+            )
+        }
+        (None, ModelKind::DaeWide) => {
+            let d = WideDaeConfig::new();
+            json!(
+                WideDaeConfig::new()
+                    .with_c1(h.c1.unwrap_or(d.c1))
+                    .with_code_channels(h.code.unwrap_or(d.code_channels))
+            )
+        }
+        (None, ModelKind::Vae) => {
+            json!(VaeConfig::new().with_latent(h.code.unwrap_or(VaeConfig::new().latent)))
+        }
+        (None, ModelKind::ClassifierBest) => json!(ClassifierConfig::best()),
+        (None, ModelKind::Classifier) => unreachable!("the classifier always has a start"),
+    };
+    let augment = match kind {
+        ModelKind::ClassifierBest => Some(AugmentConfig::default()),
+        ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),
+        _ => None,
+    };
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| kind.key().to_string());
+    let spec = RunSpec {
+        id,
+        model: kind.key().to_string(),
+        architecture,
+        fit,
+        noise_amount: matches!(kind, ModelKind::Dae | ModelKind::DaeWide)
+            .then(|| h.noise_amount.unwrap_or(DEFAULT_NOISE_AMOUNT)),
+        encoder_noise: h.encoder_noise.filter(|s| *s > 0.0),
+        augment,
+        start: start.as_ref().map(|(s, _)| s.clone()),
+        data,
+        backend: backend.to_string(),
+        threads: threads(),
+        created_at: now_utc(),
+    };
+    // Every setting is checked before the data is read or a directory is made.
+    spec.check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", flag_names(&e.to_string())))?;
+    Ok((spec, start.map(|(_, w)| w)))
+}
+
+/// Names the flag behind a spec field in an error message.
+fn flag_names(message: &str) -> String {
+    if message.starts_with("weight averaging") {
+        return "invalid --average-from".into();
+    }
+    let field = message
+        .trim_start_matches("model.")
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default();
+    let flag = match field {
+        "c1" | "c2" | "c3" | "fc" | "dropout" | "code" => format!("--{field}"),
+        "latent" | "code_channels" => "--code".into(),
+        "noise_amount" => "--noise-amount".into(),
+        "encoder_noise" => "--encoder-noise".into(),
+        "epochs" => "--epochs".into(),
+        "batch" => "--batch-size".into(),
+        "learning" => "--lr".into(),
+        "weight" => "--l2/--encoder-l2".into(),
+        "patience" => "--patience".into(),
+        "valid_size" => "--valid-size".into(),
+        _ => return "invalid settings".into(),
+    };
+    format!("invalid {flag}")
+}
