@@ -92,9 +92,7 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
         .is_err()
     );
 
-    let Some(data) = common::real_mnist() else {
-        return;
-    };
+    let data = common::real_mnist();
     let test = &data.test;
     close(
         eval::ae_metrics(&ae, test, &device).mse,
@@ -131,13 +129,43 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
 
 #[test]
 fn real_mnist_has_the_protocol_splits() {
-    let Some(data) = common::real_mnist() else {
-        return;
-    };
+    let data = common::real_mnist();
     assert_eq!(
         (data.train.len(), data.validation.len(), data.test.len()),
         (50_000, 10_000, 10_000)
     );
     // First training label of MNIST is a 5, first test label a 7.
     assert_eq!((data.train.labels[0], data.test.labels[0]), (5, 7));
+}
+
+/// The 5-NN accuracies `weights/maps.json` gives the page and the report, recomputed from the
+/// committed models and the data (the ConvAE code, the VAE mean and PCA-2 are deterministic;
+/// t-SNE is not recomputed here: it takes minutes).
+#[test]
+fn the_maps_5nn_accuracies_are_reproduced() {
+    use digit_lab::analysis::knn::loo_knn_accuracy;
+    use digit_lab::analysis::maps::{self, KNN_K, Maps};
+    let maps: Maps = serde_json::from_slice(&common::read(&common::weights_dir().join("maps.json")))
+        .expect("weights/maps.json");
+    let data = common::real_mnist();
+    let (m, device) = (manifest(), Device::flex());
+    let labels = &data.test.labels;
+    let ae = load_conv_ae(&m, ModelKind::Ae, &weights(&m, ModelKind::Ae), &device).unwrap();
+    let vae = load_vae(&m, &weights(&m, ModelKind::Vae), &device).unwrap();
+    let pca2: Vec<f32> = maps::pca_of_test(&data)
+        .chunks_exact(maps::TSNE_INPUT_DIMS)
+        .flat_map(|r| [r[0], r[1]])
+        .collect();
+    for (name, points, recorded) in [
+        ("ConvAE code", maps::ae_codes(&ae, &data.test, &device), maps.ae.knn5),
+        ("VAE mean", maps::vae_means(&vae, &data.test, &device), maps.vae.knn5),
+        ("PCA-2", pca2, maps.pca.knn5),
+    ] {
+        let knn = loo_knn_accuracy(&points, 2, labels, KNN_K);
+        // Summation order across thread counts may move a point by an ulp: two digits at most.
+        assert!(
+            (knn - recorded).abs() <= 2.0 / labels.len() as f64,
+            "{name}: 5-NN {knn}, maps.json {recorded}"
+        );
+    }
 }

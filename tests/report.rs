@@ -65,9 +65,7 @@ fn search(results: &Path, budget_minutes: &str) -> Command {
 
 #[test]
 fn search_writes_resumes_and_ranks() {
-    if common::real_mnist().is_none() {
-        return;
-    }
+    common::real_mnist();
     let dir = temp_dir("search");
     let results = dir.join("results.jsonl");
     // No budget, no trials (the budget is checked before each new one).
@@ -101,9 +99,7 @@ fn search_writes_resumes_and_ranks() {
 
 #[test]
 fn report_writes_every_figure_and_the_markdown() {
-    if common::real_mnist().is_none() {
-        return;
-    }
+    common::real_mnist();
     let dir = temp_dir("report");
     let results = dir.join("results.jsonl");
     run(&mut search(&results, "10"));

@@ -107,15 +107,9 @@ impl TsneOptions {
     }
 }
 
-fn batches(n: usize) -> impl Iterator<Item = Vec<usize>> {
-    (0..n)
-        .step_by(500)
-        .map(move |s| (s..(s + 500).min(n)).collect())
-}
-
 /// ConvAE codes of every image of `data` (2 values per image).
 pub fn ae_codes(model: &ConvAe, data: &Dataset, device: &Device) -> Vec<f32> {
-    batches(data.len())
+    data.batches()
         .flat_map(|idx| {
             model
                 .encoder
@@ -129,7 +123,7 @@ pub fn ae_codes(model: &ConvAe, data: &Dataset, device: &Device) -> Vec<f32> {
 
 /// VAE posterior means.
 pub fn vae_means(model: &Vae, data: &Dataset, device: &Device) -> Vec<f32> {
-    batches(data.len())
+    data.batches()
         .flat_map(|idx| {
             model
                 .encode(images_tensor(data.pixels(&idx), device))
@@ -218,6 +212,16 @@ pub fn tsne(rows: &[f32], dim: usize, perplexity: f64, options: TsneOptions) -> 
 }
 
 /// Computes all four maps of the test split.
+/// The test digits projected on the first `TSNE_INPUT_DIMS` principal components of the
+/// training pixels (the first two are the PCA-2 map; all of them are t-SNE's input).
+pub fn pca_of_test(data: &Mnist) -> Vec<f32> {
+    let train_pixels = data
+        .train
+        .pixels(&(0..data.train.len()).collect::<Vec<_>>());
+    let pca = Pca::fit(&train_pixels, IMAGE_PIXELS, TSNE_INPUT_DIMS);
+    pca.transform(&data.test.pixels(&(0..data.test.len()).collect::<Vec<_>>()))
+}
+
 pub fn export(
     data: &Mnist,
     ae: &ConvAe,
@@ -227,7 +231,6 @@ pub fn export(
     log: impl Fn(&str),
 ) -> Maps {
     let labels = data.test.labels.clone();
-    let all: Vec<usize> = (0..data.test.len()).collect();
     let timed = |f: &dyn Fn() -> Vec<f32>| {
         let t = Instant::now();
         let v = f();
@@ -237,14 +240,9 @@ pub fn export(
     log("ConvAE codes done");
     let (vae_xy, vae_s) = timed(&|| vae_means(vae, &data.test, device));
     log("VAE means done");
-    let train_pixels = data
-        .train
-        .pixels(&(0..data.train.len()).collect::<Vec<_>>());
-    let test_pixels = data.test.pixels(&all);
     let t = Instant::now();
-    let pca = Pca::fit(&train_pixels, IMAGE_PIXELS, TSNE_INPUT_DIMS);
+    let projected = pca_of_test(data);
     let pca_s = t.elapsed().as_secs_f64();
-    let projected = pca.transform(&test_pixels);
     let pca2: Vec<f32> = projected
         .chunks_exact(TSNE_INPUT_DIMS)
         .flat_map(|r| [r[0], r[1]])

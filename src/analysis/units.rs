@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::data::mnist::images_tensor;
-use crate::eval::batches;
 use crate::model::Vae;
 
 /// How many of a layer's units never activate.
@@ -22,7 +21,7 @@ pub struct LayerUnits {
 /// The VAE's ReLU units (channels of convolutions) that stay at 0 on every image of `data`.
 pub fn vae_dead_units(model: &Vae, data: &Dataset, device: &Device) -> Vec<LayerUnits> {
     let mut peaks: Vec<(&'static str, Tensor<1>)> = Vec::new();
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let layers = model.relu_peaks(images_tensor(data.pixels(&idx), device));
         let batch = layers.map(|(layer, t)| (layer, t.max_dim(0).squeeze_dim::<1>(0)));
         peaks = if peaks.is_empty() {

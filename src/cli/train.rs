@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use digit_lab::data::augment::AugmentConfig;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use digit_lab::model::{ClassifierConfig, ConvAeConfig, ModelKind, VaeConfig, WideDaeConfig};
@@ -17,38 +18,39 @@ use serde_json::json;
 
 use super::common::{Backend, device, fetch_if_missing, parse_unit_interval, threads};
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ModelChoice {
-    Ae,
-    Dae,
-    /// The stronger denoiser: the DAE's convolutions with a wide 7×7 spatial code.
-    DaeWide,
-    Vae,
-    Classifier,
-    ClassifierBest,
-    /// Every model in turn (the paper classifier uses the ConvAE trained just before).
-    All,
-}
+/// The models `train` takes by name: each model's manifest key with `-` for `_`, or `all` (every
+/// model in turn; the paper classifier uses the ConvAE trained just before).
+const MODEL_NAMES: [&str; 7] = [
+    "ae",
+    "dae",
+    "dae-wide",
+    "vae",
+    "classifier",
+    "classifier-best",
+    "all",
+];
 
-impl ModelChoice {
-    fn kinds(self) -> Vec<ModelKind> {
-        match self {
-            ModelChoice::Ae => vec![ModelKind::Ae],
-            ModelChoice::Dae => vec![ModelKind::Dae],
-            ModelChoice::DaeWide => vec![ModelKind::DaeWide],
-            ModelChoice::Vae => vec![ModelKind::Vae],
-            ModelChoice::Classifier => vec![ModelKind::Classifier],
-            ModelChoice::ClassifierBest => vec![ModelKind::ClassifierBest],
-            ModelChoice::All => ModelKind::ALL.to_vec(),
-        }
-    }
+/// The models one `train` command trains.
+#[derive(Clone)]
+struct Models(Vec<ModelKind>);
+
+fn models(name: String) -> Models {
+    Models(
+        ModelKind::ALL
+            .into_iter()
+            .filter(|k| name == "all" || k.key().replace('_', "-") == name)
+            .collect(),
+    )
 }
 
 #[derive(Args)]
 pub(crate) struct TrainArgs {
     /// The model to train (not with --resume).
-    #[arg(value_enum, required_unless_present = "resume")]
-    model: Option<ModelChoice>,
+    #[arg(
+        required_unless_present = "resume",
+        value_parser = PossibleValuesParser::new(MODEL_NAMES).map(models)
+    )]
+    model: Option<Models>,
     /// Continue the run in RUN_DIR from its last checkpoint; its model, architecture, data and
     /// every hyperparameter come from RUN_DIR/run.json.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "hyper", "run_dir", "runs"])]
@@ -186,9 +188,9 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         let data = run.data()?;
         return finish(&run, &data, &device, args.quiet, args.publish.as_deref());
     }
-    let choice = args.model.expect("clap requires a model without --resume");
+    let kinds = args.model.clone().expect("clap requires a model without --resume").0;
     let h = &args.hyper;
-    check_flags(choice, h, &args)?;
+    check_flags(&kinds, h, &args)?;
     let data_dir = h
         .data
         .clone()
@@ -203,7 +205,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     // The data and its split are checked before any run directory is made.
     let data = data_spec.load()?;
     let mut last_ae_run: Option<PathBuf> = None;
-    for kind in choice.kinds() {
+    for kind in kinds {
         let dir = match &args.run_dir {
             Some(dir) => dir.clone(),
             None => new_run_dir(&args.runs, kind, h.seed.unwrap_or(42)),
@@ -269,8 +271,7 @@ fn finish(
 }
 
 /// Flag combinations that cannot make sense, refused before any data is read.
-fn check_flags(choice: ModelChoice, h: &HyperArgs, args: &TrainArgs) -> Result<()> {
-    let kinds = choice.kinds();
+fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<()> {
     let only = |flag: &str, set: bool, allowed: &[ModelKind]| -> Result<()> {
         if set && !kinds.iter().all(|k| allowed.contains(k)) {
             let names: Vec<_> = allowed.iter().map(|k| k.key()).collect();

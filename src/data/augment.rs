@@ -129,8 +129,8 @@ pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec
     out
 }
 
-/// Augments a batch of images (pixels concatenated) in place.
-pub fn augment_batch(pixels: &mut [f32], config: &AugmentConfig, rng: &mut impl Rng) {
+/// Augments each image of `pixels` (images of 784 pixels in [0, 1], concatenated) in place.
+pub fn augment_images(pixels: &mut [f32], config: &AugmentConfig, rng: &mut impl Rng) {
     for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
         let out = augment(image, config, rng);
         image.copy_from_slice(&out);

@@ -7,6 +7,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, IdxKind, parse_images, parse_labels};
 
+/// Batch size for inference over a whole split (it changes no result, only memory and speed).
+pub const INFERENCE_BATCH: usize = 500;
+
 /// Images in the training split (the rest of the training file is validation).
 pub const TRAIN_SIZE: usize = 50_000;
 
@@ -78,6 +81,14 @@ impl Dataset {
             out.extend(self.image(i).iter().map(|&p| f32::from(p) / 255.0));
         }
         out
+    }
+
+    /// Indices of every item, in batches of [`INFERENCE_BATCH`] (evaluation and analysis).
+    pub fn batches(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
+        let n = self.len();
+        (0..n)
+            .step_by(INFERENCE_BATCH)
+            .map(move |s| (s..(s + INFERENCE_BATCH).min(n)).collect())
     }
 
     /// The labels at `indices`.

@@ -10,15 +10,9 @@ use crate::data::{Dataset, IMAGE_PIXELS};
 use crate::model::{Autoencoder, CLASSES, Classifier, Vae};
 
 /// Batch size for evaluation (it does not change any metric).
-pub const EVAL_BATCH: usize = 500;
+pub const EVAL_BATCH: usize = crate::data::mnist::INFERENCE_BATCH;
 /// Seed of the noise used by every reported DAE metric and VAE ε sample.
 pub const EVAL_SEED: u64 = 2024;
-
-pub(crate) fn batches(n: usize) -> impl Iterator<Item = Vec<usize>> {
-    (0..n)
-        .step_by(EVAL_BATCH)
-        .map(move |s| (s..(s + EVAL_BATCH).min(n)).collect())
-}
 
 pub(crate) fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
@@ -69,7 +63,7 @@ pub fn psnr(mse: f64) -> f64 {
 /// Per-pixel MSE of the autoencoder's reconstructions of `data`.
 pub fn ae_metrics(model: &impl Autoencoder, data: &Dataset, device: &Device) -> AeMetrics {
     let mut sum = 0.0;
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let x = images_tensor(data.pixels(&idx), device);
         sum += scalar(model.mse(x.clone(), x)) * idx.len() as f64;
     }
@@ -90,7 +84,7 @@ pub fn dae_metrics(
 ) -> DaeMetrics {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut sum, mut noisy_sum) = (0.0, 0.0);
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let clean = data.pixels(&idx);
         let mut noisy = clean.clone();
         add_gaussian_noise(&mut noisy, noise_amount, &mut rng);
@@ -123,7 +117,7 @@ pub fn vae_metrics(
 ) -> VaeMetrics {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut recon, mut kl) = (0.0, 0.0);
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let n = idx.len();
         let eps = Tensor::from_data(
             TensorData::new(standard_normal(n * latent, &mut rng), [n, latent]),
@@ -144,7 +138,7 @@ pub fn vae_metrics(
 /// Predicted classes of the images in `data`.
 pub fn predictions(model: &Classifier, data: &Dataset, device: &Device) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let pred = model
             .forward(images_tensor(data.pixels(&idx), device))
             .argmax(1);
@@ -173,7 +167,7 @@ pub fn classifier_metrics(
 /// Mean cross-entropy of the classifier on `data` (the validation loss of its training).
 pub fn cross_entropy(model: &Classifier, data: &Dataset, device: &Device) -> f64 {
     let mut sum = 0.0;
-    for idx in batches(data.len()) {
+    for idx in data.batches() {
         let x = images_tensor(data.pixels(&idx), device);
         let y = labels_tensor(&data.labels_at(&idx), device);
         sum += scalar(model.cross_entropy(x, y)) * idx.len() as f64;

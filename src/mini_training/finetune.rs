@@ -11,7 +11,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use crate::data::IMAGE_PIXELS;
-use crate::data::augment::{AugmentConfig, augment_batch};
+use crate::data::augment::{AugmentConfig, augment_images};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::model::{CLASSES, Classifier};
 
@@ -134,7 +134,7 @@ impl Finetuner {
         let mut last = None;
         for _ in 0..steps {
             let mut batch = images.to_vec();
-            augment_batch(&mut batch, &self.augment, &mut self.rng);
+            augment_images(&mut batch, &self.augment, &mut self.rng);
             let loss = self
                 .model
                 .cross_entropy(images_tensor(batch, &autodiff), targets.clone());

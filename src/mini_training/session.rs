@@ -25,7 +25,7 @@ pub const SHOWN_DIGITS: usize = 8;
 /// recover (measured natively with the same code).
 pub const WARMUP_SAMPLES: usize = 12_800;
 /// Seed of the validation ε (VAE), fixed so that validation losses compare across steps.
-const VALID_SEED: u64 = 7;
+const VALIDATION_NOISE_SEED: u64 = 7;
 
 /// Which model to train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +176,7 @@ impl TrainingSession {
             TensorData::new(
                 standard_normal(
                     subset.valid.len() * latent,
-                    &mut StdRng::seed_from_u64(VALID_SEED),
+                    &mut StdRng::seed_from_u64(VALIDATION_NOISE_SEED),
                 ),
                 [subset.valid.len(), latent],
             ),

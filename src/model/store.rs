@@ -51,15 +51,7 @@ pub enum WeightsError {
 
 /// Serialises a module's parameters to a burnpack buffer, in the storage precision.
 pub fn to_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
-    let bytes = model
-        .map(&mut CastFloats(STORAGE_DTYPE))
-        .into_record()
-        .into_bytes()
-        .map_err(|e| WeightsError::Serialise {
-            name: name.to_string(),
-            reason: e.to_string(),
-        })?;
-    Ok(bytes.to_vec())
+    to_exact_bytes(model.map(&mut CastFloats(STORAGE_DTYPE)), name)
 }
 
 /// Applies a burnpack buffer to `model` (a freshly initialised module of the expected

@@ -39,6 +39,10 @@ pub fn metrics_table(
             }
         })
     };
+    let (noisy, wide_psnr) = (
+        fmt(get("dae", "noisy_mse"), 4),
+        fmt(get("dae_wide", "psnr"), 1),
+    );
     let rows = [
         (
             "ConvAE, 2-D code",
@@ -51,11 +55,7 @@ pub fn metrics_table(
         (
             "Denoising AE, a = 0.3",
             "MSE (noisy input)",
-            format!(
-                "{} ({})",
-                fmt(get("dae", "mse"), 4),
-                fmt(get("dae", "noisy_mse"), 4)
-            ),
+            format!("{} ({})", fmt(get("dae", "mse"), 4), noisy),
             "–",
             "≤ 0.038",
             facts("dae"),
@@ -63,11 +63,7 @@ pub fn metrics_table(
         (
             "Wide-code denoiser (not in the paper), a = 0.3",
             "MSE, PSNR dB",
-            format!(
-                "{}, {}",
-                fmt(get("dae_wide", "mse"), 4),
-                fmt(get("dae_wide", "psnr"), 1)
-            ),
+            format!("{}, {}", fmt(get("dae_wide", "mse"), 4), wide_psnr),
             "–",
             "PSNR ≥ 20",
             facts("dae_wide"),

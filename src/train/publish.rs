@@ -69,11 +69,7 @@ pub fn publish(run_dir: &Path, to: &Path, device: &Device) -> Result<Published, 
             weights,
             history,
         }],
-        |manifest| {
-            manifest.data.sha256 = spec.data.sha256.clone();
-            manifest.backend = spec.backend.clone();
-            manifest.threads = spec.threads;
-        },
+        |manifest| spec.stamp(manifest),
     )?;
     Ok(Published { kind, test })
 }

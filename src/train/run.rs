@@ -147,6 +147,13 @@ impl RunSpec {
         Ok(())
     }
 
+    /// Marks a manifest as holding this run's model: its data hashes, backend and threads.
+    pub fn stamp(&self, manifest: &mut crate::model::Manifest) {
+        manifest.data.sha256 = self.data.sha256.clone();
+        manifest.backend = self.backend.clone();
+        manifest.threads = self.threads;
+    }
+
     fn config<C: serde::de::DeserializeOwned>(&self) -> Result<C, RunError> {
         serde_json::from_value(self.architecture.clone())
             .map_err(|e| RunError::Spec(format!("model architecture: {e}")))
@@ -473,11 +480,7 @@ impl Run {
                 weights: trained.weights,
                 history,
             }],
-            |manifest| {
-                manifest.data.sha256 = spec.data.sha256.clone();
-                manifest.backend = spec.backend.clone();
-                manifest.threads = spec.threads;
-            },
+            |manifest| spec.stamp(manifest),
         )?;
         Ok(store.manifest.models[kind.key()].clone())
     }

@@ -12,7 +12,7 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use super::checkpoint::{self, CheckpointError};
 use super::fit::{EpochStats, FitConfig, FitHooks, FitState, fit_with};
-use crate::data::augment::{AugmentConfig, augment_batch};
+use crate::data::augment::{AugmentConfig, augment_images};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, Mnist};
@@ -159,13 +159,13 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
     fit_config: &FitConfig,
     noise_amount: Option<f32>,
 ) -> Result<Trained, TrainError> {
-    let ad = ctx.device.clone().autodiff();
-    let (train, valid) = (&ctx.data.train, &ctx.data.validation);
+    let (ad, train) = (ctx.device.clone().autodiff(), &ctx.data.train);
+    let fit_config = |_: &M| fit_config.clone();
     run_fit(
         ctx,
         label,
         model,
-        |_| fit_config.clone(),
+        fit_config,
         |model, batch, rng| {
             let clean = train.pixels(batch);
             let mut input = clean.clone();
@@ -174,9 +174,14 @@ fn train_autoencoder<M: Module + Clone + Autoencoder>(
             }
             model.mse(images_tensor(input, &ad), images_tensor(clean, &ad))
         },
-        |model| match noise_amount {
-            Some(a) => eval::dae_metrics(model, valid, a, VALIDATION_NOISE_SEED, &ctx.device).mse,
-            None => eval::ae_metrics(model, valid, &ctx.device).mse,
+        |model| {
+            let valid = &ctx.data.validation;
+            match noise_amount {
+                Some(a) => {
+                    eval::dae_metrics(model, valid, a, VALIDATION_NOISE_SEED, &ctx.device).mse
+                }
+                None => eval::ae_metrics(model, valid, &ctx.device).mse,
+            }
         },
     )
 }
@@ -263,28 +268,30 @@ fn fit_classifier(
 ) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
+    let augmented = |model: &Classifier, batch: &[usize], rng: &mut StdRng| {
+        let mut pixels = train.pixels(batch);
+        if let Some(a) = augment {
+            // Half the images stay as MNIST has them, so clean accuracy does not suffer.
+            let mut local = StdRng::seed_from_u64(rng.random());
+            for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
+                if local.random_bool(0.5) {
+                    augment_images(image, a, &mut local);
+                }
+            }
+        }
+        model.cross_entropy(
+            images_tensor(pixels, &ad),
+            labels_tensor(&train.labels_at(batch), &ad),
+        )
+    };
+    let valid_loss = |model: &Classifier| eval::cross_entropy(model, valid, &ctx.device);
     run_fit(
         ctx,
         label,
         model,
         |_| fit_config.clone(),
-        |model, batch, rng: &mut StdRng| {
-            let mut pixels = train.pixels(batch);
-            if let Some(a) = augment {
-                // Half the images stay as MNIST has them, so clean accuracy does not suffer.
-                let mut local = StdRng::seed_from_u64(rng.random());
-                for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
-                    if local.random_bool(0.5) {
-                        augment_batch(image, a, &mut local);
-                    }
-                }
-            }
-            model.cross_entropy(
-                images_tensor(pixels, &ad),
-                labels_tensor(&train.labels_at(batch), &ad),
-            )
-        },
-        |model| eval::cross_entropy(model, valid, &ctx.device),
+        augmented,
+        valid_loss,
     )
 }
 
