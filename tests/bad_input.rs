@@ -346,6 +346,23 @@ fn every_bad_manifest_field_is_a_clean_error_that_touches_nothing() {
 }
 
 #[test]
+fn eval_on_an_empty_test_split_is_an_error() {
+    let dir = scratch("empty-test");
+    let data = small_data(&dir, 300);
+    let weights = trained_store(&dir, &data);
+    let [_, _, tei, tel] = FILES;
+    std::fs::write(data.join(tei), encode_images(&[])).unwrap();
+    std::fs::write(data.join(tel), encode_labels(&[])).unwrap();
+    let out = bin()
+        .args(["eval", "--weights", weights.to_str().unwrap(), "--data", data.to_str().unwrap()])
+        .args(["--valid-size", "50"])
+        .output()
+        .unwrap();
+    assert_clean_error(&out, "test split is empty", "empty test split");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn eval_reports_what_it_can_and_lists_what_it_cannot() {
     let dir = scratch("eval");
     let data = small_data(&dir, 300);

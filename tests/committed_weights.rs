@@ -145,8 +145,9 @@ fn real_mnist_has_the_protocol_splits() {
 fn the_maps_5nn_accuracies_are_reproduced() {
     use digit_lab::analysis::knn::loo_knn_accuracy;
     use digit_lab::analysis::maps::{self, KNN_K, Maps};
-    let maps: Maps = serde_json::from_slice(&common::read(&common::weights_dir().join("maps.json")))
-        .expect("weights/maps.json");
+    let maps: Maps =
+        serde_json::from_slice(&common::read(&common::weights_dir().join("maps.json")))
+            .expect("weights/maps.json");
     let data = common::real_mnist();
     let (m, device) = (manifest(), Device::flex());
     let labels = &data.test.labels;
@@ -157,8 +158,16 @@ fn the_maps_5nn_accuracies_are_reproduced() {
         .flat_map(|r| [r[0], r[1]])
         .collect();
     for (name, points, recorded) in [
-        ("ConvAE code", maps::ae_codes(&ae, &data.test, &device), maps.ae.knn5),
-        ("VAE mean", maps::vae_means(&vae, &data.test, &device), maps.vae.knn5),
+        (
+            "ConvAE code",
+            maps::ae_codes(&ae, &data.test, &device),
+            maps.ae.knn5,
+        ),
+        (
+            "VAE mean",
+            maps::vae_means(&vae, &data.test, &device),
+            maps.vae.knn5,
+        ),
         ("PCA-2", pca2, maps.pca.knn5),
     ] {
         let knn = loo_knn_accuracy(&points, 2, labels, KNN_K);
@@ -168,4 +177,55 @@ fn the_maps_5nn_accuracies_are_reproduced() {
             "{name}: 5-NN {knn}, maps.json {recorded}"
         );
     }
+}
+
+/// `weights/digit_check.json` is what `digit-lab digit-check` gives for the committed models,
+/// and digits pass: at least 99 % of the test digits.
+#[test]
+fn the_digit_check_is_reproduced() {
+    use digit_lab::analysis::digit_check::{Report, measure};
+    let text = common::read(&common::weights_dir().join("digit_check.json"));
+    let recorded: Report = serde_json::from_slice(&text).expect("weights/digit_check.json");
+    let data = common::real_mnist();
+    let (m, device) = (manifest(), Device::flex());
+    let vae = load_vae(&m, &weights(&m, ModelKind::Vae), &device).unwrap();
+    let classifier = load_classifier(
+        &m,
+        ModelKind::ClassifierBest,
+        &weights(&m, ModelKind::ClassifierBest),
+        &device,
+    )
+    .unwrap();
+    let r = measure(
+        &vae,
+        &classifier,
+        &data,
+        recorded.check.quantile,
+        recorded.measured.non_digits,
+        7,
+        &device,
+    );
+    // Thresholds agree to float summation order across thread counts.
+    close(
+        r.check.max_neg_elbo,
+        recorded.check.max_neg_elbo,
+        "max_neg_elbo",
+    );
+    close(
+        r.check.max_distance,
+        recorded.check.max_distance,
+        "max_distance",
+    );
+    let near = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 2e-3, "{what}: {a} vs {b}");
+    near(
+        r.measured.test_digits_accepted,
+        recorded.measured.test_digits_accepted,
+        "test accepted",
+    );
+    near(
+        r.measured.non_digits_rejected,
+        recorded.measured.non_digits_rejected,
+        "non-digits rejected",
+    );
+    assert!(r.measured.test_digits_accepted >= 0.99, "{:?}", r.measured);
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod common;
+pub(crate) mod digit_check;
 pub(crate) mod eval;
 pub(crate) mod maps;
 pub(crate) mod predict;
@@ -48,6 +49,8 @@ enum Command {
     ExportSubset(subset::ExportSubsetArgs),
     /// Count the VAE's ReLU units that never activate on the validation split.
     DeadUnits(units::DeadUnitsArgs),
+    /// Set and measure the "that's not a digit" thresholds (<weights>/digit_check.json).
+    DigitCheck(digit_check::DigitCheckArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -63,5 +66,6 @@ pub(crate) fn main() -> Result<()> {
         Command::Report(a) => report::run(a),
         Command::ExportSubset(a) => subset::run(a),
         Command::DeadUnits(a) => units::run(a),
+        Command::DigitCheck(a) => digit_check::run(a),
     }
 }

@@ -1,11 +1,14 @@
 //! The MNIST data set and the PROTOCOL.md splits: train = first 50,000 training images,
 //! validation = the last 10,000, test = the 10,000 t10k images. Pixels are scaled to [0, 1].
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, IdxKind, parse_images, parse_labels};
+#[cfg(not(target_arch = "wasm32"))]
+use super::idx::IdxKind;
+use super::idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, parse_images, parse_labels};
 
 /// Batch size for inference over a whole split (it changes no result, only memory and speed).
 pub const INFERENCE_BATCH: usize = 500;

@@ -2,6 +2,7 @@
 //! augmentation used for the robust classifier. Shared by the native trainer and the wasm crate.
 
 pub mod augment;
+pub mod canvas;
 pub mod idx;
 pub mod mnist;
 pub mod noise;

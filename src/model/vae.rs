@@ -141,18 +141,42 @@ impl Vae {
         images: Tensor<4>,
         eps: Tensor<2>,
     ) -> VaeLoss {
+        let (recon, kl) = self.terms(encoder_input, images, Some(eps));
+        VaeLoss {
+            recon: recon.mean(),
+            kl: kl.mean(),
+        }
+    }
+
+    /// The negative ELBO of each image, in nats, with z = μ (no sampling, so the same image
+    /// always scores the same): how far an image is from what the VAE learnt to be a digit.
+    pub fn neg_elbo_at_mean(&self, images: Tensor<4>) -> Tensor<1> {
+        let (recon, kl) = self.terms(images.clone(), images, None);
+        recon + kl
+    }
+
+    /// Per-image reconstruction BCE and KL, `[n]` each; z = μ + σ·ε, or μ without `eps`.
+    fn terms(
+        &self,
+        encoder_input: Tensor<4>,
+        images: Tensor<4>,
+        eps: Option<Tensor<2>>,
+    ) -> (Tensor<1>, Tensor<1>) {
         let (mu, logvar) = self.encode(encoder_input);
-        let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
+        let z = match eps {
+            Some(eps) => mu.clone() + (logvar.clone() * 0.5).exp() * eps,
+            None => mu.clone(),
+        };
         let logits = self.decode_logits(z);
         let [n, ..] = logits.dims();
         // Binary cross-entropy on logits, in the stable form max(l,0) − l·x + log(1 + e^−|l|).
         let bce = relu(logits.clone()) - logits.clone() * images + logits.abs().neg().exp().log1p();
-        let recon = bce.reshape([n as i32, -1]).sum_dim(1).mean();
+        let recon = bce.reshape([n as i32, -1]).sum_dim(1).reshape([n]);
         let kl = (logvar.clone() + 1.0 - mu.square() - logvar.exp())
             .sum_dim(1)
-            .mean()
+            .reshape([n])
             * -0.5;
-        VaeLoss { recon, kl }
+        (recon, kl)
     }
 }
 

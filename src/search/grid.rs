@@ -185,6 +185,14 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_value_is_one_configuration() {
+        let mut grid = Grid::paper();
+        grid.set("c1=8,8").unwrap();
+        assert_eq!(grid.c1, vec![8]);
+        assert_eq!(grid.points().len(), 864 / 4);
+    }
+
+    #[test]
     fn overrides_replace_one_parameter() {
         let mut grid = Grid::paper();
         grid.set("c1=8,16").unwrap();

@@ -372,6 +372,14 @@ mod tests {
         };
         assert_eq!(p.sizes(864), vec![864, 216, 54, 14, 4]);
         assert!(HalvingPlan { eta: 1, ..PLAN }.validate().is_err());
+        // Image counts that overflow (or are absurd) are refused, not wrapped.
+        let huge = HalvingPlan {
+            min_samples: 2048,
+            eta: 1000,
+            rungs: 10,
+        };
+        assert!(huge.validate().unwrap_err().contains("--eta 1000"));
+        assert!(HalvingPlan { rungs: 64, ..PLAN }.validate().is_err());
     }
 
     #[test]
