@@ -229,3 +229,13 @@ fn readme_results_table_is_the_committed_one() {
          `cargo run --release -- eval --markdown`:\n{table}"
     );
 }
+
+/// The README is a user's guide, not a diary: it stays short and points only inside the
+/// repository.
+#[test]
+fn readme_is_short_and_self_contained() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let chars = readme.chars().count();
+    assert!(chars <= 12_000, "README.md has {chars} characters (at most 12,000)");
+    assert!(!readme.contains("../"), "README.md points outside the repository");
+}
