@@ -95,36 +95,32 @@ pub fn load(
     })
 }
 
-/// What a kind's [`Model`] variant is, for callers that know the kind.
+/// A [`Model`] that is not of the type asked for.
 #[derive(Debug, thiserror::Error)]
 #[error("`{0}` is not a model of this type")]
 pub struct WrongModel(&'static str);
 
-impl Model {
-    pub fn into_conv_ae(self) -> Result<ConvAe, WrongModel> {
-        match self {
-            Model::ConvAe(m) => Ok(m),
-            _ => Err(WrongModel("ConvAE")),
+/// `Model::into_x()` for each variant: the model, or [`WrongModel`].
+macro_rules! into_variant {
+    ($($method:ident: $variant:ident($ty:ty), $name:literal;)*) => {
+        impl Model {
+            $(
+                pub fn $method(self) -> Result<$ty, WrongModel> {
+                    match self {
+                        Model::$variant(m) => Ok(m),
+                        _ => Err(WrongModel($name)),
+                    }
+                }
+            )*
         }
-    }
-    pub fn into_wide_dae(self) -> Result<WideDae, WrongModel> {
-        match self {
-            Model::WideDae(m) => Ok(m),
-            _ => Err(WrongModel("wide DAE")),
-        }
-    }
-    pub fn into_vae(self) -> Result<Vae, WrongModel> {
-        match self {
-            Model::Vae(m) => Ok(m),
-            _ => Err(WrongModel("VAE")),
-        }
-    }
-    pub fn into_classifier(self) -> Result<Classifier, WrongModel> {
-        match self {
-            Model::Classifier(m) => Ok(m),
-            _ => Err(WrongModel("classifier")),
-        }
-    }
+    };
+}
+
+into_variant! {
+    into_conv_ae: ConvAe(ConvAe), "ConvAE";
+    into_wide_dae: WideDae(WideDae), "wide DAE";
+    into_vae: Vae(Vae), "VAE";
+    into_classifier: Classifier(Classifier), "classifier";
 }
 
 /// Rebuilds a ConvAE (`Ae` or `Dae`) from the manifest and its weights bytes.
