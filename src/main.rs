@@ -4,9 +4,6 @@ use anyhow::Context as _;
 
 mod cli;
 
-// What the subcommands share, under the names their files import.
-pub(crate) use cli::common::{Common, TsneArgs, device, load_data, read_manifest};
-
 fn main() -> std::process::ExitCode {
     let result = digit_lab::train::denormals::flush_denormals_everywhere()
         // Before anything uses rayon: subnormal floats slow training several-fold on Intel CPUs.

@@ -9,7 +9,7 @@ use digit_lab::analysis::maps::{self, Maps};
 use digit_lab::report::{self, Models, ReportInputs, SearchResults};
 use digit_lab::search::{Grid, ResultsFile};
 
-use crate::{Common, device, load_data, read_manifest};
+use super::common::{Common, TsneArgs, device, load_data, read_manifest};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -35,7 +35,7 @@ pub struct ReportArgs {
     limit: Option<usize>,
     /// t-SNE settings when the maps are recomputed.
     #[command(flatten)]
-    tsne: crate::TsneArgs,
+    tsne: TsneArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use digit_lab::search::{self, Grid, HalvingPlan, ResultsFile, SearchPoint, SearchStop};
 
-use crate::{Common, device, load_data};
+use super::common::{Common, device, load_data};
 
 #[derive(Args)]
 pub struct SearchArgs {
