@@ -62,6 +62,23 @@ fn field(value: &JsValue, name: &str) -> Vec<f32> {
     }
 }
 
+/// A `Float32Array` of `values`, as the page passes images.
+fn f32s(values: &[f32]) -> JsValue {
+    js_sys::Float32Array::from(values).into()
+}
+
+fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+fn n(x: f64) -> JsValue {
+    JsValue::from_f64(x)
+}
+
+fn empty() -> JsValue {
+    js_sys::Array::new().into()
+}
+
 fn error_message(result: Result<impl Sized, wasm_bindgen::JsError>) -> String {
     match result {
         Ok(_) => panic!("expected an error"),
@@ -81,7 +98,7 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
     let labels: Vec<usize> = serde_json::from_value(g["labels"].clone()).unwrap();
     let mut all = Vec::new();
     for (i, d) in digits.iter().enumerate() {
-        let probs = lab.classify(d.clone(), "best".into()).await.unwrap();
+        let probs = lab.classify(f32s(d), s("best")).await.unwrap();
         assert_close(
             &probs,
             &floats(&g["classify_best"])[i * 10..(i + 1) * 10],
@@ -94,13 +111,13 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
             .unwrap()
             .0;
         assert_eq!(argmax, labels[i], "digit {i} classified");
-        let paper = lab.classify(d.clone(), "paper".into()).await.unwrap();
+        let paper = lab.classify(f32s(d), s("paper")).await.unwrap();
         assert_close(
             &paper,
             &floats(&g["classify_paper"])[i * 10..(i + 1) * 10],
             "classify paper",
         );
-        let enc = lab.encode(d.clone()).await.unwrap();
+        let enc = lab.encode(f32s(d)).await.unwrap();
         assert_close(
             &field(&enc, "ae"),
             &floats(&g["ae_code"])[i * 2..i * 2 + 2],
@@ -116,7 +133,7 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
             &floats(&g["vae_logvar"])[i * 2..i * 2 + 2],
             "vae logvar",
         );
-        let rec = lab.reconstruct(d.clone()).await.unwrap();
+        let rec = lab.reconstruct(f32s(d)).await.unwrap();
         assert_close(
             &field(&rec, "ae"),
             &floats(&g["ae_reconstruction"])[i * 784..(i + 1) * 784],
@@ -124,12 +141,12 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
         );
         all.extend(probs);
     }
-    let ae = lab.decode("ae".into(), 0.5, -0.5).await.unwrap();
+    let ae = lab.decode(s("ae"), n(0.5), n(-0.5)).await.unwrap();
     assert_close(&ae, &floats(&g["ae_decode"]), "ae decode");
-    let vae = lab.decode("vae".into(), 0.5, -0.5).await.unwrap();
+    let vae = lab.decode(s("vae"), n(0.5), n(-0.5)).await.unwrap();
     assert_close(&vae, &floats(&g["vae_decode"]), "vae decode");
     let den = lab
-        .denoise(digits[0].clone(), 0.3, 1, "dae".into())
+        .denoise(f32s(&digits[0]), n(0.3), n(1.0), s("dae"))
         .await
         .unwrap();
     assert_close(
@@ -138,7 +155,7 @@ async fn check_against_golden(lab: &DigitLab) -> Vec<f32> {
         "denoised",
     );
     let wide = lab
-        .denoise(digits[0].clone(), 0.3, 1, "dae_wide".into())
+        .denoise(f32s(&digits[0]), n(0.3), n(1.0), s("dae_wide"))
         .await
         .unwrap();
     assert_close(
@@ -156,17 +173,17 @@ async fn check_batched_calls(lab: &DigitLab) {
     let g = golden();
     let d = digits(&g);
     let grid = lab
-        .decode_grid("vae".into(), 5, -2.0, 2.0, -2.0, 2.0)
+        .decode_grid(s("vae"), n(5.0), n(-2.0), n(2.0), n(-2.0), n(2.0))
         .await
         .unwrap();
     assert_eq!(grid.len(), 25 * 784);
     // The grid's centre is the decode of (0, 0); its top-left corner is (-2, 2).
-    let centre = lab.decode("vae".into(), 0.0, 0.0).await.unwrap();
+    let centre = lab.decode(s("vae"), n(0.0), n(0.0)).await.unwrap();
     assert_close(&grid[12 * 784..13 * 784], &centre, "grid centre");
-    let corner = lab.decode("vae".into(), -2.0, 2.0).await.unwrap();
+    let corner = lab.decode(s("vae"), n(-2.0), n(2.0)).await.unwrap();
     assert_close(&grid[..784], &corner, "grid corner");
     assert_eq!(
-        lab.decode_grid("ae".into(), 20, -5.0, 5.0, -5.0, 5.0)
+        lab.decode_grid(s("ae"), n(20.0), n(-5.0), n(5.0), n(-5.0), n(5.0))
             .await
             .unwrap()
             .len(),
@@ -174,102 +191,149 @@ async fn check_batched_calls(lab: &DigitLab) {
     );
 
     let s1 = lab
-        .sample("vae".into(), 4, 9, vec![], vec![])
+        .sample(s("vae"), n(4.0), n(9.0), empty(), empty())
         .await
         .unwrap();
     let s2 = lab
-        .sample("vae".into(), 4, 9, vec![], vec![])
+        .sample(s("vae"), n(4.0), n(9.0), empty(), empty())
         .await
         .unwrap();
     assert_eq!(s1.len(), 4 * 784);
     assert_eq!(s1, s2, "same seed, same samples");
     let ae = lab
-        .sample("ae".into(), 3, 1, vec![0.0, 0.0], vec![1.0, 0.0, 1.0])
+        .sample(
+            s("ae"),
+            n(3.0),
+            n(1.0),
+            f32s(&[0.0, 0.0]),
+            f32s(&[1.0, 0.0, 1.0]),
+        )
         .await
         .unwrap();
     assert_eq!(ae.len(), 3 * 784);
 
     let path = lab
-        .interpolate("ae".into(), d[0].clone(), d[1].clone(), 6)
+        .interpolate(s("ae"), f32s(&d[0]), f32s(&d[1]), n(6.0))
         .await
         .unwrap();
     assert_eq!(path.len(), 6 * 784);
-    let first = lab.reconstruct(d[0].clone()).await.unwrap();
+    let first = lab.reconstruct(f32s(&d[0])).await.unwrap();
     assert_close(
         &path[..784],
         &field(&first, "ae"),
         "interpolation starts at the first image",
     );
     assert_eq!(
-        lab.interpolate("vae".into(), d[0].clone(), d[1].clone(), 2)
+        lab.interpolate(s("vae"), f32s(&d[0]), f32s(&d[1]), n(2.0))
             .await
             .unwrap()
             .len(),
         2 * 784
     );
     let den = lab
-        .denoise(d[0].clone(), 0.5, 3, "dae_wide".into())
+        .denoise(f32s(&d[0]), n(0.5), n(3.0), s("dae_wide"))
         .await
         .unwrap();
     assert!(field(&den, "noisy").iter().all(|p| (0.0..=1.0).contains(p)));
 }
 
+/// A few bad calls with their messages (`tests/web_training.rs` sweeps every export), then a
+/// good call: the lab keeps working.
 async fn check_bad_input(lab: &DigitLab) {
-    let short = vec![0.5; 100];
-    assert!(error_message(lab.classify(short.clone(), "best".into()).await).contains("784 values"));
     let mut nan = vec![0.0; 784];
     nan[5] = f32::NAN;
-    assert!(error_message(lab.encode(nan).await).contains("index 5"));
     let mut big = vec![0.0; 784];
     big[7] = 2.0;
-    assert!(error_message(lab.reconstruct(big).await).contains("outside [0, 1]"));
-    assert!(error_message(lab.classify(vec![0.0; 784], "other".into()).await).contains("\"best\""));
-    assert!(error_message(lab.decode("gan".into(), 0.0, 0.0).await).contains("\"ae\" or \"vae\""));
-    assert!(error_message(lab.decode("ae".into(), f32::NAN, 0.0).await).contains("finite"));
-    assert!(
-        error_message(lab.decode_grid("vae".into(), 0, -1.0, 1.0, -1.0, 1.0).await)
-            .contains("grid size")
-    );
-    assert!(
-        error_message(
-            lab.decode_grid("vae".into(), 10, f32::INFINITY, 1.0, -1.0, 1.0)
-                .await
-        )
-        .contains("x0")
-    );
-    assert!(
-        error_message(lab.denoise(vec![0.0; 784], -0.1, 1, "dae".into()).await)
-            .contains("noise amount")
-    );
-    assert!(
-        error_message(lab.denoise(vec![0.0; 784], 0.1, 1, "gan".into()).await)
-            .contains("\"dae_wide\"")
-    );
-    assert!(error_message(lab.sample("ae".into(), 2, 1, vec![0.0], vec![]).await).contains("mean"));
-    assert!(
-        error_message(lab.sample("vae".into(), 0, 1, vec![], vec![]).await)
-            .contains("sample count")
-    );
-    assert!(
-        error_message(
-            lab.interpolate("ae".into(), vec![0.0; 784], vec![0.0; 3], 4)
-                .await
-        )
-        .contains("second image")
-    );
+    let zeros = || f32s(&[0.0; 784]);
+    for (message, expected) in [
+        (
+            error_message(lab.classify(f32s(&[0.5; 100]), s("best")).await),
+            "classify(): image must be a 28x28 image",
+        ),
+        (
+            error_message(lab.encode(f32s(&nan)).await),
+            "encode(): image[5] must be a finite number, got NaN",
+        ),
+        (
+            error_message(lab.reconstruct(f32s(&big)).await),
+            "reconstruct(): image[7] must be a pixel value in [0, 1], got 2",
+        ),
+        (
+            error_message(lab.classify(zeros(), s("other")).await),
+            "classifier must be \"best\" or \"paper\"",
+        ),
+        (
+            error_message(lab.classify(zeros(), n(5.0)).await),
+            "classify(): classifier must be \"best\" or \"paper\", got 5",
+        ),
+        (
+            error_message(lab.decode(s("gan"), n(0.0), n(0.0)).await),
+            "model must be \"ae\" or \"vae\"",
+        ),
+        (
+            error_message(lab.decode(s("ae"), n(f64::NAN), n(0.0)).await),
+            "decode(): x must be a finite number",
+        ),
+        (
+            error_message(
+                lab.decode_grid(s("vae"), n(2.7), n(-1.0), n(1.0), n(-1.0), n(1.0))
+                    .await,
+            ),
+            "decode_grid(): n must be an integer from 1 to 40, got 2.7",
+        ),
+        (
+            error_message(
+                lab.decode_grid(s("vae"), n(4294967301.0), n(-1.0), n(1.0), n(-1.0), n(1.0))
+                    .await,
+            ),
+            "got 4294967301",
+        ),
+        (
+            error_message(
+                lab.decode_grid(s("vae"), n(10.0), n(f64::INFINITY), n(1.0), n(-1.0), n(1.0))
+                    .await,
+            ),
+            "decode_grid(): x0",
+        ),
+        (
+            error_message(lab.denoise(zeros(), n(-0.1), n(1.0), s("dae")).await),
+            "denoise(): amount",
+        ),
+        (
+            error_message(lab.denoise(zeros(), n(0.1), n(1.0), s("gan")).await),
+            "\"dae_wide\"",
+        ),
+        (
+            error_message(
+                lab.sample(s("ae"), n(2.0), n(1.0), f32s(&[0.0]), empty())
+                    .await,
+            ),
+            "sample(): mean",
+        ),
+        (
+            error_message(
+                lab.sample(s("vae"), n(-1.0), n(1.0), empty(), empty())
+                    .await,
+            ),
+            "sample(): count must be an integer from 1 to 400, got -1",
+        ),
+        (
+            error_message(
+                lab.interpolate(s("ae"), zeros(), f32s(&[0.0; 3]), n(4.0))
+                    .await,
+            ),
+            "interpolate(): b",
+        ),
+    ] {
+        assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+    }
     // Still working afterwards.
-    assert_eq!(
-        lab.classify(vec![0.0; 784], "best".into())
-            .await
-            .unwrap()
-            .len(),
-        10
-    );
+    assert_eq!(lab.classify(zeros(), s("best")).await.unwrap().len(), 10);
 }
 
 #[wasm_bindgen_test]
 async fn cpu_and_webgpu_agree_with_native_and_each_other() {
-    let cpu = DigitLab::create("cpu".into()).await.unwrap();
+    let cpu = DigitLab::create(s("cpu")).await.unwrap();
     let info: Value = serde_wasm_bindgen::from_value(cpu.backend().unwrap()).unwrap();
     assert_eq!(info["kind"], "cpu");
     let on_cpu = check_against_golden(&cpu).await;
@@ -278,11 +342,8 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
 
     // The page's first WebGPU lab: two created at once (as when the page upgrades to WebGPU while
     // the training mode starts) share one initialisation; a second one would fail.
-    let (gpu, twin) = futures_util::future::join(
-        DigitLab::create("auto".into()),
-        DigitLab::create("auto".into()),
-    )
-    .await;
+    let (gpu, twin) =
+        futures_util::future::join(DigitLab::create(s("auto")), DigitLab::create(s("auto"))).await;
     let (gpu, twin) = (gpu.unwrap(), twin.unwrap());
     let twin_info: Value = serde_wasm_bindgen::from_value(twin.backend().unwrap()).unwrap();
     assert_eq!(twin_info["kind"], "webgpu", "{twin_info}");
@@ -295,10 +356,10 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     check_batched_calls(&gpu).await;
     check_bad_input(&gpu).await;
     // A second WebGPU lab on the same page reuses the device.
-    let again = DigitLab::create("auto".into()).await.unwrap();
+    let again = DigitLab::create(s("auto")).await.unwrap();
     assert_eq!(
         again
-            .classify(digits(&golden())[0].clone(), "best".into())
+            .classify(f32s(&digits(&golden())[0]), s("best"))
             .await
             .unwrap()
             .len(),
@@ -308,5 +369,17 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
 
 #[wasm_bindgen_test]
 async fn unknown_backend_is_an_error() {
-    assert!(error_message(DigitLab::create("tpu".into()).await).contains("\"auto\" or \"cpu\""));
+    for backend in [
+        s("tpu"),
+        n(5.0),
+        JsValue::TRUE,
+        JsValue::NULL,
+        js_sys::Object::new().into(),
+    ] {
+        let message = error_message(DigitLab::create(backend).await);
+        assert!(
+            message.contains("DigitLab.create(): backend must be \"auto\" or \"cpu\""),
+            "{message}"
+        );
+    }
 }

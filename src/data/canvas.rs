@@ -97,6 +97,6 @@ mod tests {
             .map(|(i, v)| v * (i % IMAGE_SIDE) as f32)
             .sum();
         assert!((mx / mass - 13.5).abs() <= 1.0, "{}", mx / mass);
-        assert!(to_mnist_format(&vec![0.0; 16], 4, 4).is_none());
+        assert!(to_mnist_format(&[0.0; 16], 4, 4).is_none());
     }
 }

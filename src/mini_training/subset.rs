@@ -34,14 +34,25 @@ pub struct Subset {
     pub valid: Dataset,
 }
 
+/// Most bytes a subset file may hold unzipped (the images file holds 4.7 MB): a corrupt or
+/// hostile file must not exhaust memory, which aborts the module in the browser.
+const MAX_UNZIPPED: u64 = 16 << 20;
+
 fn gunzip(bytes: &[u8], file: &str) -> Result<Vec<u8>, SubsetError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(MAX_UNZIPPED + 1)
         .read_to_end(&mut out)
         .map_err(|e| SubsetError::Gzip {
             file: file.to_string(),
             reason: e.to_string(),
         })?;
+    if out.len() as u64 > MAX_UNZIPPED {
+        return Err(SubsetError::Gzip {
+            file: file.to_string(),
+            reason: format!("more than {MAX_UNZIPPED} bytes unzipped"),
+        });
+    }
     Ok(out)
 }
 
@@ -130,6 +141,16 @@ mod tests {
         // Swapped files: the IDX reader names the wrong magic number.
         let err = Subset::from_gzip(&labels, &images).unwrap_err().to_string();
         assert!(err.contains(IMAGES_FILE), "{err}");
+        // A small file that unzips to more than any subset holds.
+        let bomb = {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut encoder, &vec![0u8; (MAX_UNZIPPED + 1) as usize])
+                .unwrap();
+            encoder.finish().unwrap()
+        };
+        let err = Subset::from_gzip(&bomb, &labels).unwrap_err().to_string();
+        assert!(err.contains("bytes unzipped"), "{err}");
         // Truncated gzip stream.
         let err = Subset::from_gzip(&images[..images.len() / 2], &labels)
             .unwrap_err()

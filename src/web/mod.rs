@@ -1,5 +1,6 @@
 //! The browser API: a thin wasm-bindgen layer over the shared models, with the committed
-//! weights embedded. Every method checks its input and returns a JS error instead of panicking;
+//! weights embedded. Every export takes its arguments as `JsValue`s and checks them (`input`)
+//! before any kernel runs, so no input reachable from JS panics (a panic aborts the module);
 //! results are read with burn's async reads (sync reads panic in wasm).
 
 mod backend;
@@ -11,6 +12,8 @@ use burn::prelude::*;
 use rand::{SeedableRng, rngs::StdRng};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+use input::Call;
 
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
@@ -27,6 +30,12 @@ include!(concat!(env!("OUT_DIR"), "/weights.rs"));
 
 /// Largest latent coordinate accepted (the VAE prior lives within ±4; AE codes within tens).
 const MAX_COORD: f32 = 1e4;
+/// Largest grid side of `decode_grid` (1,600 images in one batch).
+const MAX_GRID: usize = 40;
+/// Most digits one `sample` call draws.
+const MAX_SAMPLES: usize = 400;
+/// Most images one `interpolate` call returns.
+const MAX_STEPS: usize = 64;
 
 unsafe extern "C" {
     /// Runs the static constructors (burn's kernels register themselves through `inventory`);
@@ -70,6 +79,11 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(js_err)
 }
 
+/// The `backend` argument of the constructors: "auto" (WebGPU, else the CPU) or "cpu".
+fn backend_choice(call: Call, value: &JsValue) -> Result<&'static str, JsError> {
+    call.choice(value, "backend", &["auto", "cpu"])
+}
+
 #[derive(Serialize)]
 struct Encoding {
     ae: Vec<f32>,
@@ -93,6 +107,7 @@ fn float_arrays(fields: &[(&str, &[f32])]) -> Result<JsValue, JsError> {
 }
 
 /// The models on one device. Built once per page (`DigitLab.create`), reused for every call.
+/// It holds no state that a call changes, so calls may overlap freely.
 #[wasm_bindgen]
 pub struct DigitLab {
     device: Device,
@@ -105,18 +120,28 @@ pub struct DigitLab {
     classifier_best: Classifier,
 }
 
+/// The two decoders of the latent explorer.
+#[derive(Clone, Copy, PartialEq)]
+enum Decoder {
+    Ae,
+    Vae,
+}
+
+fn decoder(call: Call, value: &JsValue) -> Result<Decoder, JsError> {
+    Ok(match call.choice(value, "model", &["ae", "vae"])? {
+        "ae" => Decoder::Ae,
+        _ => Decoder::Vae,
+    })
+}
+
 #[wasm_bindgen]
 impl DigitLab {
-    /// Loads the bundled models on WebGPU (`prefer` = "auto") with the CPU fallback, or on the
-    /// CPU backend (`prefer` = "cpu").
-    pub async fn create(prefer: String) -> Result<DigitLab, JsError> {
+    /// Loads the bundled models on WebGPU (`backend` = "auto") with the CPU fallback, or on the
+    /// CPU backend (`backend` = "cpu").
+    pub async fn create(backend: JsValue) -> Result<DigitLab, JsError> {
         init_runtime();
-        if prefer != "auto" && prefer != "cpu" {
-            return Err(js_err(format!(
-                "backend must be \"auto\" or \"cpu\", got \"{prefer}\""
-            )));
-        }
-        let (device, backend) = backend::select(&prefer).await;
+        let prefer = backend_choice(Call("DigitLab.create()"), &backend)?;
+        let (device, backend) = backend::select(prefer).await;
         let manifest = Manifest::parse(MANIFEST).map_err(js_err)?;
         Ok(DigitLab {
             ae: load_conv_ae(&manifest, ModelKind::Ae, AE, &device).map_err(js_err)?,
@@ -149,6 +174,7 @@ impl DigitLab {
         MANIFEST.to_string()
     }
 
+    /// Checked pixels (whole images) as a tensor.
     fn images(&self, pixels: Vec<f32>) -> Tensor<4> {
         let n = pixels.len() / IMAGE_PIXELS;
         Tensor::from_data(
@@ -157,48 +183,30 @@ impl DigitLab {
         )
     }
 
-    fn points(&self, coords: Vec<f32>) -> Tensor<2> {
+    /// Decodes checked 2-D points (x, y interleaved).
+    async fn decode_points(&self, model: Decoder, coords: Vec<f32>) -> Result<Vec<f32>, JsError> {
         let n = coords.len() / 2;
-        Tensor::from_data(TensorData::new(coords, [n, 2]), &self.device)
-    }
-
-    fn decoder(&self, model: &str) -> Result<bool, JsError> {
+        let z = Tensor::from_data(TensorData::new(coords, [n, 2]), &self.device);
         match model {
-            "ae" => Ok(false),
-            "vae" => Ok(true),
-            other => Err(js_err(format!(
-                "model must be \"ae\" or \"vae\", got \"{other}\""
-            ))),
+            Decoder::Vae => read(self.vae.decode(z)).await,
+            Decoder::Ae => read(self.ae.decoder.forward(z)).await,
         }
     }
 
-    async fn decode_points(&self, model: &str, coords: Vec<f32>) -> Result<Vec<f32>, JsError> {
-        let z = self.points(coords);
-        if self.decoder(model)? {
-            read(self.vae.decode(z)).await
-        } else {
-            read(self.ae.decoder.forward(z)).await
-        }
-    }
-
-    /// Class probabilities (10) of a 28×28 image in [0, 1]; `which` is "best" or "paper".
-    pub async fn classify(&self, image: Vec<f32>, which: String) -> Result<Vec<f32>, JsError> {
-        let x = self.images(input::image(&image, "image").map_err(js_err)?);
-        let model = match which.as_str() {
+    /// Class probabilities (10) of a 28×28 image in [0, 1]; `classifier` is "best" or "paper".
+    pub async fn classify(&self, image: JsValue, classifier: JsValue) -> Result<Vec<f32>, JsError> {
+        let call = Call("classify()");
+        let pixels = call.image(&image, "image")?;
+        let model = match call.choice(&classifier, "classifier", &["best", "paper"])? {
             "best" => &self.classifier_best,
-            "paper" => &self.classifier,
-            other => {
-                return Err(js_err(format!(
-                    "classifier must be \"best\" or \"paper\", got \"{other}\""
-                )));
-            }
+            _ => &self.classifier,
         };
-        read(model.probabilities(x)).await
+        read(model.probabilities(self.images(pixels))).await
     }
 
     /// `{ae: [x, y], vae_mu: [x, y], vae_logvar: [a, b]}` for one image.
-    pub async fn encode(&self, image: Vec<f32>) -> Result<JsValue, JsError> {
-        let x = self.images(input::image(&image, "image").map_err(js_err)?);
+    pub async fn encode(&self, image: JsValue) -> Result<JsValue, JsError> {
+        let x = self.images(Call("encode()").image(&image, "image")?);
         let ae = read(self.ae.encoder.forward(x.clone())).await?;
         let (mu, logvar) = self.vae.encode(x);
         to_js(&Encoding {
@@ -208,11 +216,18 @@ impl DigitLab {
         })
     }
 
-    /// Decodes one latent point with the AE or the VAE: 784 pixels.
-    pub async fn decode(&self, model: String, x: f32, y: f32) -> Result<Vec<f32>, JsError> {
-        let x = input::number(x, "x", -MAX_COORD..=MAX_COORD).map_err(js_err)?;
-        let y = input::number(y, "y", -MAX_COORD..=MAX_COORD).map_err(js_err)?;
-        self.decode_points(&model, vec![x, y]).await
+    /// Decodes one latent point with the AE or the VAE (`model`): 784 pixels.
+    pub async fn decode(
+        &self,
+        model: JsValue,
+        x: JsValue,
+        y: JsValue,
+    ) -> Result<Vec<f32>, JsError> {
+        let call = Call("decode()");
+        let model = decoder(call, &model)?;
+        let x = call.float(&x, "x", -MAX_COORD..=MAX_COORD)?;
+        let y = call.float(&y, "y", -MAX_COORD..=MAX_COORD)?;
+        self.decode_points(model, vec![x, y]).await
     }
 
     /// Decodes an n×n grid over [x0, x1] × [y0, y1] in one batch: n·n·784 pixels, row by row
@@ -220,21 +235,23 @@ impl DigitLab {
     #[allow(clippy::too_many_arguments)]
     pub async fn decode_grid(
         &self,
-        model: String,
-        n: u32,
-        x0: f32,
-        x1: f32,
-        y0: f32,
-        y1: f32,
+        model: JsValue,
+        n: JsValue,
+        x0: JsValue,
+        x1: JsValue,
+        y0: JsValue,
+        y1: JsValue,
     ) -> Result<Vec<f32>, JsError> {
-        let n = input::count(n, "grid size", 1..=40).map_err(js_err)?;
+        let call = Call("decode_grid()");
+        let model = decoder(call, &model)?;
+        let n = call.count(&n, "n", 1..=MAX_GRID)?;
         let mut bounds = [0.0; 4];
         for (b, (v, name)) in
             bounds
                 .iter_mut()
-                .zip([(x0, "x0"), (x1, "x1"), (y0, "y0"), (y1, "y1")])
+                .zip([(&x0, "x0"), (&x1, "x1"), (&y0, "y0"), (&y1, "y1")])
         {
-            *b = input::number(v, name, -MAX_COORD..=MAX_COORD).map_err(js_err)?;
+            *b = call.float(v, name, -MAX_COORD..=MAX_COORD)?;
         }
         let [x0, x1, y0, y1] = bounds;
         let at = |i: usize, lo: f32, hi: f32| {
@@ -247,12 +264,12 @@ impl DigitLab {
         let coords: Vec<f32> = (0..n)
             .flat_map(|r| (0..n).flat_map(move |c| [at(c, x0, x1), at(r, y1, y0)]))
             .collect();
-        self.decode_points(&model, coords).await
+        self.decode_points(model, coords).await
     }
 
     /// AE and VAE reconstructions of one image: `{ae, vae}` (Float32Arrays).
-    pub async fn reconstruct(&self, image: Vec<f32>) -> Result<JsValue, JsError> {
-        let x = self.images(input::image(&image, "image").map_err(js_err)?);
+    pub async fn reconstruct(&self, image: JsValue) -> Result<JsValue, JsError> {
+        let x = self.images(Call("reconstruct()").image(&image, "image")?);
         let (mu, _) = self.vae.encode(x.clone());
         let ae = read(self.ae.forward(x)).await?;
         let vae = read(self.vae.decode(mu)).await?;
@@ -264,84 +281,103 @@ impl DigitLab {
     /// Returns `{noisy, cleaned}` (Float32Arrays).
     pub async fn denoise(
         &self,
-        image: Vec<f32>,
-        amount: f32,
-        seed: u32,
-        model: String,
+        image: JsValue,
+        amount: JsValue,
+        seed: JsValue,
+        model: JsValue,
     ) -> Result<JsValue, JsError> {
-        if model != "dae" && model != "dae_wide" {
-            return Err(js_err(format!(
-                "denoiser must be \"dae\" or \"dae_wide\", got \"{model}\""
-            )));
-        }
-        let mut noisy = input::image(&image, "image").map_err(js_err)?;
-        let amount = input::number(amount, "noise amount", 0.0..=1.0).map_err(js_err)?;
-        add_gaussian_noise(
-            &mut noisy,
-            amount,
-            &mut StdRng::seed_from_u64(u64::from(seed)),
-        );
+        let call = Call("denoise()");
+        let mut noisy = call.image(&image, "image")?;
+        let amount = call.float(&amount, "amount", 0.0..=1.0)?;
+        let seed = call.seed(&seed, "seed")?;
+        let wide = call.choice(&model, "model", &["dae", "dae_wide"])? == "dae_wide";
+        add_gaussian_noise(&mut noisy, amount, &mut StdRng::seed_from_u64(seed));
         let x = self.images(noisy.clone());
-        let cleaned = if model == "dae" {
-            read(self.dae.forward(x)).await?
-        } else {
+        let cleaned = if wide {
             read(self.dae_wide.reconstruct(x)).await?
+        } else {
+            read(self.dae.forward(x)).await?
         };
         float_arrays(&[("noisy", &noisy), ("cleaned", &cleaned)])
     }
 
-    /// `k` new digits (k·784 pixels): from N(0, I) for the VAE; for the AE from `mean` and the
-    /// Cholesky factor `chol` = [l11, l21, l22] of the Gaussian fitted to the training codes.
+    /// `count` new digits (count·784 pixels): from N(0, I) for the VAE; for the AE from `mean`
+    /// and the Cholesky factor `chol` = [l11, l21, l22] of the Gaussian fitted to the training
+    /// codes (the VAE takes no `mean` or `chol`: pass `[]` or leave them out).
     pub async fn sample(
         &self,
-        model: String,
-        k: u32,
-        seed: u32,
-        mean: Vec<f32>,
-        chol: Vec<f32>,
+        model: JsValue,
+        count: JsValue,
+        seed: JsValue,
+        mean: JsValue,
+        chol: JsValue,
     ) -> Result<Vec<f32>, JsError> {
-        let k = input::count(k, "sample count", 1..=400).map_err(js_err)?;
-        let eps = standard_normal(2 * k, &mut StdRng::seed_from_u64(u64::from(seed)));
-        let coords = if self.decoder(&model)? {
-            eps
+        let call = Call("sample()");
+        let model = decoder(call, &model)?;
+        let k = call.count(&count, "count", 1..=MAX_SAMPLES)?;
+        let seed = call.seed(&seed, "seed")?;
+        let in_range = |values: &[f32], name: &str| match values
+            .iter()
+            .find(|v| !(-MAX_COORD..=MAX_COORD).contains(*v))
+        {
+            Some(v) => Err(call.error(format!(
+                "{name} values must be within ±{MAX_COORD}, got {v}"
+            ))),
+            None => Ok(()),
+        };
+        let gaussian = if model == Decoder::Ae {
+            let mean = call.floats(&mean, "mean", "[mx, my] (2 numbers)", |n| n == 2)?;
+            let chol = call.floats(&chol, "chol", "[l11, l21, l22] (3 numbers)", |n| n == 3)?;
+            in_range(&mean, "mean")?;
+            in_range(&chol, "chol")?;
+            Some((mean, chol))
         } else {
-            if mean.len() != 2
-                || chol.len() != 3
-                || mean.iter().chain(&chol).any(|v| !v.is_finite())
-            {
-                return Err(js_err(
-                    "AE sampling needs mean = [mx, my] and chol = [l11, l21, l22], all finite",
-                ));
+            for (value, name) in [(&mean, "mean"), (&chol, "chol")] {
+                if !value.is_undefined() {
+                    call.floats(
+                        value,
+                        name,
+                        "left out or [] for the VAE (it samples its prior N(0, I))",
+                        |n| n == 0,
+                    )?;
+                }
             }
-            eps.chunks(2)
+            None
+        };
+        let eps = standard_normal(2 * k, &mut StdRng::seed_from_u64(seed));
+        let coords = match gaussian {
+            None => eps,
+            Some((mean, chol)) => eps
+                .chunks(2)
                 .flat_map(|e| {
                     [
                         mean[0] + chol[0] * e[0],
                         mean[1] + chol[1] * e[0] + chol[2] * e[1],
                     ]
                 })
-                .collect()
+                .collect(),
         };
-        self.decode_points(&model, coords).await
+        self.decode_points(model, coords).await
     }
 
     /// Interpolates between two images in the AE code or VAE mean space: `steps` images
     /// (steps·784 pixels) from `a` to `b` inclusive.
     pub async fn interpolate(
         &self,
-        model: String,
-        a: Vec<f32>,
-        b: Vec<f32>,
-        steps: u32,
+        model: JsValue,
+        a: JsValue,
+        b: JsValue,
+        steps: JsValue,
     ) -> Result<Vec<f32>, JsError> {
-        let steps = input::count(steps, "steps", 2..=64).map_err(js_err)?;
-        let mut pixels = input::image(&a, "first image").map_err(js_err)?;
-        pixels.extend(input::image(&b, "second image").map_err(js_err)?);
+        let call = Call("interpolate()");
+        let model = decoder(call, &model)?;
+        let mut pixels = call.image(&a, "a")?;
+        pixels.extend(call.image(&b, "b")?);
+        let steps = call.count(&steps, "steps", 2..=MAX_STEPS)?;
         let x = self.images(pixels);
-        let codes = if self.decoder(&model)? {
-            read(self.vae.encode(x).0).await?
-        } else {
-            read(self.ae.encoder.forward(x)).await?
+        let codes = match model {
+            Decoder::Vae => read(self.vae.encode(x).0).await?,
+            Decoder::Ae => read(self.ae.encoder.forward(x)).await?,
         };
         let coords: Vec<f32> = (0..steps)
             .flat_map(|i| {
@@ -352,6 +388,6 @@ impl DigitLab {
                 ]
             })
             .collect();
-        self.decode_points(&model, coords).await
+        self.decode_points(model, coords).await
     }
 }

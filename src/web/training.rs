@@ -3,18 +3,26 @@
 //! loads this bundle after its first result (for WebGPU) or when the training mode opens, so
 //! autodiff and the optimiser stay out of the first page load.
 //!
-//! JS must not call a method of an object while another call on it is pending (wasm-bindgen
-//! refuses the re-entry); the page queues its calls.
+//! Both objects run one call at a time: a call made while another one on the same object is
+//! still pending fails at once with a "busy" error (the object stays usable), and the getters
+//! answer at any time. Every method takes `&self`, with the state in a `RefCell` that is never
+//! borrowed across an `await`: wasm-bindgen holds a `&mut self` method's borrow until its promise
+//! settles, so a getter called meanwhile threw "recursive use of an object detected".
+
+use std::cell::{Cell, RefCell};
 
 use burn::prelude::*;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::backend::{self, BackendInfo};
-use super::{CLASSIFIER_BEST, MANIFEST, MAX_COORD, float_arrays, input, js_err, read, to_js};
+use super::input::Call;
+use super::{
+    CLASSIFIER_BEST, MANIFEST, MAX_COORD, backend_choice, float_arrays, js_err, read, to_js,
+};
 use crate::data::IMAGE_PIXELS;
 use crate::mini_training::finetune::{self, Layers};
-use crate::mini_training::{Finetuner, SessionConfig, Subset, TrainingSession};
+use crate::mini_training::{Finetuner, LiveModel, SessionConfig, Subset, TrainingSession};
 use crate::model::{CLASSES, Manifest, ModelKind, load_classifier};
 
 async fn read_scalar(tensor: Tensor<1>) -> Result<f32, JsError> {
@@ -22,6 +30,38 @@ async fn read_scalar(tensor: Tensor<1>) -> Result<f32, JsError> {
         .into_scalar_async::<f32>()
         .await
         .map_err(|e| js_err(format!("reading a result: {e:?}")))
+}
+
+/// Largest gzipped file `LiveTraining.create` takes (the subset's are about 1 MB).
+const MAX_GZIP_BYTES: usize = 64 << 20;
+/// Most optimiser steps one `train` call runs.
+const MAX_TRAIN_STEPS: usize = 10_000;
+
+/// One call at a time on a stateful object: the pending call's name, and a guard that clears
+/// it when the call ends (also when it fails).
+#[derive(Default)]
+struct Busy(Cell<Option<&'static str>>);
+
+struct BusyGuard<'a>(&'a Cell<Option<&'static str>>);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(None);
+    }
+}
+
+impl Busy {
+    fn enter(&self, call: Call, method: &'static str) -> Result<BusyGuard<'_>, JsError> {
+        match self.0.get() {
+            Some(pending) => Err(call.error(format!(
+                "busy: {pending}() has not finished yet; wait for its promise before the next call"
+            ))),
+            None => {
+                self.0.set(Some(method));
+                Ok(BusyGuard(&self.0))
+            }
+        }
+    }
 }
 
 /// What one `train` call did, and where the run stands.
@@ -36,36 +76,112 @@ struct TrainReport {
     progress: crate::mini_training::Progress,
 }
 
+/// The fields of `LiveTraining.create`'s settings, as the page names them.
+const SETTINGS: &[&str] = &[
+    "model",
+    "learningRate",
+    "batchSize",
+    "epochs",
+    "code",
+    "seed",
+];
+
+/// Reads the settings object field by field: unknown fields, wrong types, fractions and
+/// out-of-range values are errors that name the field.
+fn settings(call: Call, value: &JsValue) -> Result<SessionConfig, JsError> {
+    let fields = call.object(value, "settings", SETTINGS)?;
+    let model = match fields.required("model", |c, v, n| c.choice(v, n, &["ae", "vae"]))? {
+        "ae" => LiveModel::Ae,
+        _ => LiveModel::Vae,
+    };
+    let config = SessionConfig {
+        model,
+        learning_rate: fields.required("learningRate", |c, v, n| {
+            c.number_where(v, n, "a number in (0, 1]", |x| x > 0.0 && x <= 1.0)
+        })?,
+        batch_size: fields.required("batchSize", |c, v, n| {
+            c.count(v, n, 1..=SessionConfig::MAX_BATCH)
+        })?,
+        epochs: fields.required("epochs", |c, v, n| {
+            c.count(v, n, 1..=SessionConfig::MAX_EPOCHS)
+        })?,
+        code: fields
+            .optional("code", |c, v, n| c.count(v, n, 2..=SessionConfig::MAX_CODE))?
+            .unwrap_or(2),
+        seed: fields
+            .optional("seed", |c, v, n| c.seed(v, n))?
+            .unwrap_or(0),
+    };
+    if model == LiveModel::Vae && config.code != 2 {
+        return Err(call.error(format!(
+            "settings.code must be 2 (or left out) for the VAE, whose latent space is 2-D; got {}",
+            config.code
+        )));
+    }
+    config.validate().map_err(|e| call.error(e))?;
+    Ok(config)
+}
+
 /// A ConvAE or VAE being trained on the bundled MNIST subset.
 #[wasm_bindgen]
 pub struct LiveTraining {
-    session: TrainingSession,
+    session: RefCell<TrainingSession>,
     backend: BackendInfo,
+    busy: Busy,
+    /// Whether `latentMap` has run: for codes wider than 2-D, decoding a map point needs the
+    /// map's projection (without it the 2-D point reached the decoder and burn's shape check
+    /// aborted the module).
+    mapped: Cell<bool>,
+}
+
+impl LiveTraining {
+    /// The session, for a call that holds the busy guard (or a getter): no borrow outlives a
+    /// call's synchronous part, so this never meets another one.
+    fn session(&self, call: Call) -> Result<std::cell::RefMut<'_, TrainingSession>, JsError> {
+        self.session
+            .try_borrow_mut()
+            .map_err(|_| call.error("busy: another call is using this session"))
+    }
+
+    fn read_session<T>(
+        &self,
+        call: Call,
+        f: impl FnOnce(&TrainingSession) -> T,
+    ) -> Result<T, JsError> {
+        let session = self
+            .session
+            .try_borrow()
+            .map_err(|_| call.error("busy: another call is using this session"))?;
+        Ok(f(&session))
+    }
 }
 
 #[wasm_bindgen]
 impl LiveTraining {
-    /// A new run. `prefer` is "auto" (WebGPU, else CPU) or "cpu"; `images_gz` and `labels_gz`
-    /// are the two files of `www/data`; `config` is `{model: "ae" | "vae", learningRate,
-    /// batchSize, epochs, code?, seed?}`.
+    /// A new run. `backend` is "auto" (WebGPU, else CPU) or "cpu"; `images` and `labels` are
+    /// the two gzipped files of `www/data` (Uint8Arrays); `settings` is `{model: "ae" | "vae",
+    /// learningRate, batchSize, epochs, code?, seed?}`.
     pub async fn create(
-        prefer: String,
-        images_gz: Vec<u8>,
-        labels_gz: Vec<u8>,
-        config: JsValue,
+        backend: JsValue,
+        images: JsValue,
+        labels: JsValue,
+        settings: JsValue,
     ) -> Result<LiveTraining, JsError> {
         super::init_runtime();
-        if prefer != "auto" && prefer != "cpu" {
-            return Err(js_err(format!(
-                "backend must be \"auto\" or \"cpu\", got \"{prefer}\""
-            )));
-        }
-        let config: SessionConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| js_err(format!("training settings: {e}")))?;
-        let subset = Subset::from_gzip(&images_gz, &labels_gz).map_err(js_err)?;
-        let (device, backend) = backend::select(&prefer).await;
-        let session = TrainingSession::new(config, subset, &device).map_err(js_err)?;
-        Ok(LiveTraining { session, backend })
+        let call = Call("LiveTraining.create()");
+        let prefer = backend_choice(call, &backend)?;
+        let images = call.bytes(&images, "images", MAX_GZIP_BYTES)?;
+        let labels = call.bytes(&labels, "labels", MAX_GZIP_BYTES)?;
+        let config = self::settings(call, &settings)?;
+        let subset = Subset::from_gzip(&images, &labels).map_err(|e| call.error(e))?;
+        let (device, backend) = backend::select(prefer).await;
+        let session = TrainingSession::new(config, subset, &device).map_err(|e| call.error(e))?;
+        Ok(LiveTraining {
+            session: RefCell::new(session),
+            backend,
+            busy: Busy::default(),
+            mapped: Cell::new(false),
+        })
     }
 
     /// `{kind: "webgpu" | "cpu", adapter, reason}`.
@@ -77,116 +193,143 @@ impl LiveTraining {
     /// The settings this run was created with.
     #[wasm_bindgen(getter)]
     pub fn config(&self) -> Result<JsValue, JsError> {
-        to_js(self.session.config())
+        let call = Call("LiveTraining.config");
+        to_js(&self.read_session(call, |s| s.config().clone())?)
     }
 
-    /// `{steps, epoch, epochFraction, samplesSeen, done}`.
+    /// `{steps, epoch, epochFraction, samplesSeen, done}`; answers while a call is pending.
     #[wasm_bindgen(getter)]
     pub fn progress(&self) -> Result<JsValue, JsError> {
-        to_js(self.session.progress())
+        let call = Call("LiveTraining.progress");
+        to_js(&self.read_session(call, |s| s.progress().clone())?)
     }
 
     /// Labels of the validation digits (the map's colours), in map order.
     #[wasm_bindgen(getter, js_name = validLabels)]
-    pub fn valid_labels(&self) -> Vec<u8> {
-        self.session.valid_labels().to_vec()
+    pub fn valid_labels(&self) -> Result<Vec<u8>, JsError> {
+        let call = Call("LiveTraining.validLabels");
+        self.read_session(call, |s| s.valid_labels().to_vec())
     }
 
-    /// Runs up to `count` optimiser steps and reads their mean loss once at the end:
+    /// Runs up to `steps` optimiser steps and reads their mean loss once at the end:
     /// `{ran, loss, steps, epoch, epochFraction, samplesSeen, done}`. A loss that is no longer
     /// finite is an error (the learning rate is too high): reset and lower it.
-    pub async fn train(&mut self, count: u32) -> Result<JsValue, JsError> {
-        let count = input::count(count, "step count", 1..=10_000).map_err(js_err)?;
-        let (loss, ran) = match self.session.steps(count) {
+    pub async fn train(&self, steps: JsValue) -> Result<JsValue, JsError> {
+        let call = Call("LiveTraining.train()");
+        let count = call.count(&steps, "steps", 1..=MAX_TRAIN_STEPS)?;
+        let _busy = self.busy.enter(call, "train")?;
+        // Bound first: a borrow in the `match` scrutinee would live across the `await`.
+        let stepped = self.session(call)?.steps(count);
+        let (loss, ran) = match stepped {
             Some((sum, ran)) => (Some(read_scalar(sum).await? / ran as f32), ran),
             None => (None, 0),
         };
         if loss.is_some_and(|l| !l.is_finite()) {
-            return Err(js_err(
+            return Err(call.error(
                 "training diverged (the loss is no longer a number): lower the learning rate and reset",
             ));
         }
+        let progress = self.read_session(call, |s| s.progress().clone())?;
         to_js(&TrainReport {
             ran,
             loss,
-            progress: self.session.progress().clone(),
+            progress,
         })
     }
 
     /// Loss on the 1,000 validation digits (no dropout; the VAE with a fixed ε).
     pub async fn validate(&self) -> Result<f32, JsError> {
-        read_scalar(self.session.valid_loss()).await
+        let call = Call("LiveTraining.validate()");
+        let _busy = self.busy.enter(call, "validate")?;
+        let loss = self.read_session(call, |s| s.valid_loss())?;
+        read_scalar(loss).await
     }
 
     /// The 2-D map of the validation digits: `{xy: Float32Array, knn5, projected}`; `projected`
     /// when codes wider than 2 are shown by their first two principal components.
     #[wasm_bindgen(js_name = latentMap)]
-    pub async fn latent_map(&mut self) -> Result<JsValue, JsError> {
-        let codes = read(self.session.codes()).await?;
-        let map = self.session.latent_map(&codes).map_err(js_err)?;
+    pub async fn latent_map(&self) -> Result<JsValue, JsError> {
+        let call = Call("LiveTraining.latentMap()");
+        let _busy = self.busy.enter(call, "latentMap")?;
+        let codes = read(self.read_session(call, |s| s.codes())?).await?;
+        let map = self
+            .session(call)?
+            .latent_map(&codes)
+            .map_err(|e| call.error(e))?;
+        self.mapped.set(true);
         let object = float_arrays(&[("xy", &map.xy)])?;
         for (name, value) in [
             ("knn5", JsValue::from_f64(map.knn5)),
             ("projected", JsValue::from_bool(map.is_projected())),
         ] {
             js_sys::Reflect::set(&object, &JsValue::from_str(name), &value)
-                .map_err(|_| js_err("cannot build the map result"))?;
+                .map_err(|_| call.error("cannot build the map result"))?;
         }
         Ok(object)
     }
 
     /// The first 8 validation digits, then their reconstructions: 16·784 pixels.
     pub async fn reconstructions(&self) -> Result<Vec<f32>, JsError> {
-        read(self.session.reconstructions()).await
+        let call = Call("LiveTraining.reconstructions()");
+        let _busy = self.busy.enter(call, "reconstructions")?;
+        read(self.read_session(call, |s| s.reconstructions())?).await
     }
 
-    /// Decodes a point of the latest latent map (call `latentMap` first for codes wider than
-    /// 2-D): 784 pixels.
-    pub async fn decode(&self, x: f32, y: f32) -> Result<Vec<f32>, JsError> {
-        let x = input::number(x, "x", -MAX_COORD..=MAX_COORD).map_err(js_err)?;
-        let y = input::number(y, "y", -MAX_COORD..=MAX_COORD).map_err(js_err)?;
-        read(self.session.decode_map_points(&[x, y])).await
+    /// Decodes a point of the latest latent map: 784 pixels. For codes wider than 2-D the map
+    /// is a projection, so `latentMap` must have run first.
+    pub async fn decode(&self, x: JsValue, y: JsValue) -> Result<Vec<f32>, JsError> {
+        let call = Call("LiveTraining.decode()");
+        let x = call.float(&x, "x", -MAX_COORD..=MAX_COORD)?;
+        let y = call.float(&y, "y", -MAX_COORD..=MAX_COORD)?;
+        let _busy = self.busy.enter(call, "decode")?;
+        let code = self.read_session(call, |s| s.config().code)?;
+        let model = self.read_session(call, |s| s.config().model)?;
+        if model == LiveModel::Ae && code != 2 && !self.mapped.get() {
+            return Err(call.error(format!(
+                "this ConvAE's code has {code} values, and (x, y) is a point of its latent map \
+                 (the code's first two principal components): call latentMap() first"
+            )));
+        }
+        read(self.read_session(call, |s| s.decode_map_points(&[x, y]))?).await
     }
-}
-
-/// Checks a batch of images for classification: whole 28×28 images with pixels in [0, 1].
-fn check_images(values: &[f32]) -> Result<(), JsError> {
-    if values.is_empty() || !values.len().is_multiple_of(IMAGE_PIXELS) {
-        return Err(js_err(format!(
-            "images: expected whole 28x28 images (a multiple of 784 values), got {} values",
-            values.len()
-        )));
-    }
-    if values.len() / IMAGE_PIXELS > finetune::MAX_EXAMPLES {
-        return Err(js_err(format!(
-            "images: at most {} at once",
-            finetune::MAX_EXAMPLES
-        )));
-    }
-    for image in values.chunks_exact(IMAGE_PIXELS) {
-        input::image(image, "images").map_err(js_err)?;
-    }
-    Ok(())
 }
 
 /// The bundled best classifier, fine-tuned on the user's drawings.
 #[wasm_bindgen]
 pub struct HandwritingTuner {
-    tuner: Finetuner,
+    tuner: RefCell<Finetuner>,
+    busy: Busy,
+}
+
+impl HandwritingTuner {
+    fn tuner(&self, call: Call) -> Result<std::cell::RefMut<'_, Finetuner>, JsError> {
+        self.tuner
+            .try_borrow_mut()
+            .map_err(|_| call.error("busy: another call is using this tuner"))
+    }
+
+    fn read_tuner<T>(&self, call: Call, f: impl FnOnce(&Finetuner) -> T) -> Result<T, JsError> {
+        let tuner = self
+            .tuner
+            .try_borrow()
+            .map_err(|_| call.error("busy: another call is using this tuner"))?;
+        Ok(f(&tuner))
+    }
 }
 
 #[wasm_bindgen]
 impl HandwritingTuner {
-    /// `layers`: "head" (the final layer only) or "dense" (the two dense layers and the head).
-    pub async fn create(prefer: String, layers: String) -> Result<HandwritingTuner, JsError> {
+    /// `backend`: "auto" or "cpu"; `layers`: "head" (the final layer only) or "dense" (the two
+    /// dense layers and the head).
+    pub async fn create(backend: JsValue, layers: JsValue) -> Result<HandwritingTuner, JsError> {
         super::init_runtime();
-        if prefer != "auto" && prefer != "cpu" {
-            return Err(js_err(format!(
-                "backend must be \"auto\" or \"cpu\", got \"{prefer}\""
-            )));
-        }
-        let layers = Layers::parse(&layers).map_err(js_err)?;
-        let (device, _) = backend::select(&prefer).await;
+        let call = Call("HandwritingTuner.create()");
+        let prefer = backend_choice(call, &backend)?;
+        let layers = match call.choice(&layers, "layers", &["head", "dense"])? {
+            "head" => Layers::Head,
+            _ => Layers::Dense,
+        };
+        let (device, _) = backend::select(prefer).await;
         let manifest = Manifest::parse(MANIFEST).map_err(js_err)?;
         let classifier = load_classifier(
             &manifest,
@@ -196,23 +339,40 @@ impl HandwritingTuner {
         )
         .map_err(js_err)?;
         Ok(HandwritingTuner {
-            tuner: Finetuner::new(classifier, layers, &device, 1),
+            tuner: RefCell::new(Finetuner::new(classifier, layers, &device, 1)),
+            busy: Busy::default(),
         })
     }
 
     /// `steps` Adam steps on the examples (`n·784` pixels, `n` labels), each step on a new
     /// random warp of every drawing; resolves to the last step's mean cross-entropy.
     pub async fn fit(
-        &mut self,
-        images: Vec<f32>,
-        labels: Vec<u8>,
-        steps: u32,
-        learning_rate: f64,
+        &self,
+        images: JsValue,
+        labels: JsValue,
+        steps: JsValue,
+        learning_rate: JsValue,
     ) -> Result<f32, JsError> {
+        let call = Call("HandwritingTuner.fit()");
+        let pixels = call.images(&images, "images", 1..=finetune::MAX_EXAMPLES)?;
+        let labels = call.labels(&labels, "labels", finetune::MAX_EXAMPLES)?;
+        if labels.len() * IMAGE_PIXELS != pixels.len() {
+            return Err(call.error(format!(
+                "labels must have one label per image: {} images, got {} labels",
+                pixels.len() / IMAGE_PIXELS,
+                labels.len()
+            )));
+        }
+        let steps = call.count(&steps, "steps", 1..=finetune::MAX_STEPS)?;
+        let learning_rate =
+            call.number_where(&learning_rate, "learningRate", "a number in (0, 1]", |x| {
+                x > 0.0 && x <= 1.0
+            })?;
+        let _busy = self.busy.enter(call, "fit")?;
         let loss = self
-            .tuner
-            .fit(&images, &labels, steps as usize, learning_rate)
-            .map_err(js_err)?;
+            .tuner(call)?
+            .fit(&pixels, &labels, steps, learning_rate)
+            .map_err(|e| call.error(e))?;
         read_scalar(loss).await
     }
 
@@ -220,28 +380,37 @@ impl HandwritingTuner {
     /// shipped.
     pub async fn probabilities(
         &self,
-        images: Vec<f32>,
-        bundled: bool,
+        images: JsValue,
+        bundled: JsValue,
     ) -> Result<Vec<f32>, JsError> {
-        check_images(&images)?;
-        let probs = if bundled {
-            self.tuner.original_probabilities(&images)
-        } else {
-            self.tuner.probabilities(&images)
-        };
+        let call = Call("HandwritingTuner.probabilities()");
+        let pixels = call.images(&images, "images", 1..=finetune::MAX_EXAMPLES)?;
+        let bundled = call.boolean(&bundled, "bundled")?;
+        let _busy = self.busy.enter(call, "probabilities")?;
+        let probs = self.read_tuner(call, |t| {
+            if bundled {
+                t.original_probabilities(&pixels)
+            } else {
+                t.probabilities(&pixels)
+            }
+        })?;
         let values = read(probs).await?;
-        debug_assert_eq!(values.len(), images.len() / IMAGE_PIXELS * CLASSES);
+        debug_assert_eq!(values.len(), pixels.len() / IMAGE_PIXELS * CLASSES);
         Ok(values)
     }
 
-    /// Steps taken since creation or the last reset.
+    /// Steps taken since creation or the last reset; answers while a call is pending.
     #[wasm_bindgen(getter)]
-    pub fn steps(&self) -> usize {
-        self.tuner.steps()
+    pub fn steps(&self) -> Result<usize, JsError> {
+        self.read_tuner(Call("HandwritingTuner.steps"), Finetuner::steps)
     }
 
-    /// Forgets the fine-tuning: back to the bundled classifier.
-    pub fn reset(&mut self) {
-        self.tuner.reset();
+    /// Forgets the fine-tuning: back to the bundled classifier. Refused (busy) while a `fit`
+    /// or `probabilities` call is pending.
+    pub fn reset(&self) -> Result<(), JsError> {
+        let call = Call("HandwritingTuner.reset()");
+        let _busy = self.busy.enter(call, "reset")?;
+        self.tuner(call)?.reset();
+        Ok(())
     }
 }

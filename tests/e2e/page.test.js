@@ -260,3 +260,126 @@ test('training mode: trains in the page, feeds the explorer, learns the user\'s 
   assert.deepEqual(errors, [], 'no errors on the page');
   await page.close();
 });
+
+for (const backend of ['auto', 'cpu']) {
+  test(`training mode: rapid Pause/Resume/Reset runs one loop and keeps working (${backend === 'auto' ? 'WebGPU' : 'CPU'} backend)`, async () => {
+    const { page, errors } = await openPage(backend === 'cpu' ? '?backend=cpu' : '');
+    await page.click('#train-open');
+    await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
+    // Small batches and many epochs: the run never finishes during the test.
+    await page.fill('#t-batch', '16');
+    await page.fill('#t-epochs', '50');
+    const steps = () => page.evaluate(() => Number(document.body.dataset.trainSteps ?? 0));
+    const training = () => page.waitForFunction(() => document.querySelector('#t-start').textContent === 'Pause', null, { timeout: 180_000 });
+    await page.click('#t-start');
+    await training();
+    await page.waitForFunction(() => Number(document.body.dataset.trainSteps ?? 0) > 0, null, { timeout: 180_000 });
+
+    // A fixed rhythm of clicks 0–60 ms apart: Pause → Resume pairs within one task (the chunk
+    // that was running is still running when Resume comes), single toggles, and resets followed
+    // at once by Start clicks (repeated clicks while the session is being made do nothing).
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const click = (ids) => page.evaluate((ids) => { for (const id of ids) document.getElementById(id).click(); }, ids);
+    for (let i = 0; i < 60; i++) {
+      if (i % 20 === 19) await click(['t-reset', 't-start', 't-start', 't-start']);
+      else if (i % 3 === 0) await click(['t-start', 't-start']);
+      else await click(['t-start']);
+      await page.waitForTimeout(Math.floor(random() * 60));
+    }
+
+    // Whatever state that left: make sure it trains, and that it really does.
+    await page.waitForFunction(() => !document.querySelector('#t-start').disabled, null, { timeout: 180_000 });
+    if ((await page.textContent('#t-start')) !== 'Pause') await page.click('#t-start');
+    await training();
+    const before = await steps();
+    await page.waitForFunction((b) => Number(document.body.dataset.trainSteps ?? 0) > b, before, { timeout: 180_000 });
+    // Paused, it stops (after the chunk that was running).
+    await page.click('#t-start');
+    assert.equal(await page.textContent('#t-start'), 'Resume');
+    // The loop ends after the chunk (or evaluation) it was running.
+    await page.waitForFunction(() => document.body.dataset.trainLoops === '0', null, { timeout: 180_000 });
+    const paused = await steps();
+    await page.waitForTimeout(1000);
+    assert.equal(await steps(), paused, 'paused training does not advance');
+    // Reset, then a fresh run trains.
+    await page.click('#t-reset');
+    assert.equal(await page.textContent('#t-start'), 'Start');
+    await page.click('#t-start');
+    await training();
+    await page.waitForFunction((p) => Number(document.body.dataset.trainSteps ?? 0) !== p, paused, { timeout: 180_000 });
+
+    assert.equal(await page.evaluate(() => document.body.dataset.trainLoopsMax), '1', 'never two training loops at once');
+    assert.equal(await page.isVisible('#error'), false, `no error shown: ${await page.textContent('#error')}`);
+    assert.deepEqual(errors, [], 'no errors on the page');
+    await page.close();
+  });
+}
+
+test('hints clear after a success, the denoiser note is computed, the lower half uses the width (CPU)', async () => {
+  const { page, errors } = await openPage('?backend=cpu');
+
+  // "Use my drawing" with an empty pad: a hint; once there is a drawing, using it clears it.
+  await page.click('#denoise-drawing');
+  assert.match(await page.textContent('#error'), /draw a digit first/);
+  assert.equal(await page.isVisible('#error'), true);
+  await predictionAfter(page, [[[140, 40], [142, 120], [143, 240]]]);
+  const noisy = await canvasHash(page, 'dn-noisy');
+  await page.click('#denoise-drawing');
+  await page.waitForFunction((n) => document.getElementById('dn-noisy').toDataURL() !== n, noisy, { timeout: 60_000 });
+  await page.waitForFunction(() => document.getElementById('error').hidden, null, { timeout: 60_000 });
+  // The same for the interpolation's ends.
+  await page.click('#clear');
+  await page.click('#set-a');
+  assert.match(await page.textContent('#error'), /draw a digit first/);
+  await predictionAfter(page, [[[70, 60], [210, 60], [120, 240]]]);
+  await page.click('#set-a');
+  assert.equal(await page.isVisible('#error'), false, 'the hint is gone after the drawing was used');
+
+  // The paper's DAE at noise 0.10 on a test digit: the page says whether its output is worse
+  // than its noisy input, from the PSNRs it computed.
+  await page.click('#denoise-random');
+  await page.selectOption('#denoiser', 'dae');
+  await page.evaluate(() => {
+    const slider = document.getElementById('noise');
+    slider.value = '0.1';
+    slider.dispatchEvent(new Event('input'));
+  });
+  await page.waitForFunction(() => /^PSNR at noise 0\.10/.test(document.getElementById('dn-psnr').textContent)
+    && /^The paper's DAE/.test(document.getElementById('dn-note').textContent), null, { timeout: 60_000 });
+  const line = await page.textContent('#dn-psnr');
+  const psnr = await page.evaluate(() => ({ ...document.getElementById('dn-psnr').dataset }));
+  const worse = Number(psnr.denoised) < Number(psnr.noisy);
+  assert.equal(/worse than the noisy input/.test(line), worse, line);
+  const note = await page.textContent('#dn-note');
+  const worseAt = (await page.getAttribute('#dn-note', 'data-worse-at')).split(',').filter(Boolean);
+  assert.equal(worseAt.includes('0.10'), worse, `${line} / ${note}`);
+  assert.equal(/worse than its noisy input/.test(note), worseAt.length > 0, note);
+  console.log(`denoiser at noise 0.10: ${line}; note: ${note}`);
+
+  // On a 1400-px screen every row of panels spans the page's full width.
+  await page.setViewportSize({ width: 1400, height: 900 });
+  const layout = await page.evaluate(() => {
+    const main = document.querySelector('main').getBoundingClientRect();
+    const rows = new Map();
+    for (const panel of document.querySelectorAll('main > .panel')) {
+      const r = panel.getBoundingClientRect();
+      if (r.width === 0) continue;
+      const row = rows.get(Math.round(r.top)) ?? { left: Infinity, right: -Infinity, panels: [] };
+      row.left = Math.min(row.left, r.left);
+      row.right = Math.max(row.right, r.right);
+      row.panels.push(panel.id);
+      rows.set(Math.round(r.top), row);
+    }
+    return { main: { left: main.left, right: main.right }, rows: [...rows.values()] };
+  });
+  assert.ok(layout.main.right - layout.main.left >= 1300, `main is ${layout.main.right - layout.main.left} px wide`);
+  for (const row of layout.rows) {
+    assert.ok(Math.abs(row.left - layout.main.left) <= 1 && Math.abs(row.right - layout.main.right) <= 1,
+      `row ${row.panels.join(', ')} spans ${row.left}–${row.right}, the page ${layout.main.left}–${layout.main.right}`);
+  }
+  console.log(`layout at 1400 px: ${layout.rows.map((r) => r.panels.join(' + ')).join(' / ')}`);
+  await page.screenshot({ path: join(shots, 'page-1400.png'), fullPage: true });
+  assert.deepEqual(errors.filter((e) => !/draw a digit first/.test(e)), [], 'no errors on the page');
+  await page.close();
+});

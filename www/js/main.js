@@ -12,26 +12,52 @@ import { setupTraining } from './training.js';
 const $ = (id) => document.getElementById(id);
 const timings = (window.digitLabTimings = { start: performance.now() });
 
-function showError(error) {
+/**
+ * The error box shows the latest error of each panel (`source`) until that panel next succeeds:
+ * a hint such as "draw a digit first" goes away once the action works.
+ */
+const errors = new Map();
+
+function renderErrors() {
+  const box = $('error');
+  const latest = [...errors.values()].pop();
+  box.textContent = latest ?? '';
+  box.hidden = latest === undefined;
+}
+
+function showError(error, source = 'page') {
   const badge = $('backend');
   if (badge.classList.contains('badge-pending')) {
     badge.textContent = 'failed to start';
     badge.classList.replace('badge-pending', 'badge-cpu');
   }
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  console.error(error);
+  errors.delete(source); // re-inserted last: the newest error is the one shown
+  errors.set(source, `Error: ${error?.message ?? error}`);
+  renderErrors();
+  if (typeof error === 'string') console.warn(error);
+  else console.error(error);
 }
 
-/** Runs `task` so that at most one call is in flight and only the latest request is kept. */
-function latestOnly(task) {
+function clearError(source) {
+  if (errors.delete(source)) renderErrors();
+}
+
+/**
+ * Runs `task` so that at most one call is in flight and only the latest request is kept; its
+ * errors go to the error box under `source`, and a success clears them.
+ */
+function latestOnly(task, source) {
   let running = false;
   let pending = null;
   const run = async (...args) => {
     if (running) { pending = args; return; }
     running = true;
-    try { await task(...args); } catch (e) { showError(e); }
+    try {
+      await task(...args);
+      clearError(source);
+    } catch (e) {
+      showError(e, source);
+    }
     running = false;
     if (pending) { const next = pending; pending = null; run(...next); }
   };
@@ -118,8 +144,11 @@ async function main() {
     latent?.redraw();
     $('prediction').dataset.version = String(version);
     $('codes').textContent = `ConvAE code (${enc.ae.map((v) => v.toFixed(2)).join(', ')}) · VAE μ (${enc.vae_mu.map((v) => v.toFixed(2)).join(', ')}), σ (${enc.vae_logvar.map((v) => Math.exp(v / 2).toFixed(2)).join(', ')})`;
-  });
+  }, 'classify');
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
+  // What the pad holds now: `drawing` lags behind by the classification's debounce, so a button
+  // pressed right after Clear would still have used the cleared drawing.
+  const currentDrawing = () => pad.toMnist();
   $('undo').onclick = () => pad.undo();
   $('clear').onclick = () => pad.clear();
   $('pen').oninput = (e) => { pad.penWidth = Number(e.target.value); };
@@ -129,6 +158,46 @@ async function main() {
   // --- denoiser -------------------------------------------------------------------------------
   let clean = null;
   let noiseSeed = 1;
+  let sweptFor = null; // the digit, seed and model the note below was computed for
+  // PSNR = 10·log10(1 / MSE) against the clean digit, as in the report.
+  const psnr = (img) => {
+    let sum = 0;
+    for (let i = 0; i < clean.length; i++) sum += (img[i] - clean[i]) ** 2;
+    return sum > 0 ? 10 * Math.log10(clean.length / sum) : Infinity;
+  };
+  const dB = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} dB` : '∞');
+  // The slider's noise levels above 0 (at 0 the noisy input is the clean digit itself).
+  const levels = Array.from({ length: 16 }, (_, i) => (i + 1) * 5 / 100);
+  /** Noise levels (of the slider's) at which the denoiser's output is further from the clean
+   * digit than its noisy input, as ranges: "0.05–0.25, 0.40". */
+  const ranges = (hits) => {
+    const out = [];
+    for (const a of hits) {
+      const last = out.at(-1);
+      if (last && Math.abs(a - last[1] - 0.05) < 1e-6) last[1] = a;
+      else out.push([a, a]);
+    }
+    return out.map(([a, b]) => (a === b ? a.toFixed(2) : `${a.toFixed(2)}–${b.toFixed(2)}`)).join(', ');
+  };
+  /** Says, for the digit shown, at which noise levels the chosen denoiser loses to its input. */
+  const explainDenoiser = latestOnly(async () => {
+    const model = $('denoiser').value;
+    const key = [clean, noiseSeed, model];
+    if (sweptFor && key.every((v, i) => v === sweptFor[i])) return;
+    const worse = [];
+    for (const amount of levels) {
+      const out = await lab.denoise(clean, amount, noiseSeed, model);
+      if (psnr(out.cleaned) < psnr(out.noisy)) worse.push(amount);
+    }
+    if (key.some((v, i) => v !== [clean, noiseSeed, $('denoiser').value][i])) return;
+    sweptFor = key;
+    const name = model === 'dae' ? "The paper's DAE (2-D code)" : 'The wide-code denoiser';
+    const note = $('dn-note');
+    note.dataset.worseAt = worse.map((a) => a.toFixed(2)).join(',');
+    note.textContent = worse.length
+      ? `${name} makes this digit worse than its noisy input (lower PSNR) at noise ${ranges(worse)}${model === 'dae' ? ': its code is two numbers, so it redraws a typical digit of that shape, and under light noise that loses more detail than the noise did' : ''}.`
+      : `${name} improves on the noisy input at every noise level from 0.05 to 0.80 for this digit.`;
+  }, 'denoise');
   const denoise = latestOnly(async () => {
     if (!clean) return;
     const amount = Number($('noise').value);
@@ -137,15 +206,11 @@ async function main() {
     showDigit($('dn-clean'), clean);
     showDigit($('dn-noisy'), out.noisy);
     showDigit($('dn-out'), out.cleaned);
-    // PSNR = 10·log10(1 / MSE) against the clean digit, as in the report.
-    const psnr = (img) => {
-      let sum = 0;
-      for (let i = 0; i < clean.length; i++) sum += (img[i] - clean[i]) ** 2;
-      const mse = sum / clean.length;
-      return mse > 0 ? `${(10 * Math.log10(1 / mse)).toFixed(1)} dB` : '∞';
-    };
-    $('dn-psnr').textContent = `PSNR: noisy ${psnr(out.noisy)}, denoised ${psnr(out.cleaned)}`;
-  });
+    const [noisy, cleaned] = [psnr(out.noisy), psnr(out.cleaned)];
+    Object.assign($('dn-psnr').dataset, { noisy: String(noisy), denoised: String(cleaned) });
+    $('dn-psnr').textContent = `PSNR at noise ${amount.toFixed(2)}: noisy ${dB(noisy)}, denoised ${dB(cleaned)}${cleaned < noisy ? ' — worse than the noisy input' : ''}`;
+    explainDenoiser();
+  }, 'denoise');
   $('noise').oninput = () => denoise();
   $('denoiser').onchange = () => denoise();
   // Real MNIST test digits bundled with the maps (the VAE's samples stand in without them).
@@ -158,8 +223,9 @@ async function main() {
   };
   $('denoise-random').onclick = async () => { clean = await randomTestDigit(); noiseSeed++; denoise(); };
   $('denoise-drawing').onclick = () => {
-    if (!drawing) { showError('draw a digit first'); return; }
-    clean = drawing; noiseSeed++; denoise();
+    const now = currentDrawing();
+    if (!now) { showError('draw a digit first', 'denoise'); return; }
+    clean = now; noiseSeed++; denoise();
   };
   clean = await randomTestDigit();
   denoise();
@@ -180,7 +246,7 @@ async function main() {
     const pixels = await lab.decode_grid('vae', n, -2.0, 2.0, -2.0, 2.0);
     timings.lastGridMs = performance.now() - t0;
     drawGrid($('manifold'), pixels, n * n, n);
-  });
+  }, 'manifold');
   $('grid').oninput = () => manifold();
   manifold();
 
@@ -192,7 +258,7 @@ async function main() {
       ? await lab.sample('ae', 16, seed, aeGaussian.mean, aeGaussian.chol)
       : await lab.sample('vae', 16, seed, [], []);
     drawGrid($('samples'), pixels, 16, 16);
-  });
+  }, 'samples');
   $('sample-vae').onclick = () => sample('vae');
   $('sample-ae').onclick = () => sample('ae');
   $('sample-ae').disabled = !aeGaussian;
@@ -205,11 +271,13 @@ async function main() {
     const model = document.querySelector('input[name=interp-model]:checked').value;
     const pixels = await lab.interpolate(model, ends.a, ends.b, 10);
     drawGrid($('interp'), pixels, 10, 10);
-  });
+  }, 'interp');
   for (const key of ['a', 'b']) {
     $(`set-${key}`).onclick = () => {
-      if (!drawing) { showError('draw a digit first'); return; }
-      ends[key] = drawing;
+      const now = currentDrawing();
+      if (!now) { showError('draw a digit first', 'interp'); return; }
+      ends[key] = now;
+      clearError('interp');
       interpolate();
     };
   }
@@ -219,7 +287,8 @@ async function main() {
   setupTraining({
     prefer,
     showError,
-    getDrawing: () => drawing,
+    clearError,
+    getDrawing: currentDrawing,
     clearPad: () => pad.clear(),
     explorer: latent,
     useClassifier: (fn) => {
@@ -280,7 +349,7 @@ function latentExplorer(currentLab, maps, drawnCode) {
     showDigit($(model === 'vae' ? 'lat-vae' : 'lat-ae'), pixels);
     const other = model === 'vae' ? 'ae' : 'vae';
     showDigit($(`lat-${other}`), await lab.decode(other, ...point[other]));
-  });
+  }, 'latent');
 
   function redraw() {
     const b = bounds[model];

@@ -4,6 +4,8 @@
 // bundle, after the first result on a WebGPU browser), never with the first load.
 // Training runs in short chunks of steps with a yield to the event loop after each, so the page
 // stays responsive; all model work goes through the wasm API (LiveTraining, HandwritingTuner).
+// One training loop at most: pause, resume and reset in any rhythm never start a second one
+// while a chunk is still running (the wasm objects also refuse overlapping calls as "busy").
 
 import { PIXELS, drawGrid, drawCurves, drawScatter, scaler, boundsOf, showDigit } from './plot.js';
 import { loadFullBundle } from './full-bundle.js';
@@ -37,8 +39,8 @@ async function fetchBytes(url) {
 }
 
 /**
- * Calls on a wasm object must not overlap (wasm-bindgen refuses re-entry while one awaits):
- * returns a function that runs tasks one after another.
+ * Calls on a wasm training object must not overlap (the object refuses a call while another is
+ * pending, as "busy"): returns a function that runs tasks one after another.
  */
 function serial() {
   let tail = Promise.resolve();
@@ -51,7 +53,8 @@ function serial() {
 
 /**
  * Wires the training panel and the handwriting panel.
- * `page`: { prefer, showError, getDrawing(), clearPad(), explorer, useClassifier(fn | null) }.
+ * `page`: { prefer, showError(error, source), clearError(source), getDrawing(), clearPad(), explorer,
+ *   useClassifier(fn | null) }.
  */
 export function setupTraining(page) {
   const train = trainingPanel(page);
@@ -71,7 +74,7 @@ export function setupTraining(page) {
     } catch (e) {
       $('train-open').disabled = false;
       $('train-open').textContent = 'Open training mode';
-      page.showError(e);
+      page.showError(e, 'train');
     }
   };
 }
@@ -80,7 +83,13 @@ function trainingPanel(page) {
   let b = null;
   let session = null;
   let queue = serial();
+  /** Whether the user wants training to run (Start/Resume pressed, not paused). */
   let running = false;
+  /** The training loop's promise while one runs: there is never a second. */
+  let loopDone = null;
+  /** Counts resets (and starts): work begun for an older session is dropped. */
+  let generation = 0;
+  let loops = 0;
   let history = { train: [], valid: [] };
   let lastEval = 0;
   let lastEpoch = 0;
@@ -112,7 +121,8 @@ function trainingPanel(page) {
 
   async function evaluate() {
     const s = session;
-    const [valid, map, recon] = await queue(async () => [await s.validate(), await s.latentMap(), await s.reconstructions()]);
+    const q = queue;
+    const [valid, map, recon] = await q(async () => [await s.validate(), await s.latentMap(), await s.reconstructions()]);
     if (s !== session) return;
     const p = s.progress;
     history.valid.push([p.epoch + p.epochFraction, valid]);
@@ -133,57 +143,98 @@ function trainingPanel(page) {
       xy: map.xy,
       labels,
       bounds,
-      decode: (x, y) => queue(() => s.decode(x, y)),
+      decode: (x, y) => q(() => s.decode(x, y)),
     }, $('t-explorer').checked);
     document.body.dataset.trainEvals = String(Number(document.body.dataset.trainEvals ?? 0) + 1);
   }
 
   async function loop() {
-    while (running && session && !session.progress.done) {
-      const s = session;
-      const t0 = performance.now();
-      const report = await queue(() => s.train(chunk));
-      const ms = performance.now() - t0;
-      if (s !== session) return;
-      throughput = { samples: throughput.samples + report.ran * s.config.batchSize, ms: throughput.ms + ms };
-      // Keep each chunk near CHUNK_MS so the page stays responsive on slow backends.
-      chunk = Math.max(1, Math.min(200, Math.round(chunk * Math.min(2, Math.max(0.5, CHUNK_MS / Math.max(ms, 1))))));
-      if (report.loss != null) history.train.push([report.epoch + report.epochFraction, report.loss]);
-      const rate = throughput.samples / (throughput.ms / 1000);
-      $('t-rate').textContent = `${Math.round(rate).toLocaleString('en')} samples/s`;
-      $('t-epoch').textContent = `${(report.epoch + report.epochFraction).toFixed(2)} / ${s.config.epochs}`;
-      $('t-train').textContent = report.loss?.toFixed(s.config.model === 'vae' ? 1 : 4) ?? '–';
-      document.body.dataset.trainRate = String(Math.round(rate));
-      // Evaluate at every epoch's end (the validation curve's points) and every so often.
-      const epochEnded = report.epoch !== lastEpoch;
-      lastEpoch = report.epoch;
-      if (report.done || epochEnded || performance.now() - lastEval > EVAL_EVERY_MS) {
-        lastEval = performance.now();
-        await evaluate();
-      } else {
-        drawLoss();
+    // A test hook: how many loops ever ran at once (must stay 1).
+    loops++;
+    document.body.dataset.trainLoops = String(loops);
+    document.body.dataset.trainLoopsMax = String(Math.max(loops, Number(document.body.dataset.trainLoopsMax ?? 0)));
+    try {
+      while (running && session && !session.progress.done) {
+        const s = session;
+        const q = queue;
+        const t0 = performance.now();
+        const report = await q(() => s.train(chunk));
+        const ms = performance.now() - t0;
+        if (s !== session) return;
+        throughput = { samples: throughput.samples + report.ran * s.config.batchSize, ms: throughput.ms + ms };
+        // Keep each chunk near CHUNK_MS so the page stays responsive on slow backends.
+        chunk = Math.max(1, Math.min(200, Math.round(chunk * Math.min(2, Math.max(0.5, CHUNK_MS / Math.max(ms, 1))))));
+        if (report.loss != null) history.train.push([report.epoch + report.epochFraction, report.loss]);
+        const rate = throughput.samples / (throughput.ms / 1000);
+        $('t-rate').textContent = `${Math.round(rate).toLocaleString('en')} samples/s`;
+        $('t-epoch').textContent = `${(report.epoch + report.epochFraction).toFixed(2)} / ${s.config.epochs}`;
+        $('t-train').textContent = report.loss?.toFixed(s.config.model === 'vae' ? 1 : 4) ?? '–';
+        document.body.dataset.trainRate = String(Math.round(rate));
+        document.body.dataset.trainSteps = String(report.steps);
+        // Evaluate at every epoch's end (the validation curve's points) and every so often.
+        const epochEnded = report.epoch !== lastEpoch;
+        lastEpoch = report.epoch;
+        if (report.done || epochEnded || performance.now() - lastEval > EVAL_EVERY_MS) {
+          lastEval = performance.now();
+          await evaluate();
+          if (s !== session) return;
+        } else {
+          drawLoss();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (session?.progress.done) {
+        running = false;
+        setButton('Done');
+        $('t-start').disabled = true;
+        status('Finished. Explore your model in the latent explorer, or reset to train again.');
+      }
+    } finally {
+      loops--;
+      document.body.dataset.trainLoops = String(loops);
     }
-    if (session?.progress.done) {
-      running = false;
-      setButton('Done');
-      $('t-start').disabled = true;
-      status('Finished. Explore your model in the latent explorer, or reset to train again.');
-    }
+  }
+
+  /** Starts the loop unless one is running: a running loop sees `running` and carries on. */
+  function ensureLoop() {
+    if (loopDone) return;
+    const gen = generation;
+    loopDone = loop()
+      .catch((e) => {
+        if (gen !== generation) return; // an error of a session that was reset meanwhile
+        running = false;
+        setButton('Resume');
+        status('');
+        page.showError(e, 'train');
+      })
+      .finally(() => {
+        loopDone = null;
+        // Resumed (or restarted after a reset) just as the previous loop was ending.
+        if (running && session && !session.progress.done) ensureLoop();
+      });
   }
 
   async function start() {
     if (!session) {
+      const gen = ++generation;
       const config = settings();
       status('Preparing…');
+      // No second session while this one is being made.
+      $('t-start').disabled = true;
+      let created;
       try {
-        session = await b.module.LiveTraining.create(b.prefer, b.images, b.labels, config);
+        created = await b.module.LiveTraining.create(b.prefer, b.images, b.labels, config);
       } catch (e) {
-        status('');
-        page.showError(e);
+        if (gen === generation) {
+          status('');
+          $('t-start').disabled = false;
+          page.showError(e, 'train');
+        }
         return;
       }
+      if (gen !== generation) { created.free(); return; } // reset while it was being made
+      page.clearError('train');
+      session = created;
       queue = serial();
       labels = session.validLabels;
       history = { train: [], valid: [] };
@@ -193,12 +244,18 @@ function trainingPanel(page) {
       const backend = session.backend;
       $('t-backend').textContent = backend.kind === 'webgpu' ? `WebGPU · ${backend.adapter}` : 'CPU (burn flex, wasm)';
       for (const id of ['t-model', 't-lr', 't-batch', 't-epochs', 't-code', 't-seed']) $(id).disabled = true;
-      await evaluate(); // the untrained model: the curves start at epoch 0
+      try {
+        await evaluate(); // the untrained model: the curves start at epoch 0
+      } catch (e) {
+        if (gen === generation) page.showError(e, 'train');
+      }
+      if (gen !== generation) return;
+      $('t-start').disabled = false;
     }
     running = true;
     setButton('Pause');
     status('Training…');
-    loop().catch((e) => { running = false; setButton('Resume'); status(''); page.showError(e); });
+    ensureLoop();
   }
 
   function pause() {
@@ -209,9 +266,11 @@ function trainingPanel(page) {
 
   function reset() {
     running = false;
+    generation++;
     const old = session;
     session = null;
-    if (old) queue(() => old.free());
+    // Freed after the calls already queued on it (a running chunk finishes first).
+    if (old) queue(() => old.free()).catch((e) => console.warn(e));
     history = { train: [], valid: [] };
     drawLoss();
     for (const id of ['t-model', 't-lr', 't-batch', 't-epochs', 't-code', 't-seed']) $(id).disabled = false;
@@ -219,6 +278,7 @@ function trainingPanel(page) {
     $('t-start').disabled = false;
     setButton('Start');
     status('');
+    page.clearError('train');
     for (const id of ['t-rate', 't-epoch', 't-train', 't-valid']) $(id).textContent = '–';
     for (const id of ['t-map', 't-recon']) {
       const c = $(id);
@@ -305,9 +365,10 @@ function teachPanel(page) {
       $('teach-result').textContent = `Bundled → fine-tuned classifier. ${line('Held-out drawings', test, 'test')} · ${line('drawings learnt from', train, 'train')} · ${t.steps} steps so far (last cross-entropy ${loss.toPrecision(2)}, ${Math.round(ms)} ms).`;
       $('teach-use').disabled = false;
       document.body.dataset.teachDone = String(Number(document.body.dataset.teachDone ?? 0) + 1);
+      page.clearError('teach');
     } catch (e) {
       $('teach-result').textContent = '';
-      page.showError(e);
+      page.showError(e, 'teach');
     }
     render();
   }
@@ -320,7 +381,8 @@ function teachPanel(page) {
     button.title = `Add the current drawing as an example of ${d}`;
     button.onclick = () => {
       const pixels = page.getDrawing();
-      if (!pixels) { page.showError('draw a digit first, then press its number'); return; }
+      if (!pixels) { page.showError('draw a digit first, then press its number', 'teach'); return; }
+      page.clearError('teach');
       const sameDigit = examples.filter((e) => e.label === d).length;
       examples.push({ pixels: Float32Array.from(pixels), label: d, heldOut: sameDigit % 3 === 2 });
       page.clearPad();
@@ -331,7 +393,9 @@ function teachPanel(page) {
   $('teach-fit').onclick = fit;
   $('teach-clear').onclick = () => {
     examples.length = 0;
-    tuner?.reset();
+    const t = tuner;
+    // After a fine-tuning still running: the tuner refuses overlapping calls.
+    if (t) queue(() => t.reset()).catch((e) => page.showError(e, 'teach'));
     $('teach-use').checked = false;
     $('teach-use').disabled = true;
     page.useClassifier(null);
@@ -342,7 +406,7 @@ function teachPanel(page) {
     // Another choice of layers is another fine-tuning run.
     const old = tuner;
     tuner = null;
-    if (old) queue(() => old.free());
+    if (old) queue(() => old.free()).catch((e) => console.warn(e));
     $('teach-use').checked = false;
     $('teach-use').disabled = true;
     page.useClassifier(null);
