@@ -354,7 +354,13 @@ fn eval_on_an_empty_test_split_is_an_error() {
     std::fs::write(data.join(tei), encode_images(&[])).unwrap();
     std::fs::write(data.join(tel), encode_labels(&[])).unwrap();
     let out = bin()
-        .args(["eval", "--weights", weights.to_str().unwrap(), "--data", data.to_str().unwrap()])
+        .args([
+            "eval",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
         .args(["--valid-size", "50"])
         .output()
         .unwrap();

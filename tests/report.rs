@@ -237,6 +237,12 @@ fn readme_is_short_and_self_contained() {
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     // Bytes, which count a multi-byte character more than once: the stricter reading.
     let bytes = readme.len();
-    assert!(bytes <= 12_000, "README.md has {bytes} bytes (at most 12,000)");
-    assert!(!readme.contains("../"), "README.md points outside the repository");
+    assert!(
+        bytes <= 12_000,
+        "README.md has {bytes} bytes (at most 12,000)"
+    );
+    assert!(
+        !readme.contains("../"),
+        "README.md points outside the repository"
+    );
 }

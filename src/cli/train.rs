@@ -188,7 +188,11 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         let data = run.data()?;
         return finish(&run, &data, &device, args.quiet, args.publish.as_deref());
     }
-    let kinds = args.model.clone().expect("clap requires a model without --resume").0;
+    let kinds = args
+        .model
+        .clone()
+        .expect("clap requires a model without --resume")
+        .0;
     let h = &args.hyper;
     check_flags(&kinds, h, &args)?;
     let data_dir = h
