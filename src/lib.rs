@@ -5,6 +5,8 @@
 pub mod analysis;
 pub mod data;
 pub mod eval;
+/// Faster convolutions (and dropout) for burn's CPU backend, with their own backward pass.
+pub mod kernels;
 pub mod model;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,17 +1,30 @@
-//! `digit-lab bench`: training samples/s of the default ConvAE, or inference latency.
+//! `digit-lab bench`: training samples/s of the ConvAE, the VAE or the best classifier, or
+//! inference latency.
 
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use digit_lab::train::bench;
 
 use super::common::{Backend, device, threads};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Model {
+    Ae,
+    Vae,
+    Classifier,
+}
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
-    #[arg(long, default_value_t = 256)]
-    batch_size: usize,
+    /// The training step to time: the ConvAE (batch 256), the VAE (batch 128) or the best
+    /// classifier (batch 128).
+    #[arg(long, value_enum, default_value_t = Model::Ae)]
+    model: Model,
+    /// Batch size; the trainer's for the model when omitted.
+    #[arg(long)]
+    batch_size: Option<usize>,
     #[arg(long, default_value_t = 5)]
     warmup: usize,
     #[arg(long, default_value_t = 40)]
@@ -20,6 +33,10 @@ pub(crate) struct BenchArgs {
     /// web page calls them.
     #[arg(long)]
     inference: bool,
+    /// Take the ConvAE's training step apart instead: each layer forward and backward on its
+    /// own, the optimiser, the whole step (docs/PROFILE.md).
+    #[arg(long)]
+    profile: bool,
 }
 
 pub(crate) fn run(args: BenchArgs) -> Result<()> {
@@ -30,14 +47,40 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if args.batch_size == 0 || args.steps == 0 {
+    if args.profile {
+        let batch = args.batch_size.unwrap_or(256);
+        println!(
+            "ConvAE training step by op, batch {batch}, {} threads, ms per batch (best of {})",
+            threads(),
+            args.steps
+        );
+        println!(
+            "{:<40} {:>9} {:>9} {:>9}",
+            "op", "forward", "backward", "(dx)"
+        );
+        for r in bench::profile_conv_ae(&device, batch, args.steps) {
+            println!(
+                "{:<40} {:>9.3} {:>9.3} {:>9.3}",
+                r.op, r.forward_ms, r.backward_ms, r.input_grad_ms
+            );
+        }
+        return Ok(());
+    }
+    let model = match args.model {
+        Model::Ae => bench::BenchModel::Ae,
+        Model::Vae => bench::BenchModel::Vae,
+        Model::Classifier => bench::BenchModel::Classifier,
+    };
+    let batch_size = args.batch_size.unwrap_or(model.default_batch_size());
+    if batch_size == 0 || args.steps == 0 {
         anyhow::bail!("--batch-size and --steps must be at least 1");
     }
-    let result = bench::bench_conv_ae(
+    let result = bench::bench_step(
+        model,
         &device,
         &backend,
         threads(),
-        args.batch_size,
+        batch_size,
         args.warmup,
         args.steps,
     );

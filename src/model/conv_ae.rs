@@ -5,6 +5,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::kernels;
+
 use super::Autoencoder;
 
 /// Side of the encoder's last feature map (28 → 14 → 7 → 3).
@@ -100,15 +102,15 @@ pub struct Encoder {
 impl Encoder {
     /// The convolutional part, flattened: `[n, 1, 28, 28]` → `[n, c3·3·3]`.
     pub fn conv_features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.conv1.forward(images));
-        let x = relu(self.conv2.forward(x));
-        let x = relu(self.conv3.forward(x));
+        let x = relu(kernels::conv2d(&self.conv1, images));
+        let x = relu(kernels::conv2d(&self.conv2, x));
+        let x = relu(kernels::conv2d(&self.conv3, x));
         x.flatten(1, 3)
     }
 
     /// The hidden layer's activations, `[n, fc]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.dropout.forward(self.conv_features(images));
+        let x = kernels::dropout(&self.dropout, self.conv_features(images));
         relu(self.fc1.forward(x))
     }
 
@@ -149,9 +151,9 @@ impl Decoder {
         let x = relu(self.fc1.forward(code));
         let x = relu(self.fc2.forward(x));
         let x = x.reshape([n, self.c3, LAST_SIDE, LAST_SIDE]);
-        let x = relu(self.deconv1.forward(x));
-        let x = relu(self.deconv2.forward(x));
-        self.deconv3.forward(x)
+        let x = relu(kernels::conv_transpose2d(&self.deconv1, x));
+        let x = relu(kernels::conv_transpose2d(&self.deconv2, x));
+        kernels::conv_transpose2d(&self.deconv3, x)
     }
 
     /// Images with pixels in (0, 1).

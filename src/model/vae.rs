@@ -6,6 +6,8 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::kernels;
+
 const C1: usize = 32;
 const C2: usize = 64;
 const SIDE: usize = 7;
@@ -86,8 +88,8 @@ impl Vae {
 
     /// Parameters of q(z|x): (μ, log σ²), each `[n, latent]`.
     pub fn encode(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = relu(self.conv1.forward(images));
-        let x = relu(self.conv2.forward(x)).flatten(1, 3);
+        let x = relu(kernels::conv2d(&self.conv1, images));
+        let x = relu(kernels::conv2d(&self.conv2, x)).flatten(1, 3);
         (self.mu.forward(x.clone()), self.logvar.forward(x))
     }
 
@@ -98,14 +100,14 @@ impl Vae {
     pub fn relu_peaks(&self, images: Tensor<4>) -> [(&'static str, Tensor<2>); 4] {
         let per_channel = |x: Tensor<4>| x.flatten::<3>(2, 3).max_dim(2).squeeze_dim::<2>(2);
         let [n, ..] = images.dims();
-        let conv1 = relu(self.conv1.forward(images));
-        let conv2 = relu(self.conv2.forward(conv1.clone()));
+        let conv1 = relu(kernels::conv2d(&self.conv1, images));
+        let conv2 = relu(kernels::conv2d(&self.conv2, conv1.clone()));
         let mu = self.mu.forward(conv2.clone().flatten(1, 3));
         let dec_fc = relu(self.dec_fc.forward(mu));
-        let deconv1 = relu(
-            self.deconv1
-                .forward(dec_fc.clone().reshape([n, C2, SIDE, SIDE])),
-        );
+        let deconv1 = relu(kernels::conv_transpose2d(
+            &self.deconv1,
+            dec_fc.clone().reshape([n, C2, SIDE, SIDE]),
+        ));
         [
             ("encoder conv1", per_channel(conv1)),
             ("encoder conv2", per_channel(conv2)),
@@ -118,8 +120,8 @@ impl Vae {
     pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<4> {
         let [n, _] = z.dims();
         let x = relu(self.dec_fc.forward(z)).reshape([n, C2, SIDE, SIDE]);
-        let x = relu(self.deconv1.forward(x));
-        self.deconv2.forward(x)
+        let x = relu(kernels::conv_transpose2d(&self.deconv1, x));
+        kernels::conv_transpose2d(&self.deconv2, x)
     }
 
     /// Bernoulli means (pixel intensities in (0, 1)).

@@ -7,6 +7,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::kernels;
+
 use super::Autoencoder;
 
 #[derive(Config, Debug, PartialEq)]
@@ -63,12 +65,14 @@ impl WideDaeConfig {
 impl WideDae {
     /// The code, `[n, 1, 28, 28]` → `[n, code_channels, 7, 7]`.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
-        relu(self.to_code.forward(relu(self.conv1.forward(images))))
+        let x = relu(kernels::conv2d(&self.conv1, images));
+        relu(kernels::conv2d(&self.to_code, x))
     }
 
     /// Images with pixels in (0, 1) from codes.
     pub fn decode(&self, code: Tensor<4>) -> Tensor<4> {
-        sigmoid(self.to_image.forward(relu(self.deconv1.forward(code))))
+        let x = relu(kernels::conv_transpose2d(&self.deconv1, code));
+        sigmoid(kernels::conv_transpose2d(&self.to_image, x))
     }
 }
 

@@ -1,17 +1,18 @@
-//! Training throughput of the default ConvAE (PROTOCOL.md "Speed"): Adam steps at a given batch
-//! size on the chosen backend, after warm-up steps that are not timed.
+//! Training throughput (PROTOCOL.md "Speed"): Adam steps of the default ConvAE, the VAE or the
+//! best classifier at a given batch size on the chosen backend, after warm-up steps that are not
+//! timed.
 
 use std::time::Instant;
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
 use crate::data::IMAGE_PIXELS;
-use crate::data::mnist::images_tensor;
-use crate::model::ConvAeConfig;
+use crate::data::mnist::{images_tensor, labels_tensor};
+use crate::model::{ClassifierConfig, ConvAeConfig, VaeConfig};
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -26,6 +27,43 @@ pub struct BenchResult {
     pub epoch_seconds: f64,
 }
 
+/// The training steps `digit-lab bench --model` times (and `scripts/bench_pytorch.py` mirrors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchModel {
+    /// The paper's ConvAE: MSE, Adam lr 1e-3 with L2 1e-5 (batch 256 by default).
+    Ae,
+    /// The VAE: negative ELBO (BCE sum + KL), Adam lr 1e-3 with L2 1.5e-2 (batch 128).
+    Vae,
+    /// The best classifier (`ClassifierConfig::best()`): cross-entropy, Adam lr 1e-3 with L2
+    /// 1e-5 (batch 128).
+    Classifier,
+}
+
+impl BenchModel {
+    /// The batch size the trainer uses for this model (`tasks::default_fit`).
+    pub fn default_batch_size(self) -> usize {
+        match self {
+            BenchModel::Ae => 256,
+            BenchModel::Vae | BenchModel::Classifier => 128,
+        }
+    }
+
+    fn weight_decay(self) -> f64 {
+        match self {
+            BenchModel::Ae | BenchModel::Classifier => 1e-5,
+            BenchModel::Vae => 1.5e-2,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            BenchModel::Ae => "ConvAE (c1=8, c2=16, c3=64, fc=64, code=2)",
+            BenchModel::Vae => "VAE (conv 32/64, 4x4, latent 2)",
+            BenchModel::Classifier => "best classifier (c1=32, c2=64, c3=64, fc=128)",
+        }
+    }
+}
+
 /// Times `steps` training steps after `warmup` untimed ones. Images are random pixels: the
 /// cost of a step does not depend on their content.
 pub fn bench_conv_ae(
@@ -36,33 +74,71 @@ pub fn bench_conv_ae(
     warmup: usize,
     steps: usize,
 ) -> BenchResult {
+    bench_step(
+        BenchModel::Ae,
+        device,
+        backend,
+        threads,
+        batch_size,
+        warmup,
+        steps,
+    )
+}
+
+/// Times `steps` training steps of `model` (forward, loss, backward, Adam with its weight
+/// decay) after `warmup` untimed ones, on random inputs (random labels, random ε for the VAE).
+pub fn bench_step(
+    model: BenchModel,
+    device: &Device,
+    backend: &str,
+    threads: usize,
+    batch_size: usize,
+    warmup: usize,
+    steps: usize,
+) -> BenchResult {
     let ad = device.clone().autodiff();
     ad.seed(0);
-    let config = ConvAeConfig::new();
-    let mut model = config.init(&ad);
-    let mut optimizer = AdamConfig::new()
-        .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
-        .init();
     let mut rng = StdRng::seed_from_u64(0);
     let pixels: Vec<f32> = (0..batch_size * IMAGE_PIXELS)
         .map(|_| rng.random::<f32>())
         .collect();
-    let mut start = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
-            start = Instant::now();
+    let optimizer = || {
+        AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(model.weight_decay() as f32)))
+            .init()
+    };
+    let seconds = match model {
+        BenchModel::Ae => {
+            let net = ConvAeConfig::new().init(&ad);
+            time_steps(net, optimizer(), warmup, steps, |net| {
+                let x = images_tensor(pixels.clone(), &ad);
+                net.mse(x.clone(), x)
+            })
         }
-        let x = images_tensor(pixels.clone(), &ad);
-        let loss = model.mse(x.clone(), x);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optimizer.step(1e-3, model, grads);
-        // Reading the loss waits for the step to finish on asynchronous backends.
-        let _ = loss.into_scalar::<f32>();
-    }
-    let seconds = start.elapsed().as_secs_f64();
+        BenchModel::Vae => {
+            let net = VaeConfig::new().init(&ad);
+            let eps: Vec<f32> = (0..batch_size * 2)
+                .map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal))
+                .collect();
+            time_steps(net, optimizer(), warmup, steps, |net| {
+                let x = images_tensor(pixels.clone(), &ad);
+                let eps =
+                    Tensor::<2>::from_data(TensorData::new(eps.clone(), [batch_size, 2]), &ad);
+                net.loss(x, eps).neg_elbo()
+            })
+        }
+        BenchModel::Classifier => {
+            let net = ClassifierConfig::best().init(&ad);
+            let labels: Vec<u8> = (0..batch_size).map(|_| rng.random_range(0..10)).collect();
+            time_steps(net, optimizer(), warmup, steps, |net| {
+                let x = images_tensor(pixels.clone(), &ad);
+                net.cross_entropy(x, labels_tensor(&labels, &ad))
+            })
+        }
+    };
     let samples_per_second = (steps * batch_size) as f64 / seconds;
     BenchResult {
-        model: "ConvAE (c1=8, c2=16, c3=64, fc=64, code=2)",
+        model: model.describe(),
         backend: backend.to_string(),
         threads,
         batch_size,
@@ -71,6 +147,28 @@ pub fn bench_conv_ae(
         samples_per_second,
         epoch_seconds: 50_000.0 / samples_per_second,
     }
+}
+
+/// Seconds that `steps` optimiser steps take after `warmup` untimed ones.
+fn time_steps<M: burn::module::Module>(
+    mut model: M,
+    mut optimizer: ModuleOptimizer,
+    warmup: usize,
+    steps: usize,
+    loss: impl Fn(&M) -> Tensor<1>,
+) -> f64 {
+    let mut start = Instant::now();
+    for step in 0..warmup + steps {
+        if step == warmup {
+            start = Instant::now();
+        }
+        let loss = loss(&model);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(1e-3, model, grads);
+        // Reading the loss waits for the step to finish on asynchronous backends.
+        let _ = loss.into_scalar::<f32>();
+    }
+    start.elapsed().as_secs_f64()
 }
 
 /// Native inference latency of one decoder call (readback included), the same calls the web
@@ -152,4 +250,248 @@ pub fn bench_decode(
         p90_ms,
     });
     results
+}
+
+/// One row of [`profile_conv_ae`]: an op of the ConvAE's training step, timed on its own at the
+/// shapes it has in the model (the fastest of the repeats, milliseconds per batch).
+#[derive(Debug, Serialize)]
+pub struct OpTime {
+    pub op: String,
+    /// Forward, with autodiff recording (what the training step pays).
+    pub forward_ms: f64,
+    /// Backward of this op alone: gradients of its parameters and of its input.
+    pub backward_ms: f64,
+    /// The part of `backward_ms` that computes the input's gradient (0 where the model needs
+    /// none: the first convolution).
+    pub input_grad_ms: f64,
+}
+
+/// The ConvAE training step taken apart (docs/PROFILE.md): each layer (through
+/// [`crate::kernels`], as the model calls them), activation and the loss timed alone, forward
+/// and backward, at the model's shapes; then the optimiser step and the
+/// whole step, so that what the parts do not explain (autodiff bookkeeping between ops,
+/// allocation, reshapes) shows as the remainder.
+pub fn profile_conv_ae(device: &Device, batch: usize, repeats: usize) -> Vec<OpTime> {
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::{DropoutConfig, LinearConfig, PaddingConfig2d};
+    use burn::tensor::activation::{relu, sigmoid};
+
+    use crate::kernels::{conv_transpose2d, conv2d};
+
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let n = batch;
+    // The fastest of the repeats: on a shared machine, the slower ones measure other
+    // processes taking the core.
+    let best = |v: Vec<f64>| v.into_iter().fold(f64::INFINITY, f64::min);
+    let random =
+        |shape: [usize; 4]| Tensor::<4>::random(shape, burn::tensor::Distribution::Default, &ad);
+    // Times `f` forward and backward (through Σ y·g), then backward again with the input not
+    // tracked, and subtracts the cost of the Σ y·g wrapper itself.
+    let time_op = |name: &str,
+                   input: [usize; 4],
+                   needs_input_grad: bool,
+                   f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+        let mut fw = Vec::new();
+        let mut bw = Vec::new();
+        let mut bw_no_input = Vec::new();
+        let mut wrapper = Vec::new();
+        for i in 0..repeats + 2 {
+            let x = random(input).require_grad();
+            let start = Instant::now();
+            let y = f(x.clone());
+            let t_fw = start.elapsed().as_secs_f64();
+            let g = Tensor::<4>::ones(y.dims(), &ad);
+            let loss = (y.clone() * g.clone()).sum();
+            let start = Instant::now();
+            let grads = loss.backward();
+            let t_bw = start.elapsed().as_secs_f64();
+            drop(grads);
+            // Parameter gradients only (ops without parameters: none, so nothing to time).
+            let y2 = f(random(input));
+            let t_bw2 = if y2.is_tracked() {
+                let loss = (y2 * g.clone()).sum();
+                let start = Instant::now();
+                let grads = loss.backward();
+                let t = start.elapsed().as_secs_f64();
+                drop(grads);
+                t
+            } else {
+                0.0
+            };
+            let leaf = Tensor::<4>::random(y.dims(), burn::tensor::Distribution::Default, &ad)
+                .require_grad();
+            let loss = (leaf * g).sum();
+            let start = Instant::now();
+            let grads = loss.backward();
+            let t_wrap = start.elapsed().as_secs_f64();
+            drop(grads);
+            if i >= 2 {
+                fw.push(t_fw * 1e3);
+                bw.push(t_bw * 1e3);
+                bw_no_input.push(t_bw2 * 1e3);
+                wrapper.push(t_wrap * 1e3);
+            }
+        }
+        let wrap = best(wrapper);
+        let backward = if needs_input_grad {
+            best(bw)
+        } else {
+            best(bw_no_input.clone())
+        };
+        let backward = (backward - wrap).max(0.0);
+        let params_only = best(bw_no_input);
+        let input_grad = if needs_input_grad {
+            (backward - (params_only - wrap).max(0.0)).max(0.0)
+        } else {
+            0.0
+        };
+        OpTime {
+            op: name.to_string(),
+            forward_ms: best(fw),
+            backward_ms: backward,
+            input_grad_ms: input_grad,
+        }
+    };
+    let conv = |c: [usize; 2], p: usize| {
+        Conv2dConfig::new(c, [3, 3])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .init(&ad)
+    };
+    let deconv = |c: [usize; 2], p: usize, po: usize| {
+        ConvTranspose2dConfig::new(c, [3, 3])
+            .with_stride([2, 2])
+            .with_padding([p, p])
+            .with_padding_out([po, po])
+            .init(&ad)
+    };
+    let linear = |i: usize, o: usize| LinearConfig::new(i, o).init(&ad);
+    // Linear layers and flat activations run on [n, features] viewed as [n, features, 1, 1].
+    let flat = |x: Tensor<4>| x.flatten::<2>(1, 3);
+    let unflat = |x: Tensor<2>| x.unsqueeze_dims::<4>(&[2, 3]);
+
+    let mut rows = Vec::new();
+    let (c1, c2, c3, fc) = (8, 16, 64, 64);
+    let l = conv([1, c1], 1);
+    rows.push(time_op(
+        "conv1 1→8, 28→14",
+        [n, 1, 28, 28],
+        false,
+        &|x| conv2d(&l, x),
+    ));
+    let l = conv([c1, c2], 1);
+    rows.push(time_op(
+        "conv2 8→16, 14→7",
+        [n, c1, 14, 14],
+        true,
+        &|x| conv2d(&l, x),
+    ));
+    let l = conv([c2, c3], 0);
+    rows.push(time_op("conv3 16→64, 7→3", [n, c2, 7, 7], true, &|x| {
+        conv2d(&l, x)
+    }));
+    let d = DropoutConfig::new(0.1).init();
+    rows.push(time_op("dropout 576", [n, c3 * 9, 1, 1], true, &|x| {
+        crate::kernels::dropout(&d, x)
+    }));
+    let l = linear(c3 * 9, fc);
+    rows.push(time_op("enc fc1 576→64", [n, c3 * 9, 1, 1], true, &|x| {
+        unflat(l.forward(flat(x)))
+    }));
+    let l = linear(fc, 2);
+    rows.push(time_op("enc fc2 64→2", [n, fc, 1, 1], true, &|x| {
+        unflat(l.forward(flat(x)))
+    }));
+    let l = linear(2, fc);
+    rows.push(time_op("dec fc1 2→64", [n, 2, 1, 1], true, &|x| {
+        unflat(l.forward(flat(x)))
+    }));
+    let l = linear(fc, c3 * 9);
+    rows.push(time_op("dec fc2 64→576", [n, fc, 1, 1], true, &|x| {
+        unflat(l.forward(flat(x)))
+    }));
+    let l = deconv([c3, c2], 0, 0);
+    rows.push(time_op(
+        "deconv1 64→16, 3→7",
+        [n, c3, 3, 3],
+        true,
+        &|x| conv_transpose2d(&l, x),
+    ));
+    let l = deconv([c2, c1], 1, 1);
+    rows.push(time_op(
+        "deconv2 16→8, 7→14",
+        [n, c2, 7, 7],
+        true,
+        &|x| conv_transpose2d(&l, x),
+    ));
+    let l = deconv([c1, 1], 1, 1);
+    rows.push(time_op(
+        "deconv3 8→1, 14→28",
+        [n, c1, 14, 14],
+        true,
+        &|x| conv_transpose2d(&l, x),
+    ));
+    // ReLUs of the step, by the shape they act on (encoder and decoder mirror each other).
+    for (name, shape, count) in [
+        ("relu ×2 on 8×14×14", [n, c1, 14, 14], 2),
+        ("relu ×2 on 16×7×7", [n, c2, 7, 7], 2),
+        ("relu ×2 on 64×3×3", [n, c3, 3, 3], 2),
+        ("relu ×2 on 64", [n, fc, 1, 1], 2),
+    ] {
+        let mut r = time_op(name, shape, true, &|x| relu(x));
+        r.forward_ms *= count as f64;
+        r.backward_ms *= count as f64;
+        r.input_grad_ms *= count as f64;
+        rows.push(r);
+    }
+    rows.push(time_op("sigmoid 28×28", [n, 1, 28, 28], true, &|x| {
+        sigmoid(x)
+    }));
+    let target = random([n, 1, 28, 28]);
+    rows.push(time_op("MSE loss", [n, 1, 28, 28], true, &|x| {
+        (x - target.clone()).square().mean().reshape([1, 1, 1, 1])
+    }));
+
+    // The optimiser step and the whole step, on the real model.
+    let mut model = ConvAeConfig::new().init(&ad);
+    let mut optimizer = AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
+        .init();
+    let pixels = random([n, 1, 28, 28]);
+    let mut adam = Vec::new();
+    let mut whole_fw = Vec::new();
+    let mut whole_bw = Vec::new();
+    let mut whole = Vec::new();
+    for i in 0..repeats + 2 {
+        let start = Instant::now();
+        let loss = model.mse(pixels.clone(), pixels.clone());
+        let t_fw = start.elapsed().as_secs_f64();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let t_bw = start.elapsed().as_secs_f64() - t_fw;
+        let s = Instant::now();
+        model = optimizer.step(1e-3, model, grads);
+        let t_adam = s.elapsed().as_secs_f64();
+        let _ = loss.into_scalar::<f32>();
+        let t = start.elapsed().as_secs_f64();
+        if i >= 2 {
+            adam.push(t_adam * 1e3);
+            whole_fw.push(t_fw * 1e3);
+            whole_bw.push(t_bw * 1e3);
+            whole.push(t * 1e3);
+        }
+    }
+    rows.push(OpTime {
+        op: "Adam step (L2 decay), 11 params".into(),
+        forward_ms: 0.0,
+        backward_ms: best(adam),
+        input_grad_ms: 0.0,
+    });
+    rows.push(OpTime {
+        op: "WHOLE STEP (forward | backward+Adam)".into(),
+        forward_ms: best(whole_fw.clone()),
+        backward_ms: best(whole.clone()) - best(whole_fw),
+        input_grad_ms: best(whole_bw),
+    });
+    rows
 }
