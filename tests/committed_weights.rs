@@ -9,7 +9,7 @@ mod common;
 use burn::prelude::*;
 use digit_lab::eval;
 use digit_lab::model::{
-    Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae, load_vae, load_wide_dae,
+    Manifest, ModelKind, VaeConfig, load_classifier, load_conv_ae, load_dae_wide, load_vae,
 };
 
 fn manifest() -> Manifest {
@@ -63,7 +63,7 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
     let device = Device::flex();
     let ae = load_conv_ae(&m, ModelKind::Ae, &weights(&m, ModelKind::Ae), &device).unwrap();
     let dae = load_conv_ae(&m, ModelKind::Dae, &weights(&m, ModelKind::Dae), &device).unwrap();
-    let wide = load_wide_dae(&m, &weights(&m, ModelKind::DaeWide), &device).unwrap();
+    let wide = load_dae_wide(&m, &weights(&m, ModelKind::DaeWide), &device).unwrap();
     let vae = load_vae(&m, &weights(&m, ModelKind::Vae), &device).unwrap();
     let clf = load_classifier(
         &m,
@@ -81,7 +81,7 @@ fn committed_weights_load_and_reproduce_the_manifest_metrics() {
     .unwrap();
     // The AE's weights do not fit the VAE (or the best classifier): an error, not a panic.
     assert!(load_vae(&m, &weights(&m, ModelKind::Ae), &device).is_err());
-    assert!(load_wide_dae(&m, &weights(&m, ModelKind::Dae), &device).is_err());
+    assert!(load_dae_wide(&m, &weights(&m, ModelKind::Dae), &device).is_err());
     assert!(
         load_classifier(
             &m,

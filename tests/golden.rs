@@ -11,7 +11,7 @@ use burn::prelude::*;
 use digit_lab::data::mnist::images_tensor;
 use digit_lab::data::noise::add_gaussian_noise;
 use digit_lab::model::{
-    Autoencoder, Manifest, ModelKind, load_classifier, load_conv_ae, load_vae, load_wide_dae,
+    Autoencoder, Manifest, ModelKind, load_classifier, load_conv_ae, load_dae_wide, load_vae,
 };
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ fn compute(digits: &[Vec<u8>]) -> Value {
     let ae = load_conv_ae(&manifest, ModelKind::Ae, &bytes(ModelKind::Ae), &device).unwrap();
     let dae = load_conv_ae(&manifest, ModelKind::Dae, &bytes(ModelKind::Dae), &device).unwrap();
     let vae = load_vae(&manifest, &bytes(ModelKind::Vae), &device).unwrap();
-    let dae_wide = load_wide_dae(&manifest, &bytes(ModelKind::DaeWide), &device).unwrap();
+    let dae_wide = load_dae_wide(&manifest, &bytes(ModelKind::DaeWide), &device).unwrap();
     let best = load_classifier(
         &manifest,
         ModelKind::ClassifierBest,

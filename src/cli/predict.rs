@@ -63,7 +63,7 @@ pub(crate) fn run(args: PredictArgs) -> Result<()> {
             Model::Classifier(m) => m.probabilities(x),
             Model::ConvAe(m) => m.encoder.forward(x),
             Model::Vae(m) => m.encode(x).0,
-            Model::WideDae(_) => unreachable!("not a predict model"),
+            Model::DaeWide(_) => unreachable!("not a predict model"),
         };
         let width = rows.dims()[1];
         let values: Vec<f32> = rows

@@ -8,7 +8,7 @@ use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use digit_lab::data::augment::AugmentConfig;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
-use digit_lab::model::{ClassifierConfig, ConvAeConfig, ModelKind, VaeConfig, WideDaeConfig};
+use digit_lab::model::{ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelKind, VaeConfig};
 use digit_lab::train::run::{
     DataSpec, Run, RunSpec, RunState, StartFrom, data_hashes, new_run_dir, now_utc,
 };
@@ -397,9 +397,9 @@ fn spec_for(
             )
         }
         (None, ModelKind::DaeWide) => {
-            let d = WideDaeConfig::new();
+            let d = DaeWideConfig::new();
             json!(
-                WideDaeConfig::new()
+                DaeWideConfig::new()
                     .with_c1(h.c1.unwrap_or(d.c1))
                     .with_code_channels(h.code.unwrap_or(d.code_channels))
             )

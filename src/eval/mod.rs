@@ -210,7 +210,7 @@ pub fn test_metrics(
             to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device))
         }
         Model::ConvAe(m) => to_json(&ae_metrics(m, test, device)),
-        Model::WideDae(m) => to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device)),
+        Model::DaeWide(m) => to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device)),
         Model::Vae(m) => {
             let latent = entry.hyperparameters["model"]["latent"]
                 .as_u64()

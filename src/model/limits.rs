@@ -2,7 +2,7 @@
 //! manifest — so that a zero width is an error naming the field instead of a panic inside burn,
 //! and an absurd one is refused before a huge allocation.
 
-use super::{ClassifierConfig, ConvAeConfig, VaeConfig, WideDaeConfig};
+use super::{ClassifierConfig, ConvAeConfig, DaeWideConfig, VaeConfig};
 
 /// Largest channel count or layer width accepted (the paper's grid tops out at 64; the best
 /// classifier uses 128).
@@ -57,7 +57,7 @@ impl VaeConfig {
     }
 }
 
-impl WideDaeConfig {
+impl DaeWideConfig {
     pub fn check(&self) -> Result<(), ArchitectureError> {
         within("c1", self.c1, MAX_WIDTH)?;
         within("code_channels", self.code_channels, MAX_WIDTH)
@@ -97,7 +97,7 @@ mod tests {
             "latent"
         );
         assert_eq!(
-            WideDaeConfig::new()
+            DaeWideConfig::new()
                 .with_code_channels(0)
                 .check()
                 .unwrap_err()

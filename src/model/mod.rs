@@ -2,21 +2,21 @@
 
 pub mod classifier;
 pub mod conv_ae;
+pub mod dae_wide;
 pub mod limits;
 pub mod manifest;
 pub mod store;
 pub mod vae;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod weights_dir;
-pub mod wide_dae;
 
 pub use classifier::{CLASSES, Classifier, ClassifierConfig};
 pub use conv_ae::{ConvAe, ConvAeConfig, Decoder, Encoder};
+pub use dae_wide::{DaeWide, DaeWideConfig};
 pub use limits::ArchitectureError;
 pub use manifest::{Manifest, ManifestError, ModelEntry, ModelKind};
 pub use store::WeightsError;
 pub use vae::{Vae, VaeConfig, VaeLoss};
-pub use wide_dae::{WideDae, WideDaeConfig};
 
 use burn::prelude::*;
 
@@ -50,7 +50,7 @@ pub enum LoadError {
 #[allow(clippy::large_enum_variant)] // a handful per process: boxing would buy nothing
 pub enum Model {
     ConvAe(ConvAe),
-    WideDae(WideDae),
+    DaeWide(DaeWide),
     Vae(Vae),
     Classifier(Classifier),
 }
@@ -78,9 +78,9 @@ pub fn load(
             Model::ConvAe(store::from_bytes(config.init(device), bytes, name)?)
         }
         ModelKind::DaeWide => {
-            let config: WideDaeConfig = manifest.architecture(kind)?;
+            let config: DaeWideConfig = manifest.architecture(kind)?;
             checked(config.check())?;
-            Model::WideDae(store::from_bytes(config.init(device), bytes, name)?)
+            Model::DaeWide(store::from_bytes(config.init(device), bytes, name)?)
         }
         ModelKind::Vae => {
             let config: VaeConfig = manifest.architecture(kind)?;
@@ -118,7 +118,7 @@ macro_rules! into_variant {
 
 into_variant! {
     into_conv_ae: ConvAe(ConvAe), "ConvAE";
-    into_wide_dae: WideDae(WideDae), "wide DAE";
+    into_dae_wide: DaeWide(DaeWide), "wide DAE";
     into_vae: Vae(Vae), "VAE";
     into_classifier: Classifier(Classifier), "classifier";
 }
@@ -134,13 +134,13 @@ pub fn load_conv_ae(
 }
 
 /// Rebuilds the wide-code denoiser.
-pub fn load_wide_dae(
+pub fn load_dae_wide(
     manifest: &Manifest,
     bytes: &[u8],
     device: &Device,
-) -> Result<WideDae, LoadError> {
+) -> Result<DaeWide, LoadError> {
     let kind = ModelKind::DaeWide;
-    expect(load(manifest, kind, bytes, device)?.into_wide_dae(), kind)
+    expect(load(manifest, kind, bytes, device)?.into_dae_wide(), kind)
 }
 
 /// Rebuilds the VAE.

@@ -18,8 +18,8 @@ use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{Dataset, IMAGE_PIXELS};
 use crate::eval::{self, ClassifierMetrics, DaeMetrics};
 use crate::model::{
-    Autoencoder, Classifier, ConvAe, Manifest, ModelKind, Vae, WideDae, load_classifier,
-    load_conv_ae, load_vae, load_wide_dae,
+    Autoencoder, Classifier, ConvAe, DaeWide, Manifest, ModelKind, Vae, load_classifier,
+    load_conv_ae, load_dae_wide, load_vae,
 };
 use crate::search::TrialRecord;
 use crate::train::EpochStats;
@@ -54,7 +54,7 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
 pub struct Models {
     pub ae: ConvAe,
     pub dae: ConvAe,
-    pub dae_wide: WideDae,
+    pub dae_wide: DaeWide,
     pub vae: Vae,
     pub classifier: Classifier,
     pub classifier_best: Classifier,
@@ -74,7 +74,7 @@ impl Models {
         Ok(Models {
             ae: load_conv_ae(manifest, ModelKind::Ae, &bytes(ModelKind::Ae)?, device)?,
             dae: load_conv_ae(manifest, ModelKind::Dae, &bytes(ModelKind::Dae)?, device)?,
-            dae_wide: load_wide_dae(manifest, &bytes(ModelKind::DaeWide)?, device)?,
+            dae_wide: load_dae_wide(manifest, &bytes(ModelKind::DaeWide)?, device)?,
             vae: load_vae(manifest, &bytes(ModelKind::Vae)?, device)?,
             classifier: load_classifier(
                 manifest,

@@ -232,7 +232,7 @@ pub fn bench_decode(
             });
         }
     }
-    let wide = crate::model::WideDaeConfig::new().init(device);
+    let wide = crate::model::DaeWideConfig::new().init(device);
     let image = || Tensor::<4>::zeros([1, 1, 28, 28], device);
     let (median_ms, p90_ms) = time_calls(
         || {

@@ -20,7 +20,7 @@ use crate::data::mnist::FILES;
 use crate::fs_util::{pause_point, write_atomic};
 use crate::model::weights_dir::{MANIFEST_FILE, NewModel, StoreError, WeightsDir, sha256_hex};
 use crate::model::{
-    ClassifierConfig, ConvAeConfig, ModelEntry, ModelKind, VaeConfig, WideDaeConfig,
+    ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelEntry, ModelKind, VaeConfig,
 };
 
 pub const RUN_FILE: &str = "run.json";
@@ -116,7 +116,7 @@ impl RunSpec {
             ModelKind::Ae | ModelKind::Dae => {
                 self.config::<ConvAeConfig>()?.check().map_err(arch)?
             }
-            ModelKind::DaeWide => self.config::<WideDaeConfig>()?.check().map_err(arch)?,
+            ModelKind::DaeWide => self.config::<DaeWideConfig>()?.check().map_err(arch)?,
             ModelKind::Vae => self.config::<VaeConfig>()?.check().map_err(arch)?,
             ModelKind::Classifier | ModelKind::ClassifierBest => {
                 self.config::<ClassifierConfig>()?.check().map_err(arch)?
@@ -389,7 +389,7 @@ impl Run {
                 spec.noise_amount,
                 warm,
             )?,
-            ModelKind::DaeWide => tasks::train_wide_dae(
+            ModelKind::DaeWide => tasks::train_dae_wide(
                 &ctx,
                 label,
                 &spec.config()?,

@@ -18,7 +18,7 @@ use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, Mnist};
 use crate::eval;
 use crate::model::{
-    Autoencoder, Classifier, ClassifierConfig, ConvAeConfig, VaeConfig, WideDaeConfig, store,
+    Autoencoder, Classifier, ClassifierConfig, ConvAeConfig, DaeWideConfig, VaeConfig, store,
 };
 
 /// Seed of the validation noise (DAE inputs, VAE ε), fixed so that epochs compare fairly.
@@ -138,10 +138,10 @@ pub fn train_conv_ae(
 }
 
 /// Trains the wide-code denoiser at `noise_amount`.
-pub fn train_wide_dae(
+pub fn train_dae_wide(
     ctx: &Context,
     label: &str,
-    config: &WideDaeConfig,
+    config: &DaeWideConfig,
     fit_config: &FitConfig,
     noise_amount: f32,
     start: Option<&[u8]>,

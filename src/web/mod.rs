@@ -18,8 +18,8 @@ use input::Call;
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::{
-    Autoencoder, Classifier, ConvAe, Manifest, ModelKind, Vae, WideDae, load_classifier,
-    load_conv_ae, load_vae, load_wide_dae,
+    Autoencoder, Classifier, ConvAe, DaeWide, Manifest, ModelKind, Vae, load_classifier,
+    load_conv_ae, load_dae_wide, load_vae,
 };
 
 use backend::BackendInfo;
@@ -114,7 +114,7 @@ pub struct DigitLab {
     backend: BackendInfo,
     ae: ConvAe,
     dae: ConvAe,
-    dae_wide: WideDae,
+    dae_wide: DaeWide,
     vae: Vae,
     classifier: Classifier,
     classifier_best: Classifier,
@@ -146,7 +146,7 @@ impl DigitLab {
         Ok(DigitLab {
             ae: load_conv_ae(&manifest, ModelKind::Ae, AE, &device).map_err(js_err)?,
             dae: load_conv_ae(&manifest, ModelKind::Dae, DAE, &device).map_err(js_err)?,
-            dae_wide: load_wide_dae(&manifest, DAE_WIDE, &device).map_err(js_err)?,
+            dae_wide: load_dae_wide(&manifest, DAE_WIDE, &device).map_err(js_err)?,
             vae: load_vae(&manifest, VAE, &device).map_err(js_err)?,
             classifier: load_classifier(&manifest, ModelKind::Classifier, CLASSIFIER, &device)
                 .map_err(js_err)?,

@@ -12,7 +12,7 @@ use crate::kernels;
 use super::Autoencoder;
 
 #[derive(Config, Debug, PartialEq)]
-pub struct WideDaeConfig {
+pub struct DaeWideConfig {
     /// Channels of the first convolution (28 → 14).
     #[config(default = 32)]
     pub c1: usize,
@@ -24,7 +24,7 @@ pub struct WideDaeConfig {
 /// The ConvAE's first two convolutions and last two transposed convolutions, without the
 /// linear bottleneck between them.
 #[derive(Module, Debug)]
-pub struct WideDae {
+pub struct DaeWide {
     conv1: Conv2d,
     to_code: Conv2d,
     deconv1: ConvTranspose2d,
@@ -46,9 +46,9 @@ fn upsample(channels: [usize; 2], device: &Device) -> ConvTranspose2d {
         .init(device)
 }
 
-impl WideDaeConfig {
-    pub fn init(&self, device: &Device) -> WideDae {
-        WideDae {
+impl DaeWideConfig {
+    pub fn init(&self, device: &Device) -> DaeWide {
+        DaeWide {
             conv1: conv([1, self.c1], device),
             to_code: conv([self.c1, self.code_channels], device),
             deconv1: upsample([self.code_channels, self.c1], device),
@@ -62,7 +62,7 @@ impl WideDaeConfig {
     }
 }
 
-impl WideDae {
+impl DaeWide {
     /// The code, `[n, 1, 28, 28]` → `[n, code_channels, 7, 7]`.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
         let x = relu(kernels::conv2d(&self.conv1, images));
@@ -76,7 +76,7 @@ impl WideDae {
     }
 }
 
-impl Autoencoder for WideDae {
+impl Autoencoder for DaeWide {
     fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
         self.decode(self.encode(images))
     }
@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn shapes_and_code_size() {
         let device = Device::flex();
-        let config = WideDaeConfig::new();
+        let config = DaeWideConfig::new();
         let model = config.init(&device);
         let x = Tensor::<4>::zeros([3, 1, 28, 28], &device);
         assert_eq!(model.encode(x.clone()).dims(), [3, 8, 7, 7]);
