@@ -64,29 +64,9 @@ impl BenchModel {
     }
 }
 
-/// Times `steps` training steps after `warmup` untimed ones. Images are random pixels: the
-/// cost of a step does not depend on their content.
-pub fn bench_conv_ae(
-    device: &Device,
-    backend: &str,
-    threads: usize,
-    batch_size: usize,
-    warmup: usize,
-    steps: usize,
-) -> BenchResult {
-    bench_step(
-        BenchModel::Ae,
-        device,
-        backend,
-        threads,
-        batch_size,
-        warmup,
-        steps,
-    )
-}
-
 /// Times `steps` training steps of `model` (forward, loss, backward, Adam with its weight
-/// decay) after `warmup` untimed ones, on random inputs (random labels, random ε for the VAE).
+/// decay) after `warmup` untimed ones, on random inputs (random labels, random ε for the VAE):
+/// the cost of a step does not depend on what the images show.
 pub fn bench_step(
     model: BenchModel,
     device: &Device,
