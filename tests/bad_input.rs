@@ -157,19 +157,25 @@ fn every_bad_training_flag_is_refused_before_any_work() {
 /// A weights directory with one trained ConvAE in it.
 fn trained_store(dir: &Path, data: &Path) -> PathBuf {
     let weights = dir.join("weights");
+    publish_one(data, "ae", &dir.join("run"), &weights);
+    weights
+}
+
+/// Trains `model` for one epoch into `run` and publishes it into `weights`.
+fn publish_one(data: &Path, model: &str, run: &Path, weights: &Path) {
     let out = bin()
+        .args(["train", model, "--data", data.to_str().unwrap()])
         .args([
-            "train",
-            "ae",
-            "--data",
-            data.to_str().unwrap(),
             "--valid-size",
             "50",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--run-dir",
         ])
-        .args(["--epochs", "1", "--quiet", "--run-dir"])
-        .arg(dir.join("run"))
+        .arg(run)
         .arg("--publish")
-        .arg(&weights)
+        .arg(weights)
         .output()
         .unwrap();
     assert!(
@@ -177,7 +183,6 @@ fn trained_store(dir: &Path, data: &Path) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    weights
 }
 
 #[test]
@@ -373,26 +378,7 @@ fn eval_reports_what_it_can_and_lists_what_it_cannot() {
     let dir = scratch("eval");
     let data = small_data(&dir, 300);
     let weights = trained_store(&dir, &data);
-    let out = bin()
-        .args([
-            "train",
-            "classifier-best",
-            "--data",
-            data.to_str().unwrap(),
-            "--valid-size",
-            "50",
-        ])
-        .args(["--epochs", "1", "--quiet", "--run-dir"])
-        .arg(dir.join("cb"))
-        .arg("--publish")
-        .arg(&weights)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    publish_one(&data, "classifier-best", &dir.join("cb"), &weights);
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(weights.join("manifest.json")).unwrap()).unwrap();
     let ae_file = weights.join(manifest["models"]["ae"]["file"].as_str().unwrap());
