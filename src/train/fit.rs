@@ -423,7 +423,8 @@ pub fn fit_with<M: Module + Clone>(
             valid_loss: valid,
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
-            train_samples_per_second: train_len as f64 / train_seconds,
+            // A clock that did not advance must not put an infinity (JSON null) into the history.
+            train_samples_per_second: train_len as f64 / train_seconds.max(1e-9),
             averaged_epochs: (state.average.count() > 0).then_some(state.average.count()),
         };
         let progress = &mut state.progress;
