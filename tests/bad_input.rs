@@ -12,22 +12,11 @@ use digit_lab::data::idx::{encode_images, encode_labels};
 use digit_lab::data::mnist::FILES;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digit-lab-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("bad", name)
 }
 
 fn small_data(dir: &Path, train: usize) -> PathBuf {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let (tr, te) = (common::synthetic(train, 1), common::synthetic(50, 2));
-    let [tri, trl, tei, tel] = FILES;
-    std::fs::write(data.join(tri), encode_images(&tr.images)).unwrap();
-    std::fs::write(data.join(trl), encode_labels(&tr.labels)).unwrap();
-    std::fs::write(data.join(tei), encode_images(&te.images)).unwrap();
-    std::fs::write(data.join(tel), encode_labels(&te.labels)).unwrap();
-    data
+    common::small_mnist(dir, train, 50)
 }
 
 fn bin() -> Command {
@@ -152,6 +141,30 @@ fn every_bad_training_flag_is_refused_before_any_work() {
     // Nothing was written: no run directory was made by any refused command.
     assert!(!runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none());
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `digit-lab eval` of the models in `weights` on the small data.
+fn eval(weights: &Path, data: &Path) -> Output {
+    bin()
+        .arg("eval")
+        .arg("--weights")
+        .arg(weights)
+        .arg("--data")
+        .arg(data)
+        .args(["--valid-size", "50"])
+        .output()
+        .unwrap()
+}
+
+/// `digit-lab predict --model ae` on `images` with the models in `weights`.
+fn predict_ae(images: &Path, weights: &Path) -> Output {
+    bin()
+        .args(["predict", "--model", "ae", "--images"])
+        .arg(images)
+        .arg("--weights")
+        .arg(weights)
+        .output()
+        .unwrap()
 }
 
 /// A weights directory with one trained ConvAE in it.
@@ -334,18 +347,7 @@ fn every_bad_manifest_field_is_a_clean_error_that_touches_nothing() {
         set("/models/ae/sha256", hash.into()),
     )
     .unwrap();
-    let out = bin()
-        .args([
-            "predict",
-            "--model",
-            "ae",
-            "--images",
-            images.to_str().unwrap(),
-            "--weights",
-        ])
-        .arg(&weights)
-        .output()
-        .unwrap();
+    let out = predict_ae(&images, &weights);
     assert_clean_error(&out, "non-finite", "NaN weight");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -358,17 +360,7 @@ fn eval_on_an_empty_test_split_is_an_error() {
     let [_, _, tei, tel] = FILES;
     std::fs::write(data.join(tei), encode_images(&[])).unwrap();
     std::fs::write(data.join(tel), encode_labels(&[])).unwrap();
-    let out = bin()
-        .args([
-            "eval",
-            "--weights",
-            weights.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(["--valid-size", "50"])
-        .output()
-        .unwrap();
+    let out = eval(&weights, &data);
     assert_clean_error(&out, "test split is empty", "empty test split");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -390,17 +382,7 @@ fn eval_reports_what_it_can_and_lists_what_it_cannot() {
         serde_json::to_vec(&manifest).unwrap(),
     )
     .unwrap();
-    let out = bin()
-        .args([
-            "eval",
-            "--weights",
-            weights.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(["--valid-size", "50"])
-        .output()
-        .unwrap();
+    let out = eval(&weights, &data);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -460,18 +442,7 @@ fn predict_handles_a_closed_stdout_an_empty_file_and_a_huge_wrong_file() {
     // No images: an error, not an empty line.
     let empty = dir.join("empty.idx");
     std::fs::write(&empty, encode_images(&[])).unwrap();
-    let out = bin()
-        .args([
-            "predict",
-            "--model",
-            "ae",
-            "--images",
-            empty.to_str().unwrap(),
-            "--weights",
-        ])
-        .arg(&weights)
-        .output()
-        .unwrap();
+    let out = predict_ae(&empty, &weights);
     assert_clean_error(&out, "no images", "empty file");
     // A 4 GiB sparse file of the wrong kind is refused from its header, quickly.
     let huge = dir.join("huge.idx");
@@ -480,18 +451,7 @@ fn predict_handles_a_closed_stdout_an_empty_file_and_a_huge_wrong_file() {
         .set_len(1 << 32)
         .unwrap();
     let started = std::time::Instant::now();
-    let out = bin()
-        .args([
-            "predict",
-            "--model",
-            "ae",
-            "--images",
-            huge.to_str().unwrap(),
-            "--weights",
-        ])
-        .arg(&weights)
-        .output()
-        .unwrap();
+    let out = predict_ae(&huge, &weights);
     assert_clean_error(&out, "magic", "huge file");
     assert!(started.elapsed().as_secs() < 10, "the body was read");
     std::fs::remove_dir_all(dir).ok();

@@ -12,31 +12,17 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
 use burn::prelude::*;
-use digit_lab::data::idx::{encode_images, encode_labels};
-use digit_lab::data::mnist::FILES;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use serde_json::Value;
 
-/// A fresh directory under the system temp dir.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digit-lab-runs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("runs", name)
 }
 
-/// Synthetic MNIST-shaped files: 600 training images (the last 100 validate), 100 test images.
+/// 600 training images (the runs validate on the last 100), 100 test images.
 fn small_data(dir: &Path) -> PathBuf {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let (train, test) = (common::synthetic(600, 11), common::synthetic(100, 12));
-    let [tri, trl, tei, tel] = FILES;
-    std::fs::write(data.join(tri), encode_images(&train.images)).unwrap();
-    std::fs::write(data.join(trl), encode_labels(&train.labels)).unwrap();
-    std::fs::write(data.join(tei), encode_images(&test.images)).unwrap();
-    std::fs::write(data.join(tel), encode_labels(&test.labels)).unwrap();
-    data
+    common::small_mnist(dir, 600, 100)
 }
 
 fn bin() -> Command {

@@ -62,3 +62,26 @@ pub fn weights_dir() -> PathBuf {
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// A fresh directory under the system temp dir, named for the test file and case.
+pub fn scratch_dir(test: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("digit-lab-{test}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Synthetic MNIST-shaped IDX files in `dir/data`: `train` training images (the trainer's
+/// `--valid-size` takes its validation split from their end) and `test` test images.
+pub fn small_mnist(dir: &Path, train: usize, test: usize) -> PathBuf {
+    use digit_lab::data::idx::{encode_images, encode_labels};
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (tr, te) = (synthetic(train, 11), synthetic(test, 12));
+    let [tri, trl, tei, tel] = digit_lab::data::mnist::FILES;
+    std::fs::write(data.join(tri), encode_images(&tr.images)).unwrap();
+    std::fs::write(data.join(trl), encode_labels(&tr.labels)).unwrap();
+    std::fs::write(data.join(tei), encode_images(&te.images)).unwrap();
+    std::fs::write(data.join(tel), encode_labels(&te.labels)).unwrap();
+    data
+}
