@@ -57,6 +57,7 @@ fn a_short_run_lowers_the_validation_loss() {
     assert_eq!(outcome.best_valid_loss, best);
     // The kept model is the best epoch's: re-evaluating it gives the recorded loss.
     let again = eval::ae_metrics(&outcome.model, &valid, &device).mse;
+    eprintln!("DBG {again} {:?}", outcome.history.iter().map(|e| e.valid_loss).collect::<Vec<_>>());
     assert!((again - best).abs() < 1e-6, "{again} vs {best}");
 }
 
@@ -265,13 +266,24 @@ fn weight_averaging_validates_the_mean_of_the_epochs_since_it_started() {
     let averaged: Vec<_> = outcome.history.iter().map(|e| e.averaged_epochs).collect();
     assert_eq!(averaged, [None, Some(1), Some(2), Some(3)]);
     // The kept model is the validated one (an average when the best epoch is past epoch 1), up
-    // to the f16 rounding of stored weights.
+    // to the f16 rounding of stored weights: f16 keeps 11 significant bits (relative error up to
+    // 4.9e-4 per weight), which moved this loss by 2.1e-4 relative on one CI machine; 2e-3 still
+    // tells the kept model from every other epoch's (they differ by several per cent here).
     let again = eval::ae_metrics(&outcome.model, &valid, &device).mse;
+    let tolerance = 2e-3 * outcome.best_valid_loss;
     assert!(
-        (again - outcome.best_valid_loss).abs() < 1e-4 * outcome.best_valid_loss,
+        (again - outcome.best_valid_loss).abs() < tolerance,
         "{again} vs {}",
         outcome.best_valid_loss
     );
+    for other in outcome.history.iter().filter(|e| e.epoch != outcome.best_epoch) {
+        assert!(
+            (other.valid_loss - outcome.best_valid_loss).abs() > 2.0 * tolerance,
+            "epoch {} ({}) is too close to the best to tell them apart",
+            other.epoch,
+            other.valid_loss
+        );
+    }
 }
 
 /// Every float parameter's values, keyed by id.
