@@ -57,7 +57,14 @@ fn a_short_run_lowers_the_validation_loss() {
     assert_eq!(outcome.best_valid_loss, best);
     // The kept model is the best epoch's: re-evaluating it gives the recorded loss.
     let again = eval::ae_metrics(&outcome.model, &valid, &device).mse;
-    eprintln!("DBG {again} {:?}", outcome.history.iter().map(|e| e.valid_loss).collect::<Vec<_>>());
+    eprintln!(
+        "DBG {again} {:?}",
+        outcome
+            .history
+            .iter()
+            .map(|e| e.valid_loss)
+            .collect::<Vec<_>>()
+    );
     assert!((again - best).abs() < 1e-6, "{again} vs {best}");
 }
 
@@ -276,7 +283,11 @@ fn weight_averaging_validates_the_mean_of_the_epochs_since_it_started() {
         "{again} vs {}",
         outcome.best_valid_loss
     );
-    for other in outcome.history.iter().filter(|e| e.epoch != outcome.best_epoch) {
+    for other in outcome
+        .history
+        .iter()
+        .filter(|e| e.epoch != outcome.best_epoch)
+    {
         assert!(
             (other.valid_loss - outcome.best_valid_loss).abs() > 2.0 * tolerance,
             "epoch {} ({}) is too close to the best to tell them apart",

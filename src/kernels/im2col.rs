@@ -40,6 +40,22 @@ impl Geometry {
         oh * ow
     }
 
+    /// Row `row` of the column matrix as (channel, kernel row, kernel column).
+    fn row_origin(&self, row: usize) -> (usize, usize, usize) {
+        let [kh, kw] = self.kernel;
+        (row / (kh * kw), (row / kw) % kh, row % kw)
+    }
+
+    /// Checks an image buffer of `n` images and a column-matrix buffer against this geometry.
+    fn check_buffers(&self, n: usize, images: usize, cols: usize) {
+        assert_eq!(
+            images,
+            n * self.channels * self.height * self.width,
+            "image buffer"
+        );
+        assert_eq!(cols, self.rows() * n * self.positions(), "column buffer");
+    }
+
     /// For kernel offset `k` along `axis`: the output indices whose input index
     /// `o·stride + k − padding` falls inside the image, as a half-open range.
     fn valid(&self, axis: usize, k: usize, out: usize) -> (usize, usize) {
@@ -74,23 +90,18 @@ fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) 
 
 /// `x` (`[n, C, H, W]`) → `cols` (`[C·kh·kw, n·P]`), zeros where the kernel reads padding.
 pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
-    let [oh, ow] = g.output().expect("valid geometry");
-    let (h, w) = (g.height, g.width);
-    let p = oh * ow;
-    assert_eq!(x.len(), n * g.channels * h * w);
-    assert_eq!(cols.len(), g.rows() * n * p);
-    for_each_chunk(cols, n * p, |row, out| im2col_row(x, n, g, row, out));
+    g.check_buffers(n, x.len(), cols.len());
+    for_each_chunk(cols, n * g.positions(), |row, out| {
+        im2col_row(x, n, g, row, out)
+    });
 }
 
 /// One row `(c, ki, kj)` of [`im2col`] (a named function, so profiles can tell it apart).
 #[inline(never)]
 fn im2col_row(x: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
-    let (h, w) = (g.height, g.width);
-    let p = oh * ow;
-    let [kh, kw] = g.kernel;
-    let c = row / (kh * kw);
-    let (ki, kj) = ((row / kw) % kh, row % kw);
+    let (c, ki, kj) = g.row_origin(row);
+    let (h, w, p) = (g.height, g.width, oh * ow);
     let (oh_lo, oh_hi) = g.valid(0, ki, oh);
     let (ow_lo, ow_hi) = g.valid(1, kj, ow);
     for img in 0..n {
@@ -127,12 +138,8 @@ fn im2col_row(x: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
 /// The adjoint of [`im2col`]: `x` (`[n, C, H, W]`) is overwritten with the sum, over the
 /// column-matrix entries that read each pixel, of those entries.
 pub fn col2im(cols: &[f32], n: usize, g: &Geometry, x: &mut [f32]) {
-    let [oh, ow] = g.output().expect("valid geometry");
-    let (h, w) = (g.height, g.width);
-    let p = oh * ow;
-    assert_eq!(x.len(), n * g.channels * h * w);
-    assert_eq!(cols.len(), g.rows() * n * p);
-    for_each_chunk(x, g.channels * h * w, |img, image| {
+    g.check_buffers(n, x.len(), cols.len());
+    for_each_chunk(x, g.channels * g.height * g.width, |img, image| {
         col2im_image(cols, n, g, img, image)
     });
 }
@@ -141,13 +148,10 @@ pub fn col2im(cols: &[f32], n: usize, g: &Geometry, x: &mut [f32]) {
 #[inline(never)]
 fn col2im_image(cols: &[f32], n: usize, g: &Geometry, img: usize, image: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
-    let (h, w) = (g.height, g.width);
-    let p = oh * ow;
-    let [kh, kw] = g.kernel;
+    let (h, w, p) = (g.height, g.width, oh * ow);
     image.fill(0.0);
     for row in 0..g.rows() {
-        let c = row / (kh * kw);
-        let (ki, kj) = ((row / kw) % kh, row % kw);
+        let (c, ki, kj) = g.row_origin(row);
         let (oh_lo, oh_hi) = g.valid(0, ki, oh);
         let (ow_lo, ow_hi) = g.valid(1, kj, ow);
         let src = &cols[row * n * p + img * p..][..p];

@@ -29,6 +29,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DispatchDevice, Flex, backend_extension};
+use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
@@ -36,35 +37,48 @@ use burn::tensor::{DType, Shape};
 
 use im2col::Geometry;
 
-/// The extension: both ops take `bias` (`[c_out]`); geometry as plain integers.
+/// Which op and its geometry (plain integers; the kernels run in CPU memory only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvOp {
+    /// A transposed convolution (`weight` `[c_in, c_out, kh, kw]`) rather than a convolution
+    /// (`weight` `[c_out, c_in, kh, kw]`).
+    pub transpose: bool,
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    /// Extra output rows/columns of a transposed convolution (0 for a convolution).
+    pub padding_out: [usize; 2],
+}
+
+impl ConvOp {
+    /// The convolution geometry over `channels` planes of `side` with a `kernel`.
+    fn geometry(
+        &self,
+        channels: usize,
+        [height, width]: [usize; 2],
+        kernel: [usize; 2],
+    ) -> Geometry {
+        Geometry {
+            channels,
+            height,
+            width,
+            kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+}
+
+/// The extension: one op, a convolution or a transposed convolution with a bias (`[c_out]`).
 #[cfg_attr(feature = "train", backend_extension(Flex, Autodiff))]
 #[cfg_attr(not(feature = "train"), backend_extension(Flex))]
 pub trait ConvKernels: Backend {
-    /// `x` `[n, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]` → `[n, c_out, oh, ow]`.
-    #[allow(clippy::too_many_arguments)]
-    fn im2col_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        padding_h: usize,
-        padding_w: usize,
-    ) -> FloatTensor<Self>;
-
-    /// `x` `[n, c_in, h, w]`, `weight` `[c_in, c_out, kh, kw]` → `[n, c_out, oh, ow]` with
+    /// `x` `[n, c_in, h, w]` → `[n, c_out, oh, ow]`, where a transposed convolution has
     /// `oh = (h − 1)·stride − 2·padding + kh + padding_out`.
-    #[allow(clippy::too_many_arguments)]
-    fn im2col_conv_transpose2d(
+    fn im2col_conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        padding_h: usize,
-        padding_w: usize,
-        padding_out_h: usize,
-        padding_out_w: usize,
+        op: ConvOp,
     ) -> FloatTensor<Self>;
 }
 
@@ -97,67 +111,78 @@ pub struct ConvSaved {
     batch: usize,
 }
 
+/// im2col of `n` images as a `[K, n·P]` tensor.
+fn columns(images: &[f32], n: usize, g: &Geometry) -> FlexTensor {
+    let mut cols = vec![0.0; g.rows() * n * g.positions()];
+    im2col::im2col(images, n, g, &mut cols);
+    flex(cols, [g.rows(), n * g.positions()])
+}
+
+/// col2im of a `[K, n·P]` tensor: `n` images `[n, C, H, W]` of `g`'s input side.
+fn images_from_columns(cols: &FlexTensor, n: usize, g: &Geometry) -> Vec<f32> {
+    let mut images = vec![0.0; n * g.channels * g.height * g.width];
+    im2col::col2im(&f32_data(cols), n, g, &mut images);
+    images
+}
+
+/// `[n, c, P]` → a `[c, n·P]` tensor.
+fn channel_major(x: &[f32], n: usize, c: usize, p: usize) -> FlexTensor {
+    let mut out = vec![0.0; n * c * p];
+    im2col::to_channel_major(x, n, c, p, &mut out);
+    flex(out, [c, n * p])
+}
+
+/// A `[c, n·P]` tensor → `[n, c, h, w]` (P = h·w), plus `bias[c]` on channel `c`.
+fn batch_major(y: &FlexTensor, [n, c, h, w]: [usize; 4], bias: &[f32]) -> FlexTensor {
+    let mut out = vec![0.0; n * c * h * w];
+    im2col::to_batch_major(&f32_data(y), n, c, h * w, bias, &mut out);
+    flex(out, [n, c, h, w])
+}
+
 /// Conv forward; also returns im2col(x) for the weight gradient.
 fn conv_forward(
     x: &FlexTensor,
     weight: &FlexTensor,
     bias: &FlexTensor,
-    stride: [usize; 2],
-    padding: [usize; 2],
+    op: ConvOp,
 ) -> (FlexTensor, ConvSaved) {
     let [n, c_in, h, w] = dims4(x);
     let [c_out, c_in_w, kh, kw] = dims4(weight);
     assert_eq!(c_in, c_in_w, "conv2d: input channels");
-    let g = Geometry {
-        channels: c_in,
-        height: h,
-        width: w,
-        kernel: [kh, kw],
-        stride,
-        padding,
-    };
+    let g = op.geometry(c_in, [h, w], [kh, kw]);
     let [oh, ow] = g
         .output()
         .expect("conv2d: kernel larger than the padded input");
-    let p = oh * ow;
-    let mut cols = vec![0.0; g.rows() * n * p];
-    im2col::im2col(&f32_data(x), n, &g, &mut cols);
-    let cols = flex(cols, [g.rows(), n * p]);
+    let cols = columns(&f32_data(x), n, &g);
     let w2 = weight.reshape(Shape::from([c_out, g.rows()]));
     let y = Flex::float_matmul(w2, cols.clone()); // [c_out, n·P]
-    let mut out = vec![0.0; n * c_out * p];
-    im2col::to_batch_major(&f32_data(&y), n, c_out, p, &f32_data(bias), &mut out);
+    let out = batch_major(&y, [n, c_out, oh, ow], &f32_data(bias));
     let saved = ConvSaved {
         saved: cols,
         weight: weight.clone(),
         geometry: g,
         batch: n,
     };
-    (flex(out, [n, c_out, oh, ow]), saved)
+    (out, saved)
 }
 
-/// Conv backward: (dx if wanted, dW, db).
+/// The gradients of an op's inputs: (x if wanted, weight, bias).
 #[cfg(feature = "train")]
-fn conv_backward(
-    s: &ConvSaved,
-    grad: &FlexTensor,
-    want_x: bool,
-) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-    let g = &s.geometry;
-    let n = s.batch;
+type Grads = (Option<FlexTensor>, FlexTensor, FlexTensor);
+
+/// Conv backward.
+#[cfg(feature = "train")]
+fn conv_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Grads {
+    let (g, n) = (&s.geometry, s.batch);
     let [_, c_out, oh, ow] = dims4(grad);
-    let p = oh * ow;
-    let mut dy = vec![0.0; n * c_out * p];
-    im2col::to_channel_major(&f32_data(grad), n, c_out, p, &mut dy);
-    let db = im2col::row_sums(&dy, c_out);
-    let dy = flex(dy, [c_out, n * p]);
+    let dy = channel_major(&f32_data(grad), n, c_out, oh * ow);
+    let db = im2col::row_sums(&f32_data(&dy), c_out);
     let w_shape = s.weight.layout().shape().clone();
     let dw = Flex::float_matmul(dy.clone(), s.saved.transpose(0, 1)).reshape(w_shape);
     let dx = want_x.then(|| {
         let w2 = s.weight.reshape(Shape::from([c_out, g.rows()]));
         let dcols = Flex::float_matmul(w2.transpose(0, 1), dy); // [K, n·P]
-        let mut dx = vec![0.0; n * g.channels * g.height * g.width];
-        im2col::col2im(&f32_data(&dcols), n, g, &mut dx);
+        let dx = images_from_columns(&dcols, n, g);
         flex(dx, [n, g.channels, g.height, g.width])
     });
     (dx, dw, flex(db, [c_out]))
@@ -168,10 +193,14 @@ fn conv_transpose_forward(
     x: &FlexTensor,
     weight: &FlexTensor,
     bias: &FlexTensor,
-    stride: [usize; 2],
-    padding: [usize; 2],
-    padding_out: [usize; 2],
+    op: ConvOp,
 ) -> (FlexTensor, ConvSaved) {
+    let ConvOp {
+        stride,
+        padding,
+        padding_out,
+        ..
+    } = op;
     let [n, c_in, h, w] = dims4(x);
     let [c_in_w, c_out, kh, kw] = dims4(weight);
     assert_eq!(c_in, c_in_w, "conv_transpose2d: input channels");
@@ -182,23 +211,12 @@ fn conv_transpose_forward(
     };
     let (oh, ow) = (side(h, 0), side(w, 1));
     // The conv on the output side whose adjoint this op is.
-    let g = Geometry {
-        channels: c_out,
-        height: oh,
-        width: ow,
-        kernel: [kh, kw],
-        stride,
-        padding,
-    };
+    let g = op.geometry(c_out, [oh, ow], [kh, kw]);
     assert_eq!(g.output(), Some([h, w]), "conv_transpose2d: geometry");
-    let p = h * w;
-    let mut xc = vec![0.0; n * c_in * p];
-    im2col::to_channel_major(&f32_data(x), n, c_in, p, &mut xc);
-    let xc = flex(xc, [c_in, n * p]);
+    let xc = channel_major(&f32_data(x), n, c_in, h * w);
     let w2 = weight.reshape(Shape::from([c_in, g.rows()]));
     let cols = Flex::float_matmul(w2.transpose(0, 1), xc.clone()); // [K, n·P]
-    let mut out = vec![0.0; n * c_out * oh * ow];
-    im2col::col2im(&f32_data(&cols), n, &g, &mut out);
+    let mut out = images_from_columns(&cols, n, &g);
     im2col::add_bias(&mut out, c_out, oh * ow, &f32_data(bias));
     let saved = ConvSaved {
         saved: xc,
@@ -209,22 +227,14 @@ fn conv_transpose_forward(
     (flex(out, [n, c_out, oh, ow]), saved)
 }
 
-/// Transposed-conv backward: (dx if wanted, dW, db).
+/// Transposed-conv backward.
 #[cfg(feature = "train")]
-fn conv_transpose_backward(
-    s: &ConvSaved,
-    grad: &FlexTensor,
-    want_x: bool,
-) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-    let g = &s.geometry;
-    let n = s.batch;
+fn conv_transpose_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Grads {
+    let (g, n) = (&s.geometry, s.batch);
     let [c_in, _, _, _] = dims4(&s.weight);
     let [h, w] = g.output().expect("valid geometry");
-    let p = h * w;
     let grad = f32_data(grad);
-    let mut cols = vec![0.0; g.rows() * n * p];
-    im2col::im2col(&grad, n, g, &mut cols);
-    let cols = flex(cols, [g.rows(), n * p]);
+    let cols = columns(&grad, n, g);
     let db: Vec<f32> = {
         let plane = g.height * g.width;
         let mut db = vec![0.0f32; g.channels];
@@ -238,53 +248,28 @@ fn conv_transpose_backward(
     let dx = want_x.then(|| {
         let w2 = s.weight.reshape(Shape::from([c_in, g.rows()]));
         let dxc = Flex::float_matmul(w2, cols); // [c_in, n·P]
-        let mut dx = vec![0.0; n * c_in * p];
-        im2col::to_batch_major(&f32_data(&dxc), n, c_in, p, &vec![0.0; c_in], &mut dx);
-        flex(dx, [n, c_in, h, w])
+        batch_major(&dxc, [n, c_in, h, w], &vec![0.0; c_in])
     });
     (dx, dw, flex(db, [g.channels]))
 }
 
-impl ConvKernels for Flex {
-    fn im2col_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        padding_h: usize,
-        padding_w: usize,
-    ) -> FloatTensor<Self> {
-        conv_forward(
-            &x,
-            &weight,
-            &bias,
-            [stride_h, stride_w],
-            [padding_h, padding_w],
-        )
-        .0
+/// Either forward pass, by `op.transpose`.
+fn forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    op: ConvOp,
+) -> (FlexTensor, ConvSaved) {
+    if op.transpose {
+        conv_transpose_forward(x, weight, bias, op)
+    } else {
+        conv_forward(x, weight, bias, op)
     }
+}
 
-    fn im2col_conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        padding_h: usize,
-        padding_w: usize,
-        padding_out_h: usize,
-        padding_out_w: usize,
-    ) -> FloatTensor<Self> {
-        conv_transpose_forward(
-            &x,
-            &weight,
-            &bias,
-            [stride_h, stride_w],
-            [padding_h, padding_w],
-            [padding_out_h, padding_out_w],
-        )
-        .0
+impl ConvKernels for Flex {
+    fn im2col_conv(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, op: ConvOp) -> FlexTensor {
+        forward(&x, &weight, &bias, op).0
     }
 }
 
@@ -328,69 +313,27 @@ mod autodiff {
         }
     }
 
-    type Ad<C> = Autodiff<Flex, C>;
-
-    /// Runs `forward` on the inner tensors and records the backward step when any input is
-    /// tracked.
-    fn record<C: CheckpointStrategy>(
-        transpose: bool,
-        x: FloatTensor<Ad<C>>,
-        weight: FloatTensor<Ad<C>>,
-        bias: FloatTensor<Ad<C>>,
-        forward: impl FnOnce(&FlexTensor, &FlexTensor, &FlexTensor) -> (FlexTensor, ConvSaved),
-    ) -> FloatTensor<Ad<C>> {
-        let nodes = [x.node(), weight.node(), bias.node()];
-        let (x, weight, bias) = (
-            Ad::<C>::inner(x),
-            Ad::<C>::inner(weight),
-            Ad::<C>::inner(bias),
-        );
-        let op = ConvBackward { transpose };
-        match op.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) = forward(&x, &weight, &bias);
-                prep.finish(saved, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(&x, &weight, &bias).0),
-        }
-    }
-
     impl<C: CheckpointStrategy> ConvKernels for Autodiff<Flex, C> {
-        fn im2col_conv2d(
+        /// Runs the forward pass on the inner tensors and records the backward step when any
+        /// input is tracked.
+        fn im2col_conv(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             bias: FloatTensor<Self>,
-            stride_h: usize,
-            stride_w: usize,
-            padding_h: usize,
-            padding_w: usize,
+            op: ConvOp,
         ) -> FloatTensor<Self> {
-            record::<C>(false, x, weight, bias, |x, w, b| {
-                conv_forward(x, w, b, [stride_h, stride_w], [padding_h, padding_w])
-            })
-        }
-
-        fn im2col_conv_transpose2d(
-            x: FloatTensor<Self>,
-            weight: FloatTensor<Self>,
-            bias: FloatTensor<Self>,
-            stride_h: usize,
-            stride_w: usize,
-            padding_h: usize,
-            padding_w: usize,
-            padding_out_h: usize,
-            padding_out_w: usize,
-        ) -> FloatTensor<Self> {
-            record::<C>(true, x, weight, bias, |x, w, b| {
-                conv_transpose_forward(
-                    x,
-                    w,
-                    b,
-                    [stride_h, stride_w],
-                    [padding_h, padding_w],
-                    [padding_out_h, padding_out_w],
-                )
-            })
+            let nodes = [x.node(), weight.node(), bias.node()];
+            let (x, weight, bias) = (Self::inner(x), Self::inner(weight), Self::inner(bias));
+            let backward = ConvBackward {
+                transpose: op.transpose,
+            };
+            match backward.prepare::<C>(nodes).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let (out, saved) = forward(&x, &weight, &bias, op);
+                    prep.finish(saved, out)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(forward(&x, &weight, &bias, op).0),
+            }
         }
     }
 }
@@ -449,47 +392,31 @@ pub fn keep_freed_memory() {
     }
 }
 
-/// `conv2d` on raw tensors (bias required); see the module docs.
-pub fn im2col_conv2d(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    stride: [usize; 2],
-    padding: [usize; 2],
-) -> Tensor<4> {
-    let out = <burn::backend::Dispatch as ConvKernels>::im2col_conv2d(
+/// A convolution or transposed convolution (`op`) on raw tensors; see the module docs.
+pub fn im2col_conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, op: ConvOp) -> Tensor<4> {
+    let out = <burn::backend::Dispatch as ConvKernels>::im2col_conv(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
-        stride[0],
-        stride[1],
-        padding[0],
-        padding[1],
+        op,
     );
     Tensor::from_dispatch(out)
 }
 
-/// `conv_transpose2d` on raw tensors (bias required); see the module docs.
-pub fn im2col_conv_transpose2d(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    stride: [usize; 2],
-    padding: [usize; 2],
-    padding_out: [usize; 2],
-) -> Tensor<4> {
-    let out = <burn::backend::Dispatch as ConvKernels>::im2col_conv_transpose2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        bias.into_dispatch(),
-        stride[0],
-        stride[1],
-        padding[0],
-        padding[1],
-        padding_out[0],
-        padding_out[1],
-    );
-    Tensor::from_dispatch(out)
+/// The kernels on a layer's parameters, when they apply: an f32 tensor on a Flex device, one
+/// group, dilation 1, a bias and a geometry the kernels take (`op`); otherwise `None`.
+fn through_kernels(
+    x: &Tensor<4>,
+    weight: &Param<Tensor<4>>,
+    bias: Option<&Param<Tensor<1>>>,
+    groups: usize,
+    dilation: [usize; 2],
+    op: Option<ConvOp>,
+) -> Option<Tensor<4>> {
+    let (op, bias) = (op?, bias?);
+    let weight = weight.val();
+    (supported(x) && groups == 1 && dilation == [1, 1] && weight.dtype() == DType::F32)
+        .then(|| im2col_conv(x.clone(), weight, bias.val(), op))
 }
 
 /// `layer.forward(x)`, through the kernels where they apply.
@@ -501,39 +428,35 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Valid => Some([0, 0]),
         _ => None,
     };
-    match (padding, &layer.bias) {
-        (Some(padding), Some(bias))
-            if supported(&x)
-                && layer.groups == 1
-                && layer.dilation == [1, 1]
-                && layer.weight.val().dtype() == DType::F32 =>
-        {
-            im2col_conv2d(x, layer.weight.val(), bias.val(), layer.stride, padding)
-        }
-        _ => layer.forward(x),
-    }
+    let op = padding.map(|padding| ConvOp {
+        transpose: false,
+        stride: layer.stride,
+        padding,
+        padding_out: [0, 0],
+    });
+    let bias = layer.bias.as_ref();
+    through_kernels(&x, &layer.weight, bias, layer.groups, layer.dilation, op)
+        .unwrap_or_else(|| layer.forward(x))
 }
 
 /// `layer.forward(x)`, through the kernels where they apply.
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    match &layer.bias {
-        Some(bias)
-            if supported(&x)
-                && layer.groups == 1
-                && layer.dilation == [1, 1]
-                && layer.weight.val().dtype() == DType::F32 =>
-        {
-            im2col_conv_transpose2d(
-                x,
-                layer.weight.val(),
-                bias.val(),
-                layer.stride,
-                layer.padding,
-                layer.padding_out,
-            )
-        }
-        _ => layer.forward(x),
-    }
+    let op = ConvOp {
+        transpose: true,
+        stride: layer.stride,
+        padding: layer.padding,
+        padding_out: layer.padding_out,
+    };
+    let bias = layer.bias.as_ref();
+    through_kernels(
+        &x,
+        &layer.weight,
+        bias,
+        layer.groups,
+        layer.dilation,
+        Some(op),
+    )
+    .unwrap_or_else(|| layer.forward(x))
 }
 
 /// `layer.forward(x)` (inverted dropout) with the mask drawn by a fast generator: one 64-bit

@@ -75,22 +75,20 @@ fn check(case: Case) {
         let weight = weight.clone().detach().require_grad();
         let bias = bias.clone().detach().require_grad();
         let y = match (transpose, fast) {
-            (false, true) => {
-                im2col_conv2d(x.clone(), weight.clone(), bias.clone(), stride, padding)
+            (_, true) => {
+                let op = ConvOp {
+                    transpose,
+                    stride,
+                    padding,
+                    padding_out,
+                };
+                im2col_conv(x.clone(), weight.clone(), bias.clone(), op)
             }
             (false, false) => reference_conv2d(
                 x.clone(),
                 weight.clone(),
                 Some(bias.clone()),
                 ConvOptions::new(stride, padding, [1, 1], 1),
-            ),
-            (true, true) => im2col_conv_transpose2d(
-                x.clone(),
-                weight.clone(),
-                bias.clone(),
-                stride,
-                padding,
-                padding_out,
             ),
             (true, false) => reference_conv_transpose2d(
                 x.clone(),
@@ -214,22 +212,15 @@ fn the_layers_use_the_kernels_and_fall_back_elsewhere() {
     assert!(supported(&random([1, 1, 1, 1], &device.clone().autodiff())));
     let x = random([2, 3, 9, 9], &device);
     // Explicit symmetric padding: kernels; `Same` padding: burn's own forward. Same values.
-    let layer = Conv2dConfig::new([3, 4], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(&device);
-    close(
-        conv2d(&layer, x.clone()),
-        layer.forward(x.clone()),
-        "conv layer",
-    );
-    let layer = Conv2dConfig::new([3, 4], [3, 3])
-        .with_padding(PaddingConfig2d::Same)
-        .init(&device);
-    close(
-        conv2d(&layer, x.clone()),
-        layer.forward(x.clone()),
-        "same padding",
-    );
+    for (padding, what) in [
+        (PaddingConfig2d::Explicit(1, 1, 1, 1), "conv layer"),
+        (PaddingConfig2d::Same, "same padding"),
+    ] {
+        let layer = Conv2dConfig::new([3, 4], [3, 3])
+            .with_padding(padding)
+            .init(&device);
+        close(conv2d(&layer, x.clone()), layer.forward(x.clone()), what);
+    }
     let layer = ConvTranspose2dConfig::new([3, 2], [3, 3])
         .with_stride([2, 2])
         .with_padding([1, 1])
