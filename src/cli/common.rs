@@ -29,6 +29,13 @@ pub(crate) struct Common {
     pub backend: Backend,
 }
 
+impl Common {
+    /// The device and the data these flags name (MNIST fetched first when missing).
+    pub fn device_and_data(&self) -> Result<(Device, Mnist)> {
+        Ok((device(self.backend)?.0, load_data(&self.data)?))
+    }
+}
+
 pub(crate) fn device(backend: Backend) -> Result<(Device, String)> {
     match backend {
         Backend::Flex => Ok((Device::flex(), "flex".to_string())),

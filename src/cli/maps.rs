@@ -10,7 +10,7 @@ use digit_lab::analysis::maps;
 use digit_lab::model::weights_dir::WeightsDir;
 use digit_lab::model::{Model, ModelKind};
 
-use super::common::{Common, TsneArgs, device, load_data};
+use super::common::{Common, TsneArgs};
 
 #[derive(Args)]
 pub(crate) struct ExportMapsArgs {
@@ -32,8 +32,7 @@ pub(crate) struct ExportMapsArgs {
 }
 
 pub(crate) fn run(args: ExportMapsArgs) -> Result<()> {
-    let (device, _) = device(args.common.backend)?;
-    let data = load_data(&args.common.data)?;
+    let (device, data) = args.common.device_and_data()?;
     if args.validate_tsne {
         let options = args.tsne.options();
         let (knn, seconds) = maps::tsne_validation_knn(&data, options);

@@ -9,7 +9,7 @@ use digit_lab::analysis::maps::{self, Maps};
 use digit_lab::report::{self, Models, ReportInputs, SearchResults};
 use digit_lab::search::{Grid, ResultsFile};
 
-use super::common::{Common, TsneArgs, device, load_data, read_manifest};
+use super::common::{Common, TsneArgs, read_manifest};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -51,8 +51,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         .with_context(|| format!("writing {}", experiments_path.display()))?;
     eprintln!("wrote {}", experiments_path.display());
 
-    let (device, _) = device(args.common.backend)?;
-    let mut data = load_data(&args.common.data)?;
+    let (device, mut data) = args.common.device_and_data()?;
     if let Some(n) = args.limit {
         data.test = data.test.slice(0..n.min(data.test.len()));
         data.train = data.train.slice(0..n.min(data.train.len()));

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use digit_lab::search::{self, Grid, HalvingPlan, ResultsFile, SearchPoint, SearchStop};
 
-use super::common::{Common, device, load_data};
+use super::common::Common;
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -70,8 +70,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         "data": args.common.data.display().to_string(),
     });
     search::plan_file::check_or_record(&args.results, &recorded_plan)?;
-    let (device, _) = device(args.common.backend)?;
-    let data = load_data(&args.common.data)?;
+    let (device, data) = args.common.device_and_data()?;
     let valid = data
         .validation
         .slice(0..args.valid_size.min(data.validation.len()));

@@ -9,7 +9,7 @@ use digit_lab::analysis::units::vae_dead_units;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 
-use super::common::{Common, device, load_data};
+use super::common::Common;
 
 #[derive(Args)]
 pub(crate) struct DeadUnitsArgs {
@@ -22,8 +22,7 @@ pub(crate) struct DeadUnitsArgs {
 
 /// Prints one JSON line per layer: `{"layer","units","dead"}`.
 pub(crate) fn run(args: DeadUnitsArgs) -> Result<()> {
-    let (device, _) = device(args.common.backend)?;
-    let data = load_data(&args.common.data)?;
+    let (device, data) = args.common.device_and_data()?;
     let vae = WeightsDir::open(&args.weights)?
         .load(ModelKind::Vae, &device)?
         .into_vae()?;

@@ -165,20 +165,19 @@ impl Mnist {
             })
         };
         let name = |f: &str| dir.join(f).display().to_string();
-        let [tri, trl, tei, tel] = FILES;
-        let (images, labels) = (IdxKind::Images, IdxKind::Labels);
-        let training_file = Dataset::from_idx(
-            &read(tri, images)?,
-            &name(tri),
-            &read(trl, labels)?,
-            &name(trl),
-        )?;
-        let test = Dataset::from_idx(
-            &read(tei, images)?,
-            &name(tei),
-            &read(tel, labels)?,
-            &name(tel),
-        )?;
+        let pair = |images: &str, labels: &str| -> Result<Dataset, LoadError> {
+            let pixels = read(images, IdxKind::Images)?;
+            let classes = read(labels, IdxKind::Labels)?;
+            Ok(Dataset::from_idx(
+                &pixels,
+                &name(images),
+                &classes,
+                &name(labels),
+            )?)
+        };
+        let [train_images, train_labels, test_images, test_labels] = FILES;
+        let training_file = pair(train_images, train_labels)?;
+        let test = pair(test_images, test_labels)?;
         Ok((training_file, test))
     }
 

@@ -108,13 +108,8 @@ pub fn dae_metrics(
 }
 
 /// Negative ELBO and its parts, one ε sample per image drawn with `seed`.
-pub fn vae_metrics(
-    model: &Vae,
-    data: &Dataset,
-    latent: usize,
-    seed: u64,
-    device: &Device,
-) -> VaeMetrics {
+pub fn vae_metrics(model: &Vae, data: &Dataset, seed: u64, device: &Device) -> VaeMetrics {
+    let latent = model.latent();
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut recon, mut kl) = (0.0, 0.0);
     for idx in data.batches() {
@@ -211,12 +206,7 @@ pub fn test_metrics(
         }
         Model::ConvAe(m) => to_json(&ae_metrics(m, test, device)),
         Model::DaeWide(m) => to_json(&dae_metrics(m, test, noise_amount()?, EVAL_SEED, device)),
-        Model::Vae(m) => {
-            let latent = entry.hyperparameters["model"]["latent"]
-                .as_u64()
-                .unwrap_or(2) as usize;
-            to_json(&vae_metrics(m, test, latent, EVAL_SEED, device))
-        }
+        Model::Vae(m) => to_json(&vae_metrics(m, test, EVAL_SEED, device)),
         Model::Classifier(m) => {
             let metrics = classifier_metrics(m, test, device);
             let valid = classifier_metrics(m, &data.validation, device);

@@ -47,12 +47,12 @@ pub struct DataInfo {
     pub sha256: BTreeMap<String, String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ModelEntry {
     /// Weights file, relative to the manifest, named by its content (`<key>-<hash>.bpk`).
     pub file: String,
     /// SHA-256 of the weights file: checked when the model is loaded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Training hyperparameters; `hyperparameters.model` is the architecture.
     pub hyperparameters: Value,
@@ -73,17 +73,13 @@ pub struct ModelEntry {
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub test: Value,
     /// Training images used, when a run was limited to the first N (`--limit-train`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_train: Option<usize>,
     /// The run directory's id the model comes from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// When the model was published into this store (RFC 3339, UTC), and so when its test
     /// metrics were measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
     /// SHA-256 of the four IDX files the model was trained (and, once published, tested) on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_sha256: Option<BTreeMap<String, String>>,
 }
 

@@ -123,41 +123,44 @@ into_variant! {
     into_classifier: Classifier(Classifier), "classifier";
 }
 
-/// Rebuilds a ConvAE (`Ae` or `Dae`) from the manifest and its weights bytes.
-pub fn load_conv_ae(
-    manifest: &Manifest,
-    kind: ModelKind,
-    bytes: &[u8],
-    device: &Device,
-) -> Result<ConvAe, LoadError> {
-    expect(load(manifest, kind, bytes, device)?.into_conv_ae(), kind)
+/// A typed loader: [`load`] and the variant's `into_x`; with a kind given here, the loader
+/// takes no kind argument.
+macro_rules! typed_loader {
+    ($(#[$doc:meta])* $load:ident -> $ty:ty, $into:ident) => {
+        $(#[$doc])*
+        pub fn $load(
+            manifest: &Manifest,
+            kind: ModelKind,
+            bytes: &[u8],
+            device: &Device,
+        ) -> Result<$ty, LoadError> {
+            expect(load(manifest, kind, bytes, device)?.$into(), kind)
+        }
+    };
+    ($(#[$doc:meta])* $load:ident -> $ty:ty, $into:ident, $kind:expr) => {
+        $(#[$doc])*
+        pub fn $load(manifest: &Manifest, bytes: &[u8], device: &Device) -> Result<$ty, LoadError> {
+            expect(load(manifest, $kind, bytes, device)?.$into(), $kind)
+        }
+    };
 }
 
-/// Rebuilds the wide-code denoiser.
-pub fn load_dae_wide(
-    manifest: &Manifest,
-    bytes: &[u8],
-    device: &Device,
-) -> Result<DaeWide, LoadError> {
-    let kind = ModelKind::DaeWide;
-    expect(load(manifest, kind, bytes, device)?.into_dae_wide(), kind)
-}
-
-/// Rebuilds the VAE.
-pub fn load_vae(manifest: &Manifest, bytes: &[u8], device: &Device) -> Result<Vae, LoadError> {
-    let kind = ModelKind::Vae;
-    expect(load(manifest, kind, bytes, device)?.into_vae(), kind)
-}
-
-/// Rebuilds a classifier (`Classifier` or `ClassifierBest`).
-pub fn load_classifier(
-    manifest: &Manifest,
-    kind: ModelKind,
-    bytes: &[u8],
-    device: &Device,
-) -> Result<Classifier, LoadError> {
-    expect(load(manifest, kind, bytes, device)?.into_classifier(), kind)
-}
+typed_loader!(
+    /// Rebuilds a ConvAE (`Ae` or `Dae`) from the manifest and its weights bytes.
+    load_conv_ae -> ConvAe, into_conv_ae
+);
+typed_loader!(
+    /// Rebuilds the wide-code denoiser.
+    load_dae_wide -> DaeWide, into_dae_wide, ModelKind::DaeWide
+);
+typed_loader!(
+    /// Rebuilds the VAE.
+    load_vae -> Vae, into_vae, ModelKind::Vae
+);
+typed_loader!(
+    /// Rebuilds a classifier (`Classifier` or `ClassifierBest`).
+    load_classifier -> Classifier, into_classifier
+);
 
 /// `load` gives each kind its own variant, so a mismatch is a bug in the caller's kind.
 fn expect<M>(model: Result<M, WrongModel>, kind: ModelKind) -> Result<M, LoadError> {

@@ -89,6 +89,11 @@ impl Vae {
     }
 
     /// Parameters of q(z|x): (μ, log σ²), each `[n, latent]`.
+    /// The code's width.
+    pub fn latent(&self) -> usize {
+        self.mu.weight.dims()[1]
+    }
+
     pub fn encode(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let x = relu(kernels::conv2d(&self.conv1, images));
         let x = relu(kernels::conv2d(&self.conv2, x)).flatten(1, 3);

@@ -433,30 +433,23 @@ pub fn make_figures(
         }
     }
     let l = &maps.labels;
-    out.push((
-        "Latent maps: ConvAE code, PCA, t-SNE".into(),
-        figures::scatter_row(
-            &stem("latent_ae_pca_tsne"),
-            "Test digits in 2-D: ConvAE code vs PCA vs t-SNE",
-            &[
-                scatter("ConvAE code", &maps.ae, l),
-                scatter("PCA-2", &maps.pca, l),
-                scatter("t-SNE", &maps.tsne, l),
-            ],
-        )?,
-    ));
-    out.push((
-        "Latent maps: VAE mean, PCA, t-SNE".into(),
-        figures::scatter_row(
-            &stem("latent_vae_pca_tsne"),
-            "Test digits in 2-D: VAE mean vs PCA vs t-SNE",
-            &[
-                scatter("VAE mean", &maps.vae, l),
-                scatter("PCA-2", &maps.pca, l),
-                scatter("t-SNE", &maps.tsne, l),
-            ],
-        )?,
-    ));
+    for (key, name, code) in [
+        ("ae", "ConvAE code", &maps.ae),
+        ("vae", "VAE mean", &maps.vae),
+    ] {
+        out.push((
+            format!("Latent maps: {name}, PCA, t-SNE"),
+            figures::scatter_row(
+                &stem(&format!("latent_{key}_pca_tsne")),
+                &format!("Test digits in 2-D: {name} vs PCA vs t-SNE"),
+                &[
+                    scatter(name, code, l),
+                    scatter("PCA-2", &maps.pca, l),
+                    scatter("t-SNE", &maps.tsne, l),
+                ],
+            )?,
+        ));
+    }
 
     Ok(ReportResults {
         figures: out,

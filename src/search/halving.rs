@@ -355,6 +355,23 @@ mod tests {
         (p.c1 as f64 + p.c2 as f64 / 100.0 + p.dropout) / samples as f64
     }
 
+    /// Runs the whole search with [`fake_loss`], one second a trial, recording the trials run.
+    fn run_to_end(
+        points: &[SearchPoint],
+        file: &ResultsFile,
+        trials: &mut Vec<(String, usize)>,
+    ) -> SearchSummary {
+        let trial = |p: &SearchPoint, samples| {
+            trials.push((p.key(), samples));
+            let valid_mse = fake_loss(p, samples);
+            Ok(TrialOutcome {
+                valid_mse,
+                seconds: 1.0,
+            })
+        };
+        run(points, &PLAN, f64::INFINITY, file, trial, |_, _| {}).unwrap()
+    }
+
     const PLAN: HalvingPlan = HalvingPlan {
         min_samples: 10,
         eta: 2,
@@ -387,21 +404,7 @@ mod tests {
         let file = temp_file("full.jsonl");
         let points = small_grid();
         let mut calls = Vec::new();
-        let summary = run(
-            &points,
-            &PLAN,
-            f64::INFINITY,
-            &file,
-            |p, samples| {
-                calls.push((p.key(), samples));
-                Ok(TrialOutcome {
-                    valid_mse: fake_loss(p, samples),
-                    seconds: 1.0,
-                })
-            },
-            |_, _| {},
-        )
-        .unwrap();
+        let summary = run_to_end(&points, &file, &mut calls);
         assert_eq!(summary.stop, SearchStop::Finished);
         assert_eq!(summary.trained, 16 + 8 + 4);
         assert_eq!(calls.len(), 28);
@@ -439,18 +442,7 @@ mod tests {
         std::fs::write(file.path(), text).unwrap();
 
         let mut keys = Vec::new();
-        let second = run(
-            &points,
-            &PLAN,
-            f64::INFINITY,
-            &file,
-            |p, s| {
-                keys.push((p.key(), s));
-                trial(p, s)
-            },
-            |_, _| {},
-        )
-        .unwrap();
+        let second = run_to_end(&points, &file, &mut keys);
         assert_eq!(second.stop, SearchStop::Finished);
         assert_eq!(second.reused, 5);
         assert_eq!(second.trained, 28 - 5);

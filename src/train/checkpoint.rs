@@ -30,16 +30,19 @@ struct Index {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: damaged checkpoint: {reason}")]
     Damaged { path: String, reason: String },
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> CheckpointError + '_ {
-    move |e| CheckpointError::Io {
+    move |source| CheckpointError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     }
 }
 

@@ -14,12 +14,12 @@ use crate::model::weights_dir::{NewModel, StoreError, WeightsDir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    #[error("{0}: the run has not finished (resume it with `train --resume {0}`)")]
+    Unfinished(String),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}: the run has not finished (resume it with `train --resume {0}`)")]
-    Unfinished(String),
     #[error("{dir}: {reason}")]
     Metrics { dir: String, reason: String },
 }

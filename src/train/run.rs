@@ -37,7 +37,6 @@ pub struct DataSpec {
     /// The last `valid_size` images of the training file are the validation split.
     pub valid_size: usize,
     /// Only the first N training images (smoke runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_train: Option<usize>,
 }
 
@@ -74,6 +73,7 @@ pub struct StartFrom {
 }
 
 /// `run.json`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSpec {
     pub id: String,
@@ -82,15 +82,11 @@ pub struct RunSpec {
     /// The model's config (`ConvAeConfig`, `VaeConfig`, …) as JSON.
     pub architecture: Value,
     pub fit: FitConfig,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_amount: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoder_noise: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<AugmentConfig>,
     /// A warm start (`--init-from`), or for the paper classifier the ConvAE whose encoder it
     /// uses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartFrom>,
     pub data: DataSpec,
     pub backend: String,
@@ -381,22 +377,18 @@ impl Run {
         let warm = start.as_deref().filter(|_| kind != ModelKind::Classifier);
         let label = kind.key();
         let trained = match kind {
-            ModelKind::Ae | ModelKind::Dae => tasks::train_conv_ae(
-                &ctx,
-                label,
-                &spec.config()?,
-                &spec.fit,
-                spec.noise_amount,
-                warm,
-            )?,
-            ModelKind::DaeWide => tasks::train_dae_wide(
-                &ctx,
-                label,
-                &spec.config()?,
-                &spec.fit,
-                spec.noise_amount.unwrap_or_default(),
-                warm,
-            )?,
+            ModelKind::Ae | ModelKind::Dae => {
+                let config: ConvAeConfig = spec.config()?;
+                let fresh = |d: &Device| config.init(d);
+                let noise = spec.noise_amount;
+                tasks::train_autoencoder(&ctx, label, fresh, &spec.fit, noise, warm)?
+            }
+            ModelKind::DaeWide => {
+                let config: DaeWideConfig = spec.config()?;
+                let fresh = |d: &Device| config.init(d);
+                let noise = Some(spec.noise_amount.unwrap_or_default());
+                tasks::train_autoencoder(&ctx, label, fresh, &spec.fit, noise, warm)?
+            }
             ModelKind::Vae => tasks::train_vae(
                 &ctx,
                 &spec.config()?,

@@ -17,9 +17,7 @@ use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, Mnist};
 use crate::eval;
-use crate::model::{
-    Autoencoder, Classifier, ClassifierConfig, ConvAeConfig, DaeWideConfig, VaeConfig, store,
-};
+use crate::model::{Autoencoder, Classifier, ClassifierConfig, VaeConfig, store};
 
 /// Seed of the validation noise (DAE inputs, VAE ε), fixed so that epochs compare fairly.
 pub const VALIDATION_NOISE_SEED: u64 = 77;
@@ -57,12 +55,12 @@ pub enum TrainError {
 /// writes one after every epoch.
 /// `fit_config` gives the settings for the model being trained (the VAE's encoder group is a set
 /// of its parameter ids).
-fn run_fit<M: Module + Clone>(
+fn run_fit<M: Module + Clone + Send + Sync>(
     ctx: &Context,
     label: &str,
     model: M,
     fit_config: impl Fn(&M) -> FitConfig,
-    train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    train_loss: impl Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
     valid_loss: impl FnMut(&M) -> f64,
 ) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
@@ -123,42 +121,17 @@ fn initial<M: Module>(
     })
 }
 
-/// Trains the ConvAE, or with `noise_amount` the paper's denoising AE (noisy input, clean
-/// target).
-pub fn train_conv_ae(
+/// Trains an autoencoder built by `fresh` (the ConvAE, the wide-code denoiser) on the MSE to
+/// the clean image, from a noisy input when `noise_amount` is given (the denoisers).
+pub fn train_autoencoder<M: Module + Clone + Send + Sync + Autoencoder>(
     ctx: &Context,
     label: &str,
-    config: &ConvAeConfig,
+    fresh: impl FnOnce(&Device) -> M,
     fit_config: &FitConfig,
     noise_amount: Option<f32>,
     start: Option<&[u8]>,
 ) -> Result<Trained, TrainError> {
-    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
-    train_autoencoder(ctx, label, model, fit_config, noise_amount)
-}
-
-/// Trains the wide-code denoiser at `noise_amount`.
-pub fn train_dae_wide(
-    ctx: &Context,
-    label: &str,
-    config: &DaeWideConfig,
-    fit_config: &FitConfig,
-    noise_amount: f32,
-    start: Option<&[u8]>,
-) -> Result<Trained, TrainError> {
-    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
-    train_autoencoder(ctx, label, model, fit_config, Some(noise_amount))
-}
-
-/// The loop shared by the autoencoders: MSE to the clean image, from a noisy input when
-/// `noise_amount` is given.
-fn train_autoencoder<M: Module + Clone + Autoencoder>(
-    ctx: &Context,
-    label: &str,
-    model: M,
-    fit_config: &FitConfig,
-    noise_amount: Option<f32>,
-) -> Result<Trained, TrainError> {
+    let model = initial(fresh, ctx, fit_config.seed, start)?;
     let (ad, train) = (ctx.device.clone().autodiff(), &ctx.data.train);
     let fit_config = |_: &M| fit_config.clone();
     run_fit(
@@ -225,9 +198,7 @@ pub fn train_vae(
             }
             .neg_elbo()
         },
-        |model| {
-            eval::vae_metrics(model, valid, latent, VALIDATION_NOISE_SEED, &ctx.device).neg_elbo
-        },
+        |model| eval::vae_metrics(model, valid, VALIDATION_NOISE_SEED, &ctx.device).neg_elbo,
     )
 }
 
