@@ -459,8 +459,34 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     .unwrap_or_else(|| layer.forward(x))
 }
 
+/// SplitMix64 (Steele, Lea & Flood 2014): the next state and its output.
+fn splitmix64(state: u64) -> (u64, u64) {
+    let state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (state, z ^ (z >> 31))
+}
+
+thread_local! {
+    /// A dropout stream set by [`with_dropout_stream`] for the code running on this thread.
+    static DROPOUT_STREAM: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with [`dropout`] seeding its masks from a stream started at `seed` instead of the
+/// device's generator, which the parts of a data-parallel step would otherwise draw from in
+/// whatever order their threads reach it. Nested calls (a thread that runs another part while
+/// it waits) see their own stream and restore the outer one.
+pub fn with_dropout_stream<T>(seed: u64, f: impl FnOnce() -> T) -> T {
+    let outer = DROPOUT_STREAM.replace(Some(seed));
+    let out = f();
+    DROPOUT_STREAM.set(outer);
+    out
+}
+
 /// `layer.forward(x)` (inverted dropout) with the mask drawn by a fast generator: one 64-bit
-/// seed per call from the device's generator (so runs stay deterministic for a given seed),
+/// seed per call from the device's generator or the thread's [`with_dropout_stream`] (so runs
+/// stay deterministic for a given seed),
 /// then SplitMix64, 32 bits per element. burn's own dropout draws every element through the
 /// device's ChaCha generator, which cost more than the ConvAE's third convolution
 /// (docs/PROFILE.md). Where the kernels do not run (see [`conv2d`]), the layer's own forward.
@@ -473,16 +499,24 @@ pub fn dropout<const D: usize>(layer: &burn::nn::Dropout, x: Tensor<D>) -> Tenso
         return x;
     }
     let keep = 1.0 - layer.prob;
-    let seed: Vec<i64> = Tensor::<1, Int>::random(
-        [2],
-        burn::tensor::Distribution::Uniform(0.0, 2f64.powi(30)),
-        &device.clone().without_autodiff(),
-    )
-    .into_data()
-    .convert::<i64>()
-    .try_into_vec()
-    .expect("i64 seed");
-    let mut state = ((seed[0] as u64) << 30) ^ (seed[1] as u64);
+    let mut state = match DROPOUT_STREAM.get() {
+        Some(stream) => {
+            DROPOUT_STREAM.set(Some(splitmix64(stream).0));
+            splitmix64(stream).1
+        }
+        None => {
+            let seed: Vec<i64> = Tensor::<1, Int>::random(
+                [2],
+                burn::tensor::Distribution::Uniform(0.0, 2f64.powi(30)),
+                &device.clone().without_autodiff(),
+            )
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec()
+            .expect("i64 seed");
+            ((seed[0] as u64) << 30) ^ (seed[1] as u64)
+        }
+    };
     let threshold = (keep * 4_294_967_296.0) as u64;
     let scale = (1.0 / keep) as f32;
     let shape = x.shape();
@@ -490,12 +524,8 @@ pub fn dropout<const D: usize>(layer: &burn::nn::Dropout, x: Tensor<D>) -> Tenso
     let mut mask = Vec::with_capacity(count);
     let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
     while mask.len() < count {
-        // SplitMix64 (Steele, Lea & Flood 2014).
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
+        let z;
+        (state, z) = splitmix64(state);
         mask.push(value(z & 0xFFFF_FFFF));
         if mask.len() < count {
             mask.push(value(z >> 32));

@@ -4,15 +4,17 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
+use super::step;
 use crate::data::IMAGE_PIXELS;
 use crate::data::mnist::{images_tensor, labels_tensor};
-use crate::model::{ClassifierConfig, ConvAeConfig, VaeConfig};
+use crate::model::{Classifier, ClassifierConfig, ConvAe, ConvAeConfig, Vae, VaeConfig};
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -87,33 +89,56 @@ pub fn bench_step(
             .with_weight_decay(Some(WeightDecayConfig::new(model.weight_decay() as f32)))
             .init()
     };
+    // The images (labels, ε) of a batch part, by index, as the trainer's data does.
+    let images = |part: &[usize]| {
+        let rows = part
+            .iter()
+            .flat_map(|&i| &pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]);
+        images_tensor(rows.copied().collect(), &ad)
+    };
+    let timing = Timing {
+        warmup,
+        steps,
+        batch_size,
+        threads,
+    };
     let seconds = match model {
-        BenchModel::Ae => {
-            let net = ConvAeConfig::new().init(&ad);
-            time_steps(net, optimizer(), warmup, steps, |net| {
-                let x = images_tensor(pixels.clone(), &ad);
+        BenchModel::Ae => time_steps(
+            ConvAeConfig::new().init(&ad),
+            optimizer(),
+            &timing,
+            &|net: &ConvAe, part: &[usize], _: &mut StdRng| {
+                let x = images(part);
                 net.mse(x.clone(), x)
-            })
-        }
+            },
+        ),
         BenchModel::Vae => {
-            let net = VaeConfig::new().init(&ad);
             let eps: Vec<f32> = (0..batch_size * 2)
                 .map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal))
                 .collect();
-            time_steps(net, optimizer(), warmup, steps, |net| {
-                let x = images_tensor(pixels.clone(), &ad);
-                let eps =
-                    Tensor::<2>::from_data(TensorData::new(eps.clone(), [batch_size, 2]), &ad);
-                net.loss(x, eps).neg_elbo()
-            })
+            time_steps(
+                VaeConfig::new().init(&ad),
+                optimizer(),
+                &timing,
+                &|net: &Vae, part: &[usize], _: &mut StdRng| {
+                    let rows = part.iter().flat_map(|&i| &eps[2 * i..][..2]);
+                    let eps = TensorData::new(rows.copied().collect(), [part.len(), 2]);
+                    net.loss(images(part), Tensor::from_data(eps, &ad))
+                        .neg_elbo()
+                },
+            )
         }
         BenchModel::Classifier => {
-            let net = ClassifierConfig::best().init(&ad);
             let labels: Vec<u8> = (0..batch_size).map(|_| rng.random_range(0..10)).collect();
-            time_steps(net, optimizer(), warmup, steps, |net| {
-                let x = images_tensor(pixels.clone(), &ad);
-                net.cross_entropy(x, labels_tensor(&labels, &ad))
-            })
+            time_steps(
+                ClassifierConfig::best().init(&ad),
+                optimizer(),
+                &timing,
+                &|net: &Classifier, part: &[usize], _: &mut StdRng| {
+                    let labels: Vec<u8> = part.iter().map(|&i| labels[i]).collect();
+                    net.cross_entropy(images(part), labels_tensor(&labels, &ad))
+                },
+            )
         }
     };
     let samples_per_second = (steps * batch_size) as f64 / seconds;
@@ -129,21 +154,35 @@ pub fn bench_step(
     }
 }
 
-/// Seconds that `steps` optimiser steps take after `warmup` untimed ones.
-fn time_steps<M: burn::module::Module>(
-    mut model: M,
-    mut optimizer: ModuleOptimizer,
+/// What [`time_steps`] times: `steps` optimiser steps on a batch of `batch_size` after `warmup`
+/// untimed ones, with the trainer's data-parallel step over `threads` parts.
+struct Timing {
     warmup: usize,
     steps: usize,
-    loss: impl Fn(&M) -> Tensor<1>,
+    batch_size: usize,
+    threads: usize,
+}
+
+/// Seconds that the timed steps take.
+fn time_steps<M: Module + Clone + Send + Sync>(
+    mut model: M,
+    mut optimizer: ModuleOptimizer,
+    &Timing {
+        warmup,
+        steps,
+        batch_size,
+        threads,
+    }: &Timing,
+    loss: &(dyn Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync),
 ) -> f64 {
+    let batch: Vec<usize> = (0..batch_size).collect();
+    let mut rng = StdRng::seed_from_u64(1);
     let mut start = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
+    for i in 0..warmup + steps {
+        if i == warmup {
             start = Instant::now();
         }
-        let loss = loss(&model);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (grads, loss) = step::gradients(&model, &batch, threads, &mut rng, &loss);
         model = optimizer.step(1e-3, model, grads);
         // Reading the loss waits for the step to finish on asynchronous backends.
         let _ = loss.into_scalar::<f32>();
@@ -353,65 +392,40 @@ pub fn profile_conv_ae(device: &Device, batch: usize, repeats: usize) -> Vec<OpT
 
     let mut rows = Vec::new();
     let (c1, c2, c3, fc) = (8, 16, 64, 64);
-    let l = conv([1, c1], 1);
-    rows.push(time_op(
-        "conv1 1→8, 28→14",
-        [n, 1, 28, 28],
-        false,
-        &|x| conv2d(&l, x),
-    ));
-    let l = conv([c1, c2], 1);
-    rows.push(time_op(
-        "conv2 8→16, 14→7",
-        [n, c1, 14, 14],
-        true,
-        &|x| conv2d(&l, x),
-    ));
-    let l = conv([c2, c3], 0);
-    rows.push(time_op("conv3 16→64, 7→3", [n, c2, 7, 7], true, &|x| {
-        conv2d(&l, x)
-    }));
+    // The convolutions, in the order of the step: (name, channels, padding, input side,
+    // whether the input needs a gradient — not the image's).
+    for (name, channels, padding, side, input_grad) in [
+        ("conv1 1→8, 28→14", [1, c1], 1, 28, false),
+        ("conv2 8→16, 14→7", [c1, c2], 1, 14, true),
+        ("conv3 16→64, 7→3", [c2, c3], 0, 7, true),
+    ] {
+        let l = conv(channels, padding);
+        let shape = [n, channels[0], side, side];
+        rows.push(time_op(name, shape, input_grad, &|x| conv2d(&l, x)));
+    }
     let d = DropoutConfig::new(0.1).init();
     rows.push(time_op("dropout 576", [n, c3 * 9, 1, 1], true, &|x| {
         crate::kernels::dropout(&d, x)
     }));
-    let l = linear(c3 * 9, fc);
-    rows.push(time_op("enc fc1 576→64", [n, c3 * 9, 1, 1], true, &|x| {
-        unflat(l.forward(flat(x)))
-    }));
-    let l = linear(fc, 2);
-    rows.push(time_op("enc fc2 64→2", [n, fc, 1, 1], true, &|x| {
-        unflat(l.forward(flat(x)))
-    }));
-    let l = linear(2, fc);
-    rows.push(time_op("dec fc1 2→64", [n, 2, 1, 1], true, &|x| {
-        unflat(l.forward(flat(x)))
-    }));
-    let l = linear(fc, c3 * 9);
-    rows.push(time_op("dec fc2 64→576", [n, fc, 1, 1], true, &|x| {
-        unflat(l.forward(flat(x)))
-    }));
-    let l = deconv([c3, c2], 0, 0);
-    rows.push(time_op(
-        "deconv1 64→16, 3→7",
-        [n, c3, 3, 3],
-        true,
-        &|x| conv_transpose2d(&l, x),
-    ));
-    let l = deconv([c2, c1], 1, 1);
-    rows.push(time_op(
-        "deconv2 16→8, 7→14",
-        [n, c2, 7, 7],
-        true,
-        &|x| conv_transpose2d(&l, x),
-    ));
-    let l = deconv([c1, 1], 1, 1);
-    rows.push(time_op(
-        "deconv3 8→1, 14→28",
-        [n, c1, 14, 14],
-        true,
-        &|x| conv_transpose2d(&l, x),
-    ));
+    for (name, features) in [
+        ("enc fc1 576→64", [c3 * 9, fc]),
+        ("enc fc2 64→2", [fc, 2]),
+        ("dec fc1 2→64", [2, fc]),
+        ("dec fc2 64→576", [fc, c3 * 9]),
+    ] {
+        let l = linear(features[0], features[1]);
+        let shape = [n, features[0], 1, 1];
+        rows.push(time_op(name, shape, true, &|x| unflat(l.forward(flat(x)))));
+    }
+    for (name, channels, padding, padding_out, side) in [
+        ("deconv1 64→16, 3→7", [c3, c2], 0, 0, 3),
+        ("deconv2 16→8, 7→14", [c2, c1], 1, 1, 7),
+        ("deconv3 8→1, 14→28", [c1, 1], 1, 1, 14),
+    ] {
+        let l = deconv(channels, padding, padding_out);
+        let shape = [n, channels[0], side, side];
+        rows.push(time_op(name, shape, true, &|x| conv_transpose2d(&l, x)));
+    }
     // ReLUs of the step, by the shape they act on (encoder and decoder mirror each other).
     for (name, shape, count) in [
         ("relu ×2 on 8×14×14", [n, c1, 14, 14], 2),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use burn::module::{Module, ParamGroup};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -16,6 +16,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use super::average::WeightAverage;
+use super::step;
 
 /// How the learning rate changes over training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -54,6 +55,7 @@ pub const MAX_EPOCHS: usize = 100_000;
 pub const MAX_BATCH: usize = 16_384;
 
 /// Optimisation settings of one training run.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FitConfig {
     /// Maximum epochs.
@@ -71,7 +73,6 @@ pub struct FitConfig {
     pub optimizer: Optimizer,
     /// Weight decay of the parameters in `encoder_params` where it differs from
     /// `weight_decay` (the VAE's encoder).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoder_weight_decay: Option<f64>,
     /// The parameters `encoder_weight_decay` applies to, set by the task that knows the model.
     #[serde(skip)]
@@ -80,7 +81,6 @@ pub struct FitConfig {
     pub seed: u64,
     /// From this epoch on, validate (and keep as best) the mean of the weights at the end of
     /// every epoch so far instead of the last weights: stochastic weight averaging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_from: Option<usize>,
 }
 
@@ -158,6 +158,7 @@ impl FitConfig {
 }
 
 /// One epoch of the history file.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EpochStats {
     pub epoch: usize,
@@ -169,7 +170,6 @@ pub struct EpochStats {
     pub seconds: f64,
     pub train_samples_per_second: f64,
     /// How many epochs' weights the validated model averages (weight averaging only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub averaged_epochs: Option<usize>,
 }
 
@@ -277,11 +277,11 @@ impl FitConfig {
 /// `train_loss(model, batch_indices, rng)` builds a training batch and returns its mean loss;
 /// `valid_loss(model)` returns the loss on the whole validation split for a model in
 /// validation mode. `label` names the run on the progress bar.
-pub fn fit<M: Module + Clone>(
+pub fn fit<M: Module + Clone + Send + Sync>(
     model: M,
     config: &FitConfig,
     train_len: usize,
-    train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    train_loss: impl Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
     valid_loss: impl FnMut(&M) -> f64,
     label: &str,
     quiet: bool,
@@ -300,11 +300,11 @@ pub fn fit<M: Module + Clone>(
 
 /// [`fit`] with a checkpoint hook, a state to resume from and per-epoch reseeding.
 #[allow(clippy::too_many_arguments)]
-pub fn fit_with<M: Module + Clone>(
+pub fn fit_with<M: Module + Clone + Send + Sync>(
     model: M,
     config: &FitConfig,
     train_len: usize,
-    mut train_loss: impl FnMut(&M, &[usize], &mut StdRng) -> Tensor<1>,
+    train_loss: impl Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
     mut valid_loss: impl FnMut(&M) -> f64,
     label: &str,
     quiet: bool,
@@ -347,6 +347,8 @@ pub fn fit_with<M: Module + Clone>(
         },
     };
     let mut on_epoch = hooks.on_epoch;
+    // One batch part per thread (see `step`); results depend on the count, so a run records it.
+    let threads = rayon::current_num_threads();
     let start = Instant::now();
     let seconds_before = state.progress.seconds;
 
@@ -381,8 +383,7 @@ pub fn fit_with<M: Module + Clone>(
             if let Some(s) = scheduler.as_mut() {
                 lr = s.step().base();
             }
-            let loss = train_loss(&model, batch, &mut rng);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let (grads, loss) = step::gradients(&model, batch, threads, &mut rng, &train_loss);
             let value = f64::from(loss.into_scalar::<f32>());
             if !value.is_finite() {
                 bar.abandon();

@@ -1,5 +1,5 @@
 //! Native training: the shared loop (`fit`) with its weight averaging (`average`) and epoch
-//! checkpoints (`checkpoint`), one recipe per model (`tasks`), run directories (`run`),
+//! checkpoints (`checkpoint`) and data-parallel step gradients (`step`), one recipe per model (`tasks`), run directories (`run`),
 //! publishing a finished run into a weights directory (`publish`), the speed benchmark
 //! (`bench`) and flush-to-zero for the CPU kernels (`denormals`).
 
@@ -10,6 +10,7 @@ pub mod denormals;
 pub mod fit;
 pub mod publish;
 pub mod run;
+pub mod step;
 pub mod tasks;
 
 pub use fit::{EpochStats, FitConfig, FitError, FitOutcome, Optimizer, Schedule, fit};
