@@ -22,6 +22,7 @@
 //! models' shapes and on random shapes.
 
 pub mod im2col;
+pub mod loss;
 #[cfg(test)]
 mod tests;
 

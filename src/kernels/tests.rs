@@ -271,3 +271,44 @@ fn dropout_keeps_the_expected_share_and_passes_the_mask_back() {
     let out: Vec<f32> = dropout(&layer, plain).into_data().try_to_vec().unwrap();
     assert!(out.iter().all(|&v| v == 1.0));
 }
+
+#[test]
+fn fused_sigmoid_losses_match_burn() {
+    use super::loss::{SigmoidLoss, reference, sigmoid_loss_sums};
+    let _lock = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    for loss in [SigmoidLoss::BinaryCrossEntropy, SigmoidLoss::SquaredError] {
+        for shape in [[3, 1, 28, 28], [1, 2, 3, 5]] {
+            // Logits up to ±12 (both branches of the stable forms), targets in [0, 1].
+            let logits = random(shape, &device) * 12.0;
+            let targets = (random(shape, &device) + 1.0) / 2.0;
+            let run = |fused: bool| {
+                let l = logits.clone().detach().require_grad();
+                let x = targets.clone().detach().require_grad();
+                let sums = if fused {
+                    sigmoid_loss_sums(l.clone(), x.clone(), loss)
+                } else {
+                    reference(l.clone(), x.clone(), loss)
+                };
+                // A different weight per image, so the upstream gradient's layout matters.
+                let weights = Tensor::<1>::from_data(
+                    TensorData::new((0..shape[0]).map(|i| 1.0 + i as f32).collect(), [shape[0]]),
+                    &device,
+                );
+                let grads = (sums.clone() * weights).sum().backward();
+                (
+                    sums.detach(),
+                    l.grad(&grads).unwrap(),
+                    x.grad(&grads).unwrap(),
+                )
+            };
+            let (s1, dl1, dx1) = run(true);
+            let (s2, dl2, dx2) = run(false);
+            let what = format!("{loss:?} {shape:?}");
+            close(s1, s2, &format!("{what}: sums"));
+            close(dl1, dl2, &format!("{what}: logit gradient"));
+            close(dx1, dx2, &format!("{what}: target gradient"));
+        }
+    }
+}

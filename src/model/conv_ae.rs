@@ -182,7 +182,7 @@ impl ConvAe {
 }
 
 impl Autoencoder for ConvAe {
-    fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
-        self.forward(images)
+    fn reconstruct_logits(&self, images: Tensor<4>) -> Tensor<4> {
+        self.decoder.forward_logits(self.encoder.forward(images))
     }
 }

@@ -69,16 +69,21 @@ impl DaeWide {
         relu(kernels::conv2d(&self.to_code, x))
     }
 
+    /// Pre-sigmoid outputs from codes.
+    pub fn decode_logits(&self, code: Tensor<4>) -> Tensor<4> {
+        let x = relu(kernels::conv_transpose2d(&self.deconv1, code));
+        kernels::conv_transpose2d(&self.to_image, x)
+    }
+
     /// Images with pixels in (0, 1) from codes.
     pub fn decode(&self, code: Tensor<4>) -> Tensor<4> {
-        let x = relu(kernels::conv_transpose2d(&self.deconv1, code));
-        sigmoid(kernels::conv_transpose2d(&self.to_image, x))
+        sigmoid(self.decode_logits(code))
     }
 }
 
 impl Autoencoder for DaeWide {
-    fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
-        self.decode(self.encode(images))
+    fn reconstruct_logits(&self, images: Tensor<4>) -> Tensor<4> {
+        self.decode_logits(self.encode(images))
     }
 }
 

@@ -19,16 +19,26 @@ pub use store::WeightsError;
 pub use vae::{Vae, VaeConfig, VaeLoss};
 
 use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+use crate::kernels::loss::{SigmoidLoss, sigmoid_loss_sums};
 
 /// A model that maps images to images through a code (the ConvAE, the DAEs).
 pub trait Autoencoder {
+    /// The reconstruction's pre-sigmoid outputs.
+    fn reconstruct_logits(&self, images: Tensor<4>) -> Tensor<4>;
+
     /// Reconstructed (or denoised) images, pixels in (0, 1).
-    fn reconstruct(&self, images: Tensor<4>) -> Tensor<4>;
+    fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
+        sigmoid(self.reconstruct_logits(images))
+    }
 
     /// Mean squared error per pixel between the reconstruction of `input` and `target`
     /// (the same images for the plain autoencoder, the clean ones for a denoiser).
     fn mse(&self, input: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-        (self.reconstruct(input) - target).square().mean()
+        let pixels = target.shape().num_elements() as f32;
+        let squared = SigmoidLoss::SquaredError;
+        sigmoid_loss_sums(self.reconstruct_logits(input), target, squared).sum() / pixels
     }
 }
 

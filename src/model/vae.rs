@@ -6,6 +6,8 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::kernels::loss::SigmoidLoss;
+
 use crate::kernels;
 
 /// Channels of the encoder's convolutions.
@@ -178,9 +180,8 @@ impl Vae {
         };
         let logits = self.decode_logits(z);
         let [n, ..] = logits.dims();
-        // Binary cross-entropy on logits, in the stable form max(l,0) − l·x + log(1 + e^−|l|).
-        let bce = relu(logits.clone()) - logits.clone() * images + logits.abs().neg().exp().log1p();
-        let recon = bce.reshape([n as i32, -1]).sum_dim(1).reshape([n]);
+        let bce = SigmoidLoss::BinaryCrossEntropy;
+        let recon = kernels::loss::sigmoid_loss_sums(logits, images, bce);
         let kl = (logvar.clone() + 1.0 - mu.square() - logvar.exp())
             .sum_dim(1)
             .reshape([n])
