@@ -56,20 +56,41 @@ impl Geometry {
         assert_eq!(cols, self.rows() * n * self.positions(), "column buffer");
     }
 
-    /// For kernel offset `k` along `axis`: the output indices whose input index
-    /// `o·stride + k − padding` falls inside the image, as a half-open range.
-    fn valid(&self, axis: usize, k: usize, out: usize) -> (usize, usize) {
-        let size = if axis == 0 { self.height } else { self.width };
-        let (s, p) = (self.stride[axis], self.padding[axis]);
-        // o·s + k ≥ p  ⇔  o ≥ ceil((p − k) / s)
-        let lo = if k >= p { 0 } else { (p - k).div_ceil(s) };
-        // o·s + k − p ≤ size − 1  ⇔  o ≤ (size − 1 + p − k) / s
-        let hi = if size + p > k {
-            ((size - 1 + p - k) / s + 1).min(out)
-        } else {
-            0
-        };
-        (lo.min(hi), hi)
+    /// Sides of an image with its zero border.
+    fn padded_side(&self) -> [usize; 2] {
+        [
+            self.height + 2 * self.padding[0],
+            self.width + 2 * self.padding[1],
+        ]
+    }
+
+    /// `n` images `[n, C, H, W]` with a zero border of the padding's width.
+    fn pad(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let [ph, pw] = self.padded_side();
+        let (h, w) = (self.height, self.width);
+        let [top, left] = self.padding;
+        let mut padded = vec![0.0; n * self.channels * ph * pw];
+        for (dst, src) in padded.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                dst[(y + top) * pw + left..][..w].copy_from_slice(row);
+            }
+        }
+        padded
+    }
+
+    /// The inside of one zero-bordered image (`[C, H+2p, W+2p]` → `[C, H, W]`).
+    fn crop(&self, padded: &[f32], image: &mut [f32]) {
+        let [ph, pw] = self.padded_side();
+        let (h, w) = (self.height, self.width);
+        let [top, left] = self.padding;
+        for (src, dst) in padded
+            .chunks_exact(ph * pw)
+            .zip(image.chunks_exact_mut(h * w))
+        {
+            for (y, row) in dst.chunks_exact_mut(w).enumerate() {
+                row.copy_from_slice(&src[(y + top) * pw + left..][..w]);
+            }
+        }
     }
 }
 
@@ -91,47 +112,44 @@ fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) 
 /// `x` (`[n, C, H, W]`) → `cols` (`[C·kh·kw, n·P]`), zeros where the kernel reads padding.
 pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
     g.check_buffers(n, x.len(), cols.len());
+    // The images with their zero border, so that the gathers below need no bounds logic.
+    let padded = g.pad(x, n);
     for_each_chunk(cols, n * g.positions(), |row, out| {
-        im2col_row(x, n, g, row, out)
+        im2col_row(&padded, n, g, row, out)
     });
 }
 
-/// One row `(c, ki, kj)` of [`im2col`] (a named function, so profiles can tell it apart).
+/// One row `(c, ki, kj)` of [`im2col`] from the padded images (a named function, so profiles
+/// can tell it apart).
 #[inline(never)]
-fn im2col_row(x: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
+fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
     let (c, ki, kj) = g.row_origin(row);
-    let (h, w, p) = (g.height, g.width, oh * ow);
-    let (oh_lo, oh_hi) = g.valid(0, ki, oh);
-    let (ow_lo, ow_hi) = g.valid(1, kj, ow);
-    for img in 0..n {
-        let plane = &x[(img * g.channels + c) * h * w..][..h * w];
-        let out = &mut out[img * p..][..p];
-        for o_h in 0..oh {
-            let dst = &mut out[o_h * ow..][..ow];
-            if o_h < oh_lo || o_h >= oh_hi || ow_lo == ow_hi {
-                dst.fill(0.0);
-                continue;
-            }
-            let ih = o_h * g.stride[0] + ki - g.padding[0];
-            let src = &plane[ih * w..][..w];
-            dst[..ow_lo].fill(0.0);
-            dst[ow_hi..].fill(0.0);
-            if g.stride[1] == 2 {
-                let base = ow_lo * 2 + kj - g.padding[1];
-                let len = ow_hi - ow_lo;
-                // Bounds established once, so the loop runs without checks.
-                let src = &src[base..base + 2 * (len - 1) + 1];
-                let dst = &mut dst[ow_lo..ow_hi];
-                for i in 0..len {
-                    dst[i] = src[2 * i];
-                }
-            } else {
-                for o_w in ow_lo..ow_hi {
-                    dst[o_w] = src[o_w * g.stride[1] + kj - g.padding[1]];
-                }
-            }
+    let [ph, pw] = g.padded_side();
+    let [sh, sw] = g.stride;
+    for (img, out) in out.chunks_exact_mut(oh * ow).enumerate() {
+        let plane = &padded[(img * g.channels + c) * ph * pw..][..ph * pw];
+        for (o_h, dst) in out.chunks_exact_mut(ow).enumerate() {
+            let src = &plane[(o_h * sh + ki) * pw + kj..][..(ow - 1) * sw + 1];
+            strided_copy(src, sw, dst);
         }
+    }
+    debug_assert_eq!(out.len(), n * oh * ow);
+}
+
+/// `dst[i] = src[i·stride]`, with the common strides as fixed-stride loops.
+#[inline(always)]
+fn strided_copy(src: &[f32], stride: usize, dst: &mut [f32]) {
+    match stride {
+        1 => dst.copy_from_slice(&src[..dst.len()]),
+        2 => dst
+            .iter_mut()
+            .zip(src.iter().step_by(2))
+            .for_each(|(d, s)| *d = *s),
+        _ => dst
+            .iter_mut()
+            .zip(src.iter().step_by(stride))
+            .for_each(|(d, s)| *d = *s),
     }
 }
 
@@ -144,48 +162,30 @@ pub fn col2im(cols: &[f32], n: usize, g: &Geometry, x: &mut [f32]) {
     });
 }
 
-/// One image of [`col2im`] (a named function, so profiles can tell it apart).
+/// One image of [`col2im`]: the sums gathered on a zero-bordered copy, so that the scatters
+/// need no bounds logic, then the border dropped (a named function, so profiles can tell it
+/// apart).
 #[inline(never)]
 fn col2im_image(cols: &[f32], n: usize, g: &Geometry, img: usize, image: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
-    let (h, w, p) = (g.height, g.width, oh * ow);
-    image.fill(0.0);
+    let p = oh * ow;
+    let [ph, pw] = g.padded_side();
+    let [sh, sw] = g.stride;
+    let mut padded = vec![0.0f32; g.channels * ph * pw];
     for row in 0..g.rows() {
         let (c, ki, kj) = g.row_origin(row);
-        let (oh_lo, oh_hi) = g.valid(0, ki, oh);
-        let (ow_lo, ow_hi) = g.valid(1, kj, ow);
         let src = &cols[row * n * p + img * p..][..p];
-        let plane = &mut image[c * h * w..][..h * w];
-        if ow_lo == ow_hi {
-            continue;
-        }
-        for o_h in oh_lo..oh_hi {
-            let ih = o_h * g.stride[0] + ki - g.padding[0];
-            let dst = &mut plane[ih * w..][..w];
-            let s = &src[o_h * ow..][ow_lo..ow_hi];
-            let base = ow_lo * g.stride[1] + kj - g.padding[1];
-            let len = ow_hi - ow_lo;
-            match g.stride[1] {
-                1 => {
-                    for (d, v) in dst[base..base + len].iter_mut().zip(s) {
-                        *d += v;
-                    }
-                }
-                2 => {
-                    // Bounds established once, so the loop runs without checks.
-                    let d = &mut dst[base..base + 2 * (len - 1) + 1];
-                    for i in 0..len {
-                        d[2 * i] += s[i];
-                    }
-                }
-                stride => {
-                    for (d, v) in dst[base..].iter_mut().step_by(stride).zip(s) {
-                        *d += v;
-                    }
-                }
+        let plane = &mut padded[c * ph * pw..][..ph * pw];
+        for (o_h, s) in src.chunks_exact(ow).enumerate() {
+            let dst = &mut plane[(o_h * sh + ki) * pw + kj..][..(ow - 1) * sw + 1];
+            match sw {
+                1 => dst.iter_mut().zip(s).for_each(|(d, v)| *d += v),
+                2 => dst.iter_mut().step_by(2).zip(s).for_each(|(d, v)| *d += v),
+                _ => dst.iter_mut().step_by(sw).zip(s).for_each(|(d, v)| *d += v),
             }
         }
     }
+    g.crop(&padded, image);
 }
 
 /// `[n, C, P]` → `[C, n·P]`.
