@@ -115,23 +115,24 @@ mod autodiff {
             let (logits, targets) = &ops.state;
             let shape = logits.layout().shape().clone();
             let (l, x) = (f32_data(logits), f32_data(targets));
-            let per = l.len() / upstream.len().max(1);
-            let (mut dl, mut dx) = (vec![0.0; l.len()], vec![0.0; l.len()]);
-            for (i, ((&l, &x), (dl, dx))) in l
-                .iter()
-                .zip(x.iter())
-                .zip(dl.iter_mut().zip(dx.iter_mut()))
-                .enumerate()
-            {
-                let g = upstream[i / per.max(1)];
-                let (by_l, by_x) = pixel_grads(self.0, l, x);
-                (*dl, *dx) = (g * by_l, g * by_x);
+            let per = (l.len() / upstream.len().max(1)).max(1);
+            // d/d(logit) always; d/d(target) only when the targets are tracked (rarely).
+            let grad = |by_target: bool| {
+                let mut out = vec![0.0; l.len()];
+                let images = l.chunks(per).zip(x.chunks(per));
+                for ((&g, (l, x)), out) in upstream.iter().zip(images).zip(out.chunks_mut(per)) {
+                    for ((&l, &x), out) in l.iter().zip(x).zip(out.iter_mut()) {
+                        let (by_l, by_x) = pixel_grads(self.0, l, x);
+                        *out = g * if by_target { by_x } else { by_l };
+                    }
+                }
+                out
+            };
+            if let Some(node) = node_x {
+                grads.register::<Flex>(node.id, flex(grad(true), shape.clone()));
             }
             if let Some(node) = node_l {
-                grads.register::<Flex>(node.id, flex(dl, shape.clone()));
-            }
-            if let Some(node) = node_x {
-                grads.register::<Flex>(node.id, flex(dx, shape));
+                grads.register::<Flex>(node.id, flex(grad(false), shape));
             }
         }
     }
