@@ -1,77 +1,318 @@
-//! "That's not a digit": a drawing is taken for a digit only if
-//! - the VAE finds it likely (its negative ELBO at z = μ is no higher than that of nearly all
-//!   validation digits),
-//! - the best classifier's hidden features lie near those of a digit class (the Mahalanobis
-//!   distance to the nearest class mean, with one covariance shared by the classes, fitted on
-//!   the training digits: Lee et al., 2018), and
-//! - the best classifier is confident about it.
+//! "That's not a digit": one calibrated statistic decides whether a drawing is taken for a digit.
 //!
-//! Every threshold is set on the validation split, to let through a given share of its digits;
-//! the test digits and generated non-digits (`non_digits`) measure the result.
+//! Each image is measured ([`Scores`]): by the paper's models — the VAE's negative ELBO at
+//! z = μ, the best classifier's confidence, the Mahalanobis distance of its hidden and
+//! last-convolution features to the nearest class mean (one covariance shared by the classes,
+//! fitted on the training digits: Lee et al., 2018), the ConvAE's reconstruction error — and by
+//! the shape of the drawing in MNIST's format (`image_stats`: stroke thickness, pieces, holes,
+//! aspect, fill), which the normalisation to a 20-pixel box does not hide (a dot becomes a
+//! filled disc). A logistic regression ([`Logistic`]) on a chosen set of these features gives
+//! the log-odds that the image is *not* a digit; it is fitted on training digits against one
+//! generated set of non-digits (`non_digits`, its own seed), and the image is taken for a digit
+//! when the log-odds are at most a threshold that lets through a set share of the validation
+//! digits. A development set of non-digits (another seed) chose the features; a held-out set
+//! (a third seed) and the test digits measure the result.
+//!
+//! The page calls [`model_outputs`] on its device, reads the tensors back, and calls
+//! [`scores`] and [`DigitCheck::check`].
 
+use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The thresholds of the check, as `weights/digit_check.json` stores them for the page.
+#[cfg(not(target_arch = "wasm32"))]
+pub use super::check_fit::{Measured, Report, Settings, evaluate, measure, score_sets};
+
+use super::image_stats::{ImageStats, stats};
+use super::logistic::Logistic;
+use crate::data::IMAGE_PIXELS;
+use crate::model::{Autoencoder, Classifier, ConvAe, Vae};
+
+/// Every feature the check can use, by name (see [`Scores::feature`]).
+pub const FEATURES: [&str; 21] = [
+    "log_neg_elbo",
+    "confidence_logit",
+    "energy",
+    "log_feature_norm",
+    "log_distance",
+    "log_conv_distance",
+    "log_recon",
+    "ink",
+    "thickness",
+    "mean_thickness",
+    "log_components",
+    "stray_ink",
+    "holes",
+    "hole_area",
+    "log_aspect",
+    "fill",
+    "log_skeleton",
+    "endpoints",
+    "branches",
+    "max_crossing",
+    "distance_gap",
+];
+
+/// What the check measures of one image.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Scores {
+    /// The VAE's negative ELBO at z = μ (nats).
+    pub neg_elbo: f64,
+    /// The best classifier's top-class probability.
+    pub confidence: f64,
+    /// Its log-sum-exp of the class logits (the negative free energy, Liu et al., 2020).
+    pub energy: f64,
+    /// Euclidean norm of its hidden features.
+    pub feature_norm: f64,
+    /// Mahalanobis distance of its hidden features to the nearest class mean (NaN when the
+    /// Gaussians were not given).
+    pub distance: f64,
+    /// The same for its last convolution's features.
+    pub conv_distance: f64,
+    /// The ConvAE's mean squared reconstruction error per pixel (NaN without the ConvAE).
+    pub recon: f64,
+    /// Mahalanobis distance of the hidden features to the second-nearest class mean minus
+    /// that to the nearest (NaN without the Gaussians).
+    pub distance_gap: f64,
+    pub image: ImageStats,
+}
+
+impl Scores {
+    /// The feature called `name` (one of [`FEATURES`]).
+    pub fn feature(&self, name: &str) -> Option<f64> {
+        let s = &self.image;
+        Some(match name {
+            "log_neg_elbo" => self.neg_elbo.max(1e-3).ln(),
+            "confidence_logit" => {
+                let p = self.confidence.clamp(1e-7, 1.0 - 1e-7);
+                (p / (1.0 - p)).ln()
+            }
+            "energy" => self.energy,
+            "log_feature_norm" => self.feature_norm.max(1e-6).ln(),
+            "log_distance" => self.distance.max(1e-6).ln(),
+            "log_conv_distance" => self.conv_distance.max(1e-6).ln(),
+            "log_recon" => self.recon.max(1e-9).ln(),
+            "ink" => s.ink,
+            "thickness" => s.thickness,
+            "mean_thickness" => s.mean_thickness,
+            "log_components" => s.components.ln_1p(),
+            "stray_ink" => s.stray_ink,
+            "holes" => s.holes,
+            "hole_area" => s.hole_area,
+            "log_aspect" => s.log_aspect,
+            "fill" => s.fill,
+            "log_skeleton" => s.skeleton.ln_1p(),
+            "endpoints" => s.endpoints,
+            "branches" => s.branches,
+            "max_crossing" => s.max_crossing,
+            "distance_gap" => self.distance_gap,
+            _ => return None,
+        })
+    }
+
+    /// The features called `names`, in order (NaN for an unknown name: never a digit).
+    pub fn features(&self, names: &[String]) -> Vec<f64> {
+        names
+            .iter()
+            .map(|n| self.feature(n).unwrap_or(f64::NAN))
+            .collect()
+    }
+}
+
+/// The check as `weights/digit_check.json` stores it for the page.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DigitCheck {
-    /// Highest VAE negative ELBO (nats, z = μ) of a digit.
-    pub max_neg_elbo: f64,
-    /// Lowest top-class probability of the best classifier for a digit.
-    pub min_confidence: f64,
-    /// Highest Mahalanobis distance of the classifier's hidden features to the nearest class
-    /// mean.
-    pub max_distance: f64,
-    /// The same for the features of its last convolution.
-    pub max_conv_distance: f64,
-    /// Share of validation digits each threshold lets through (how they were set).
+    /// The features the combination reads, by name ([`FEATURES`]).
+    pub features: Vec<String>,
+    /// The log-odds that an image is not a digit (quadratic in the features when
+    /// `model.quadratic`).
+    pub model: Logistic,
+    /// An image is taken for a digit when its log-odds are at most this.
+    pub threshold: f64,
+    /// Share of validation digits that pass (how the threshold was set).
     pub quantile: f64,
+    /// The class Gaussians of the classifier's hidden features, for `log_distance` and
+    /// `distance_gap`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_gaussians: Option<FeatureGaussians>,
+    /// Those of its last convolution's features, for `log_conv_distance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_gaussians: Option<FeatureGaussians>,
+}
+
+/// The check's answer for one image.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    pub is_digit: bool,
+    /// Log-odds that the image is not a digit, minus the threshold: positive is rejected.
+    pub margin: f64,
 }
 
 impl DigitCheck {
-    /// Whether an image with these scores is taken for a digit.
-    pub fn accepts(&self, score: &Scores) -> bool {
-        score.neg_elbo <= self.max_neg_elbo
-            && score.confidence >= self.min_confidence
-            && score.distance <= self.max_distance
-            && score.conv_distance <= self.max_conv_distance
+    /// The check stored in `digit_check.json` (its `check` field), verified to be usable: known
+    /// features, consistent sizes, the Gaussians the features need.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct File {
+            check: DigitCheck,
+        }
+        let file: File =
+            serde_json::from_str(json).map_err(|e| format!("digit_check.json: {e}"))?;
+        let c = file.check;
+        if let Some(bad) = c.features.iter().find(|f| !FEATURES.contains(&f.as_str())) {
+            return Err(format!("digit_check.json: unknown feature {bad:?}"));
+        }
+        let d = c.features.len();
+        let expanded = if c.model.quadratic {
+            d + d * (d + 1) / 2
+        } else {
+            d
+        };
+        let sizes = [c.model.centre.len(), c.model.spread.len()];
+        if sizes != [d, d] || c.model.weights.len() != expanded || c.model.bound.len() != expanded {
+            return Err("digit_check.json: the model's sizes do not match its features".into());
+        }
+        let needs = |f: &[&str]| c.features.iter().any(|n| f.contains(&n.as_str()));
+        for (needed, g, what) in [
+            (
+                needs(&["log_distance", "distance_gap"]),
+                &c.hidden_gaussians,
+                "hidden_gaussians",
+            ),
+            (
+                needs(&["log_conv_distance"]),
+                &c.conv_gaussians,
+                "conv_gaussians",
+            ),
+        ] {
+            match g {
+                None if needed => return Err(format!("digit_check.json: no {what}")),
+                Some(g)
+                    if g.centres.len() != 10 * g.dim
+                        || g.whiten.len() != g.dim * (g.dim + 1) / 2 =>
+                {
+                    return Err(format!("digit_check.json: {what} of the wrong size"));
+                }
+                _ => {}
+            }
+        }
+        Ok(c)
     }
 
-    /// Thresholds from the scores of validation digits: the `quantile` of the negative ELBOs
-    /// and distances, the `1 − quantile` of the confidences.
-    pub fn calibrate(valid: &[Scores], quantile: f64) -> Self {
-        let at = |value: fn(&Scores) -> f64, q: f64| {
-            let mut sorted: Vec<f64> = valid.iter().map(value).filter(|v| v.is_finite()).collect();
-            sorted.sort_by(f64::total_cmp);
-            sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-        };
-        Self {
-            max_neg_elbo: at(|s| s.neg_elbo, quantile),
-            min_confidence: at(|s| s.confidence, 1.0 - quantile),
-            max_distance: at(|s| s.distance, quantile),
-            max_conv_distance: at(|s| s.conv_distance, quantile),
-            quantile,
+    /// Whether the check reads the ConvAE (`log_recon`): without it the page need not run it.
+    pub fn needs_conv_ae(&self) -> bool {
+        self.features.iter().any(|f| f == "log_recon")
+    }
+
+    /// The verdicts on the images `pixels` (784 values each) from their model outputs.
+    pub fn check_images(&self, outputs: &Outputs, pixels: &[f32]) -> Vec<Verdict> {
+        scores(
+            outputs,
+            pixels,
+            self.hidden_gaussians.as_ref(),
+            self.conv_gaussians.as_ref(),
+        )
+        .iter()
+        .map(|s| self.check(s))
+        .collect()
+    }
+
+    /// The verdicts on the images `pixels` (784 values each, in [0, 1], as
+    /// `data::canvas::to_mnist_format` makes them): the models run on `device`, the rest on the
+    /// host. The one call the page needs (with the models it has: `ae` only if
+    /// [`DigitCheck::needs_conv_ae`]).
+    pub async fn verdicts(
+        &self,
+        models: &Models<'_>,
+        pixels: &[f32],
+        device: &Device,
+    ) -> Result<Vec<Verdict>, String> {
+        if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
+            return Err(format!(
+                "images: expected a positive multiple of {IMAGE_PIXELS} values, got {}",
+                pixels.len()
+            ));
+        }
+        if self.needs_conv_ae() && models.ae.is_none() {
+            return Err("the digit check needs the ConvAE".into());
+        }
+        let images = crate::data::mnist::images_tensor(pixels.to_vec(), device);
+        let outputs = model_outputs(models, images).read_async().await?;
+        Ok(self.check_images(&outputs, pixels))
+    }
+
+    /// The log-odds that an image with these scores is not a digit.
+    pub fn log_odds(&self, score: &Scores) -> f64 {
+        self.model.score(&score.features(&self.features))
+    }
+
+    /// Whether an image with these scores is taken for a digit, and by how much.
+    pub fn check(&self, score: &Scores) -> Verdict {
+        let margin = self.log_odds(score) - self.threshold;
+        Verdict {
+            is_digit: margin <= 0.0,
+            margin,
         }
     }
+
+    pub fn accepts(&self, score: &Scores) -> bool {
+        self.check(score).is_digit
+    }
+
+    /// Fits the combination of `features` on `digits` against `non_digits` and sets the
+    /// threshold at the `quantile` of the log-odds of the `valid` digits.
+    pub fn fit(
+        features: &[String],
+        digits: &[Scores],
+        non_digits: &[Scores],
+        valid: &[Scores],
+        quantile: f64,
+        l2: f64,
+        quadratic: bool,
+    ) -> Self {
+        let rows = |s: &[Scores]| -> Vec<Vec<f64>> {
+            s.iter()
+                .map(|s| s.features(features))
+                .filter(|r| r.iter().all(|v| v.is_finite()))
+                .collect()
+        };
+        let model = Logistic::fit(&rows(non_digits), &rows(digits), l2, quadratic);
+        let mut check = Self {
+            features: features.to_vec(),
+            model,
+            threshold: 0.0,
+            quantile,
+            hidden_gaussians: None,
+            conv_gaussians: None,
+        };
+        let odds: Vec<f64> = valid.iter().map(|s| check.log_odds(s)).collect();
+        check.threshold = quantile_of(&odds, quantile);
+        check
+    }
 }
 
-/// What the check measures of one image.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Scores {
-    pub neg_elbo: f64,
-    pub confidence: f64,
-    pub distance: f64,
-    pub conv_distance: f64,
+/// The `q` quantile of the finite values (nearest rank, rounding the position).
+pub fn quantile_of(values: &[f64], q: f64) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Class means and one shared precision matrix of the classifier's hidden features.
+/// Class means and one shared covariance of the classifier's features, stored whitened: with
+/// the covariance `Σ = L·Lᵀ` (shrunk towards its diagonal mean so that it is invertible: ReLU
+/// features have dead units), `whiten = L⁻¹` (lower triangular, packed row by row) and
+/// `centres = L⁻¹·μ_c`, the Mahalanobis distance to class c is `|L⁻¹·f − centres_c|`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FeatureGaussians {
     pub dim: usize,
     /// `[10 · dim]`, class after class.
-    pub means: Vec<f32>,
-    /// `[dim · dim]`, the inverse of the shared covariance (shrunk towards its diagonal mean so
-    /// that it is invertible: ReLU features have dead units).
-    pub precision: Vec<f32>,
+    #[serde(with = "super::packed")]
+    pub centres: Vec<f32>,
+    /// `[dim · (dim + 1) / 2]`, rows of `L⁻¹` up to the diagonal.
+    #[serde(with = "super::packed")]
+    pub whiten: Vec<f32>,
 }
 
 impl FeatureGaussians {
@@ -107,166 +348,266 @@ impl FeatureGaussians {
         for i in 0..dim {
             cov[(i, i)] += shrink;
         }
-        let precision = cov
+        let l = cov
             .cholesky()
             .expect("a shrunk covariance is positive definite")
-            .inverse();
-        Self {
+            .unpack();
+        let inverse = l
+            .solve_lower_triangular(&DMatrix::identity(dim, dim))
+            .expect("a Cholesky factor is invertible");
+        let whiten: Vec<f32> = (0..dim)
+            .flat_map(|i| (0..=i).map(move |j| (i, j)))
+            .map(|(i, j)| inverse[(i, j)] as f32)
+            .collect();
+        let mut g = Self {
             dim,
-            means: means.iter().map(|&m| m as f32).collect(),
-            precision: precision.transpose().iter().map(|&p| p as f32).collect(),
+            centres: Vec::new(),
+            whiten,
+        };
+        let means: Vec<f32> = means.iter().map(|&m| m as f32).collect();
+        g.centres = means
+            .chunks_exact(dim)
+            .flat_map(|m| g.whitened(m))
+            .collect();
+        g
+    }
+
+    /// `L⁻¹ · feature`.
+    fn whitened(&self, feature: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.dim);
+        let mut start = 0;
+        for i in 0..self.dim {
+            let row = &self.whiten[start..start + i + 1];
+            start += i + 1;
+            let dot: f64 = row
+                .iter()
+                .zip(feature)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            out.push(dot as f32);
         }
+        out
     }
 
     /// The Mahalanobis distance of `feature` to the nearest class mean.
     pub fn distance(&self, feature: &[f32]) -> f64 {
-        let d = self.dim;
-        (0..10)
-            .map(|class| {
-                let diff: Vec<f64> = feature
-                    .iter()
-                    .zip(&self.means[class * d..][..d])
-                    .map(|(f, m)| f64::from(*f) - f64::from(*m))
-                    .collect();
-                let mut total = 0.0;
-                for (i, row) in self.precision.chunks_exact(d).enumerate() {
-                    let dot: f64 = row.iter().zip(&diff).map(|(p, x)| f64::from(*p) * x).sum();
-                    total += diff[i] * dot;
-                }
-                total.max(0.0).sqrt()
-            })
+        self.distances(feature)
+            .into_iter()
             .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The Mahalanobis distances of `feature` to the nearest and the second-nearest class mean.
+    pub fn nearest_two(&self, feature: &[f32]) -> (f64, f64) {
+        let mut d = self.distances(feature);
+        d.sort_by(f64::total_cmp);
+        (d[0], d[1])
+    }
+
+    fn distances(&self, feature: &[f32]) -> Vec<f64> {
+        assert_eq!(feature.len(), self.dim, "feature size");
+        let y = self.whitened(feature);
+        self.centres
+            .chunks_exact(self.dim)
+            .map(|c| {
+                y.iter()
+                    .zip(c)
+                    .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
     }
 }
 
-/// The best classifier's hidden features (`fc` values per image) of every image of `pixels`, or
-/// with `convolutional` its last convolution's (c3·3·3 values).
+/// The models the check reads.
+pub struct Models<'a> {
+    pub vae: &'a Vae,
+    pub classifier: &'a Classifier,
+    /// Only for the `log_recon` feature.
+    pub ae: Option<&'a ConvAe>,
+}
+
+/// What the models compute for a batch, on their device.
+pub struct ModelOutputs {
+    /// `[n]`
+    pub neg_elbo: Tensor<1>,
+    /// `[n]`, the top-class probability.
+    pub confidence: Tensor<1>,
+    /// `[n]`, the log-sum-exp of the class logits.
+    pub energy: Tensor<1>,
+    /// `[n, fc]`, the classifier's hidden features.
+    pub hidden: Tensor<2>,
+    /// `[n, c3·9]`, its last convolution's features.
+    pub conv: Tensor<2>,
+    /// `[n]`, the ConvAE's mean squared error per pixel (without the ConvAE: none).
+    pub recon: Option<Tensor<1>>,
+}
+
+/// The model outputs of a batch of images (`[n, 1, 28, 28]`, pixels in [0, 1]).
+pub fn model_outputs(models: &Models, images: Tensor<4>) -> ModelOutputs {
+    let [n, ..] = images.dims();
+    let neg_elbo = models.vae.neg_elbo_at_mean(images.clone());
+    let logits = models.classifier.forward(images.clone());
+    let top = logits.clone().max_dim(1);
+    let energy = top.clone() + (logits - top.clone()).exp().sum_dim(1).log();
+    let confidence = (top - energy.clone()).exp().reshape([n]);
+    let energy = energy.reshape([n]);
+    let hidden = models.classifier.encoder.features(images.clone());
+    let conv = models.classifier.encoder.conv_features(images.clone());
+    let recon = models.ae.map(|ae| {
+        (ae.reconstruct(images.clone()) - images)
+            .powi_scalar(2)
+            .flatten::<2>(1, 3)
+            .mean_dim(1)
+            .reshape([n])
+    });
+    ModelOutputs {
+        neg_elbo,
+        confidence,
+        energy,
+        hidden,
+        conv,
+        recon,
+    }
+}
+
+/// [`ModelOutputs`] read back to the host (the page reads them with `into_data_async`).
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    pub neg_elbo: Vec<f32>,
+    pub confidence: Vec<f32>,
+    pub energy: Vec<f32>,
+    pub hidden: Vec<f32>,
+    pub conv: Vec<f32>,
+    /// Empty without the ConvAE.
+    pub recon: Vec<f32>,
+}
+
+impl ModelOutputs {
+    /// Reads the tensors back without blocking (the page: WebGPU reads are asynchronous).
+    pub async fn read_async(self) -> Result<Outputs, String> {
+        async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+            t.into_data_async()
+                .await
+                .map_err(|e| format!("reading a result: {e:?}"))?
+                .try_into_vec::<f32>()
+                .map_err(|e| format!("reading a result: {e:?}"))
+        }
+        Ok(Outputs {
+            neg_elbo: read(self.neg_elbo).await?,
+            confidence: read(self.confidence).await?,
+            energy: read(self.energy).await?,
+            hidden: read(self.hidden).await?,
+            conv: read(self.conv).await?,
+            recon: match self.recon {
+                Some(r) => read(r).await?,
+                None => Vec::new(),
+            },
+        })
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
-pub fn features(
-    classifier: &crate::model::Classifier,
+impl ModelOutputs {
+    /// Reads the tensors back (native: synchronously).
+    pub fn read(self) -> Outputs {
+        let v1 = |t: Tensor<1>| t.into_data().iter::<f32>().collect();
+        let v2 = |t: Tensor<2>| t.into_data().iter::<f32>().collect();
+        Outputs {
+            neg_elbo: v1(self.neg_elbo),
+            confidence: v1(self.confidence),
+            energy: v1(self.energy),
+            hidden: v2(self.hidden),
+            conv: v2(self.conv),
+            recon: self.recon.map(v1).unwrap_or_default(),
+        }
+    }
+}
+
+/// The scores of the images `pixels` (784 values each) from their model outputs; the
+/// Mahalanobis distances are NaN without the Gaussians of the `hidden` or `conv` features.
+pub fn scores(
+    outputs: &Outputs,
     pixels: &[f32],
-    convolutional: bool,
-    device: &burn::prelude::Device,
-) -> Vec<f32> {
-    use crate::data::IMAGE_PIXELS;
-    use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
-    pixels
-        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
-        .flat_map(|chunk| {
-            let x = images_tensor(chunk.to_vec(), device);
-            let f = if convolutional {
-                classifier.encoder.conv_features(x)
-            } else {
-                classifier.encoder.features(x)
-            };
-            f.into_data().iter::<f32>().collect::<Vec<_>>()
+    hidden_gaussians: Option<&FeatureGaussians>,
+    conv: Option<&FeatureGaussians>,
+) -> Vec<Scores> {
+    let n = pixels.len() / IMAGE_PIXELS;
+    assert_eq!(outputs.neg_elbo.len(), n, "one output per image");
+    let (hd, cd) = (
+        outputs.hidden.len() / n.max(1),
+        outputs.conv.len() / n.max(1),
+    );
+    (0..n)
+        .map(|i| {
+            let hidden = &outputs.hidden[i * hd..][..hd];
+            let (distance, distance_gap) = hidden_gaussians.map_or((f64::NAN, f64::NAN), |h| {
+                let (first, second) = h.nearest_two(hidden);
+                (first, second - first)
+            });
+            let conv_distance =
+                conv.map_or(f64::NAN, |c| c.distance(&outputs.conv[i * cd..][..cd]));
+            Scores {
+                neg_elbo: f64::from(outputs.neg_elbo[i]),
+                confidence: f64::from(outputs.confidence[i]),
+                energy: f64::from(outputs.energy[i]),
+                feature_norm: hidden
+                    .iter()
+                    .map(|v| f64::from(*v).powi(2))
+                    .sum::<f64>()
+                    .sqrt(),
+                distance,
+                distance_gap,
+                conv_distance,
+                recon: outputs.recon.get(i).map_or(f64::NAN, |&r| f64::from(r)),
+                image: stats(&pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]),
+            }
         })
         .collect()
 }
 
-/// The scores of every image of `pixels` (784 each).
+/// The scores of every image of `pixels`, in batches (native).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn scores(
-    vae: &crate::model::Vae,
-    classifier: &crate::model::Classifier,
-    gaussians: &[FeatureGaussians; 2],
+pub fn score_all(
+    models: &Models,
+    hidden: Option<&FeatureGaussians>,
+    conv: Option<&FeatureGaussians>,
     pixels: &[f32],
-    device: &burn::prelude::Device,
+    device: &Device,
 ) -> Vec<Scores> {
-    use crate::data::IMAGE_PIXELS;
     use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
-    let mut out = Vec::with_capacity(pixels.len() / IMAGE_PIXELS);
+    pixels
+        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
+        .flat_map(|chunk| {
+            let outputs = model_outputs(models, images_tensor(chunk.to_vec(), device)).read();
+            scores(&outputs, chunk, hidden, conv)
+        })
+        .collect()
+}
+
+/// The classifier's hidden and last-convolution features of every image of `pixels` (native).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn features(classifier: &Classifier, pixels: &[f32], device: &Device) -> [Vec<f32>; 2] {
+    use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
+    let (mut hidden, mut conv) = (Vec::new(), Vec::new());
     for chunk in pixels.chunks(INFERENCE_BATCH * IMAGE_PIXELS) {
         let x = images_tensor(chunk.to_vec(), device);
-        let elbo: Vec<f32> = vae
-            .neg_elbo_at_mean(x.clone())
-            .into_data()
-            .iter::<f32>()
-            .collect();
-        let top: Vec<f32> = classifier
-            .probabilities(x)
-            .max_dim(1)
-            .into_data()
-            .iter::<f32>()
-            .collect();
-        let hidden = features(classifier, chunk, false, device);
-        let conv = features(classifier, chunk, true, device);
-        let rows = hidden
-            .chunks_exact(gaussians[0].dim)
-            .zip(conv.chunks_exact(gaussians[1].dim));
-        for ((e, c), (h, v)) in elbo.iter().zip(&top).zip(rows) {
-            out.push(Scores {
-                neg_elbo: f64::from(*e),
-                confidence: f64::from(*c),
-                distance: gaussians[0].distance(h),
-                conv_distance: gaussians[1].distance(v),
-            });
-        }
+        hidden.extend(
+            classifier
+                .encoder
+                .features(x.clone())
+                .into_data()
+                .iter::<f32>(),
+        );
+        conv.extend(
+            classifier
+                .encoder
+                .conv_features(x)
+                .into_data()
+                .iter::<f32>(),
+        );
     }
-    out
-}
-
-/// The check set on the validation split and what it does on the test digits and on generated
-/// non-digits.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Report {
-    pub check: DigitCheck,
-    pub measured: Measured,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Measured {
-    pub validation_digits_accepted: f64,
-    pub test_digits_accepted: f64,
-    pub non_digits_rejected: f64,
-    pub non_digits: usize,
-    pub non_digits_rejected_by_kind: std::collections::BTreeMap<String, f64>,
-}
-
-/// Fits the feature Gaussians on the training digits, sets the thresholds on the validation
-/// digits at `quantile`, and measures the test digits and `non_digits` generated drawings.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn measure(
-    vae: &crate::model::Vae,
-    classifier: &crate::model::Classifier,
-    data: &crate::data::Mnist,
-    quantile: f64,
-    non_digits: usize,
-    seed: u64,
-    device: &burn::prelude::Device,
-) -> Report {
-    let all = |d: &crate::data::Dataset| d.pixels(&(0..d.len()).collect::<Vec<_>>());
-    let train = all(&data.train);
-    let fit = |convolutional| {
-        let f = features(classifier, &train, convolutional, device);
-        let dim = f.len() / data.train.len();
-        FeatureGaussians::fit(&f, dim, &data.train.labels)
-    };
-    let gaussians = [fit(false), fit(true)];
-    let score = |pixels: &[f32]| scores(vae, classifier, &gaussians, pixels, device);
-    let valid = score(&all(&data.validation));
-    let check = DigitCheck::calibrate(&valid, quantile);
-    let rate =
-        |s: &[Scores]| s.iter().filter(|s| check.accepts(s)).count() as f64 / s.len().max(1) as f64;
-    let (pixels, kinds) = super::non_digits::generate(non_digits, seed);
-    let non = score(&pixels);
-    let mut per_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
-    for (kind, s) in kinds.iter().zip(&non) {
-        let slot = per_kind.entry(kind.to_string()).or_default();
-        slot.1 += 1;
-        slot.0 += usize::from(!check.accepts(s));
-    }
-    let measured = Measured {
-        validation_digits_accepted: rate(&valid),
-        test_digits_accepted: rate(&score(&all(&data.test))),
-        non_digits_rejected: 1.0 - rate(&non),
-        non_digits: kinds.len(),
-        non_digits_rejected_by_kind: per_kind
-            .into_iter()
-            .map(|(k, (r, n))| (k, r as f64 / n as f64))
-            .collect(),
-    };
-    Report { check, measured }
+    [hidden, conv]
 }
 
 #[cfg(test)]
@@ -274,30 +615,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thresholds_are_the_validation_quantiles() {
-        let valid: Vec<Scores> = (0..=100)
-            .map(|i| Scores {
-                neg_elbo: f64::from(i),
-                confidence: f64::from(i) / 100.0,
-                distance: f64::from(100 - i),
-                conv_distance: 0.0,
-            })
-            .collect();
-        let check = DigitCheck::calibrate(&valid, 0.9);
-        assert_eq!(
-            (check.max_neg_elbo, check.min_confidence, check.max_distance),
-            (90.0, 0.1, 90.0)
-        );
-        let score = |neg_elbo, confidence, distance| Scores {
-            neg_elbo,
-            confidence,
-            distance,
-            conv_distance: 0.0,
+    fn the_threshold_is_the_validation_quantile() {
+        let values: Vec<f64> = (0..=100).map(f64::from).collect();
+        assert_eq!(quantile_of(&values, 0.9), 90.0);
+        assert_eq!(quantile_of(&values, 0.995), 100.0);
+        assert_eq!(quantile_of(&[f64::NAN, 2.0, 1.0], 0.0), 1.0);
+        // Digits are thin, non-digits thick: the check lets `quantile` of the valid ones through.
+        let score = |thickness: f64| Scores {
+            image: ImageStats {
+                thickness,
+                ..Default::default()
+            },
+            ..Default::default()
         };
-        assert!(check.accepts(&score(90.0, 0.1, 90.0)));
-        assert!(!check.accepts(&score(90.5, 0.5, 1.0)));
-        assert!(!check.accepts(&score(10.0, 0.05, 1.0)));
-        assert!(!check.accepts(&score(10.0, 0.5, 91.0)));
+        let digits: Vec<Scores> = (0..200)
+            .map(|i| score(1.0 + f64::from(i % 20) * 0.05))
+            .collect();
+        let others: Vec<Scores> = (0..200)
+            .map(|i| score(4.0 + f64::from(i % 20) * 0.2))
+            .collect();
+        let valid: Vec<Scores> = (0..=100)
+            .map(|i| score(1.0 + f64::from(i) * 0.01))
+            .collect();
+        let check = DigitCheck::fit(
+            &["thickness".into()],
+            &digits,
+            &others,
+            &valid,
+            0.9,
+            1e-3,
+            false,
+        );
+        let passed = valid.iter().filter(|s| check.accepts(s)).count();
+        assert_eq!(passed, 91);
+        assert!(!check.accepts(&score(4.0)));
+        assert!(check.check(&score(1.0)).margin < 0.0);
+    }
+
+    #[test]
+    fn every_named_feature_exists() {
+        let s = Scores::default();
+        for name in FEATURES {
+            assert!(s.feature(name).is_some(), "{name}");
+        }
+        assert!(s.features(&["no such".into()])[0].is_nan());
     }
 
     #[test]
@@ -315,5 +676,11 @@ mod tests {
         assert!(g.distance(&[30.0, 0.0]) < 1e-3);
         let far = g.distance(&[35.0, 0.0]);
         assert!((far - 5.0 / 1.005f64.sqrt()).abs() < 0.05, "{far}");
+        let (first, second) = g.nearest_two(&[32.0, 0.0]);
+        assert!((first - 2.0 / 1.005f64.sqrt()).abs() < 0.05, "{first}");
+        assert!((second - 8.0 / 1.005f64.sqrt()).abs() < 0.05, "{second}");
+        // Stored whitened and packed, it reads back the same.
+        let json = serde_json::to_string(&g).unwrap();
+        assert_eq!(serde_json::from_str::<FeatureGaussians>(&json).unwrap(), g);
     }
 }

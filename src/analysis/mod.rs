@@ -1,14 +1,21 @@
-//! Latent-space analysis and the digit check: PCA and k-NN accuracy (native and wasm: the in-browser training mode
-//! maps its codes with them), t-SNE and the latent-map exporter (native), and the VAE's dead
-//! ReLU units (native); whether a drawing is a digit at all (`digit_check`, thresholds shared
-//! with the page) and the non-digit drawings it is measured on (`non_digits`, native).
+//! Latent-space analysis and the digit check: PCA and k-NN accuracy (native and wasm: the
+//! in-browser training mode maps its codes with them), t-SNE and the latent-map exporter
+//! (native), and the VAE's dead ReLU units (native); whether a drawing is a digit at all
+//! (`digit_check`, shared with the page, with its shape features `image_stats`, its logistic
+//! model `logistic` and their storage `packed`; fitted and measured by `check_fit`, native) and
+//! the non-digit drawings it is measured on (`non_digits`, native).
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod check_fit;
 pub mod digit_check;
+pub mod image_stats;
 pub mod knn;
+pub mod logistic;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod maps;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod non_digits;
+pub mod packed;
 pub mod pca;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod units;

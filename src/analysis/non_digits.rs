@@ -1,7 +1,8 @@
-//! Drawings that are not digits, to measure how well the digit check rejects them: dots,
-//! dashes, scribbles, hatching, stars, noise and letters from a font (the letters that do not
-//! look like a digit), each drawn with a pen on a canvas and put in MNIST's format as the page
-//! puts a drawing.
+//! Drawings that are not digits, to fit and measure how well the digit check rejects them: dots,
+//! dashes, scribbles, hatching, stars, noise, letters from a font (the letters that do not look
+//! like a digit), smileys, arrows, spirals and squiggles, each drawn with a pen on a canvas and
+//! put in MNIST's format as the page puts a drawing. Each seed gives a different set (the check
+//! is fitted on one, chosen on another, measured on a third).
 
 use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
@@ -17,8 +18,9 @@ const PEN: f32 = 4.5;
 const LETTERS: &str = "CEFHKMNRUVWXaceflmnrvwx";
 
 /// The kinds of drawing, in the order [`generate`] cycles through them.
-pub const KINDS: [&str; 7] = [
-    "dot", "dash", "scribble", "hatch", "star", "noise", "letter",
+pub const KINDS: [&str; 11] = [
+    "dot", "dash", "scribble", "hatch", "star", "noise", "letter", "smiley", "arrow", "spiral",
+    "squiggle",
 ];
 
 /// A canvas with a round pen.
@@ -130,6 +132,69 @@ pub fn generate(count: usize, seed: u64) -> (Vec<f32>, Vec<&'static str>) {
                     }
                 }
             }
+            "smiley" => {
+                // A face: a circle with two eyes and a smile (a circle alone is a zero).
+                let (c, r) = ((56.0, 56.0), rng.random_range(32.0..46.0));
+                canvas.stroke(&arc(c, r, r, 0.0, std::f32::consts::TAU, 40), pen);
+                let eye = rng.random_range(0.25..0.4) * r;
+                for side in [-1.0, 1.0] {
+                    let e = (c.0 + side * eye, c.1 - 0.3 * r);
+                    canvas.stroke(&[e, (e.0 + 0.5, e.1)], pen * 1.2);
+                }
+                let (a, b) = (rng.random_range(0.4..0.8), rng.random_range(2.3..2.7));
+                canvas.stroke(
+                    &arc((c.0, c.1 + 0.05 * r), 0.55 * r, 0.5 * r, a, b, 12),
+                    pen,
+                );
+            }
+            "arrow" => {
+                // A shaft with a head, pointing anywhere but up or down (a 1 or a 4 with a flag).
+                let mut angle = rng.random_range(-1.0f32..1.0);
+                if rng.random::<bool>() {
+                    angle += std::f32::consts::PI;
+                }
+                let (c, len) = ((56.0, 56.0), rng.random_range(30.0..45.0));
+                let (dx, dy) = (angle.cos(), angle.sin());
+                let tip = (c.0 + len * dx, c.1 + len * dy);
+                canvas.stroke(&[(c.0 - len * dx, c.1 - len * dy), tip], pen);
+                let head = rng.random_range(12.0..22.0);
+                for side in [-0.5f32, 0.5] {
+                    let back = angle + std::f32::consts::PI + side;
+                    canvas.stroke(
+                        &[tip, (tip.0 + head * back.cos(), tip.1 + head * back.sin())],
+                        pen,
+                    );
+                }
+            }
+            "spiral" => {
+                // Two to three and a half turns from the centre out.
+                let turns = rng.random_range(2.0f32..3.5);
+                let start = rng.random::<f32>() * std::f32::consts::TAU;
+                let path: Vec<(f32, f32)> = (0..=200)
+                    .map(|k| {
+                        let t = k as f32 / 200.0;
+                        let (a, r) = (start + t * turns * std::f32::consts::TAU, 4.0 + 44.0 * t);
+                        (56.0 + r * a.cos(), 56.0 + r * a.sin())
+                    })
+                    .collect();
+                canvas.stroke(&path, pen * 0.8);
+            }
+            "squiggle" => {
+                // A wavy line, roughly horizontal, two to five waves.
+                let (waves, amp) = (rng.random_range(2.0f32..5.0), rng.random_range(6.0..18.0));
+                let (tilt, y0) = (rng.random_range(-0.3f32..0.3), rng.random_range(35.0..75.0));
+                let path: Vec<(f32, f32)> = (0..=120)
+                    .map(|k| {
+                        let t = k as f32 / 120.0;
+                        let x = 10.0 + 92.0 * t;
+                        let y = y0
+                            + tilt * (x - 56.0)
+                            + amp * (t * waves * std::f32::consts::TAU).sin();
+                        (x, y)
+                    })
+                    .collect();
+                canvas.stroke(&path, pen);
+            }
             _ => {
                 let Some(font) = &font else { continue };
                 let letter = LETTERS.as_bytes()[rng.random_range(0..LETTERS.len())] as char;
@@ -142,6 +207,16 @@ pub fn generate(count: usize, seed: u64) -> (Vec<f32>, Vec<&'static str>) {
         }
     }
     (images, kinds)
+}
+
+/// `steps` points of the ellipse arc round `c` with radii `rx`, `ry` from angle `a` to `b`.
+fn arc(c: (f32, f32), rx: f32, ry: f32, a: f32, b: f32, steps: usize) -> Vec<(f32, f32)> {
+    (0..=steps)
+        .map(|k| {
+            let t = a + (b - a) * k as f32 / steps as f32;
+            (c.0 + rx * t.cos(), c.1 + ry * t.sin())
+        })
+        .collect()
 }
 
 /// The system font the report's figures use (scripts/setup installs it).
@@ -163,5 +238,228 @@ fn draw_letter(canvas: &mut Canvas, font: &ab_glyph::FontVec, letter: char) {
                 canvas.0[y * SIDE + x] = coverage;
             }
         });
+    }
+}
+
+/// Pen strokes, each a polyline.
+type Strokes = &'static [&'static [(f32, f32)]];
+
+/// Digits drawn with the pen from templates (one or two per digit, in a unit box, y down),
+/// jittered: a check on what the page sees from a user, beside MNIST's own digits.
+const TEMPLATES: [(u8, Strokes); 13] = [
+    (
+        0,
+        &[&[
+            (0.5, 0.0),
+            (0.15, 0.2),
+            (0.05, 0.55),
+            (0.25, 0.92),
+            (0.6, 1.0),
+            (0.9, 0.7),
+            (0.9, 0.3),
+            (0.65, 0.02),
+            (0.45, 0.02),
+        ]],
+    ),
+    (1, &[&[(0.5, 0.0), (0.5, 1.0)]]),
+    (1, &[&[(0.25, 0.2), (0.55, 0.0), (0.55, 1.0)]]),
+    (
+        2,
+        &[&[
+            (0.12, 0.25),
+            (0.3, 0.04),
+            (0.6, 0.0),
+            (0.82, 0.18),
+            (0.75, 0.45),
+            (0.15, 0.96),
+            (0.9, 0.95),
+        ]],
+    ),
+    (
+        3,
+        &[&[
+            (0.15, 0.1),
+            (0.5, 0.0),
+            (0.8, 0.15),
+            (0.75, 0.35),
+            (0.45, 0.48),
+            (0.8, 0.6),
+            (0.85, 0.85),
+            (0.5, 1.0),
+            (0.12, 0.9),
+        ]],
+    ),
+    (
+        4,
+        &[
+            &[(0.6, 0.0), (0.08, 0.65), (0.92, 0.65)],
+            &[(0.66, 0.3), (0.66, 1.0)],
+        ],
+    ),
+    (
+        4,
+        &[
+            &[(0.2, 0.0), (0.12, 0.55), (0.85, 0.55)],
+            &[(0.75, 0.0), (0.75, 1.0)],
+        ],
+    ),
+    (
+        5,
+        &[&[
+            (0.82, 0.02),
+            (0.25, 0.02),
+            (0.2, 0.45),
+            (0.55, 0.38),
+            (0.84, 0.55),
+            (0.8, 0.85),
+            (0.5, 0.99),
+            (0.14, 0.88),
+        ]],
+    ),
+    (
+        6,
+        &[&[
+            (0.7, 0.0),
+            (0.35, 0.3),
+            (0.16, 0.65),
+            (0.28, 0.95),
+            (0.62, 0.97),
+            (0.82, 0.74),
+            (0.62, 0.52),
+            (0.3, 0.56),
+            (0.18, 0.7),
+        ]],
+    ),
+    (7, &[&[(0.08, 0.04), (0.92, 0.04), (0.4, 1.0)]]),
+    (
+        7,
+        &[
+            &[(0.08, 0.04), (0.92, 0.04), (0.45, 1.0)],
+            &[(0.3, 0.5), (0.85, 0.5)],
+        ],
+    ),
+    (
+        8,
+        &[&[
+            (0.75, 0.15),
+            (0.5, 0.0),
+            (0.25, 0.15),
+            (0.3, 0.35),
+            (0.7, 0.6),
+            (0.78, 0.85),
+            (0.5, 1.0),
+            (0.22, 0.85),
+            (0.3, 0.6),
+            (0.7, 0.35),
+            (0.75, 0.15),
+        ]],
+    ),
+    (
+        9,
+        &[&[
+            (0.8, 0.25),
+            (0.6, 0.03),
+            (0.3, 0.06),
+            (0.18, 0.3),
+            (0.4, 0.48),
+            (0.78, 0.38),
+            (0.8, 0.25),
+            (0.74, 1.0),
+        ]],
+    ),
+];
+
+/// Chaikin's corner cutting, twice: a polyline through the template's points made smooth.
+fn smooth(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
+    let mut p = points.to_vec();
+    for _ in 0..2 {
+        if p.len() < 3 {
+            break;
+        }
+        let mut q = vec![p[0]];
+        for w in p.windows(2) {
+            let ((ax, ay), (bx, by)) = (w[0], w[1]);
+            q.push((0.75 * ax + 0.25 * bx, 0.75 * ay + 0.25 * by));
+            q.push((0.25 * ax + 0.75 * bx, 0.25 * ay + 0.75 * by));
+        }
+        q.push(p[p.len() - 1]);
+        p = q;
+    }
+    p
+}
+
+/// `count` digits drawn from the templates with random size, slant, rotation, wobble and pen
+/// (784 pixels each, concatenated), and their labels.
+pub fn drawn_digits(count: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut images, mut labels) = (Vec::with_capacity(count * 784), Vec::with_capacity(count));
+    let mut i = 0;
+    while labels.len() < count {
+        let (label, strokes) = TEMPLATES[i % TEMPLATES.len()];
+        i += 1;
+        let height = rng.random_range(55.0f32..95.0);
+        let width = height * rng.random_range(0.5f32..0.8);
+        let (shear, angle) = (
+            rng.random_range(-0.25f32..0.25),
+            rng.random_range(-0.2f32..0.2),
+        );
+        let pen = PEN * rng.random_range(0.7f32..1.3);
+        let mut canvas = Canvas::new();
+        for stroke in strokes {
+            let wobbled: Vec<(f32, f32)> = stroke
+                .iter()
+                .map(|&(x, y)| {
+                    (
+                        x + rng.random_range(-0.04f32..0.04),
+                        y + rng.random_range(-0.04f32..0.04),
+                    )
+                })
+                .collect();
+            let path: Vec<(f32, f32)> = smooth(&wobbled)
+                .into_iter()
+                .map(|(x, y)| {
+                    let (x, y) = (
+                        (x - 0.5) * width + shear * (0.5 - y) * height,
+                        (y - 0.5) * height,
+                    );
+                    let (c, s) = (angle.cos(), angle.sin());
+                    (56.0 + c * x - s * y, 56.0 + s * x + c * y)
+                })
+                .collect();
+            canvas.stroke(&path, pen);
+        }
+        if let Some(image) = to_mnist_format(&canvas.0, SIDE, SIDE) {
+            images.extend(image);
+            labels.push(label);
+        }
+    }
+    (images, labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_and_digit_is_drawn() {
+        let (pixels, kinds) = generate(2 * KINDS.len(), 5);
+        assert_eq!(pixels.len(), 784 * kinds.len());
+        for kind in KINDS {
+            if kind != "letter" || std::path::Path::new(FONT_PATH).exists() {
+                assert!(kinds.contains(&kind), "{kind}");
+            }
+        }
+        let (pixels, labels) = drawn_digits(TEMPLATES.len(), 5);
+        assert_eq!(pixels.len(), 784 * labels.len());
+        assert_eq!(
+            labels
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<u8>>()
+                .len(),
+            10
+        );
+        // Another seed, other drawings.
+        assert_ne!(generate(11, 5).0, generate(11, 6).0);
     }
 }

@@ -1,93 +1,230 @@
-//! `digit-lab digit-check`: sets the thresholds of "that's not a digit" on the validation split
-//! and measures them on the test digits and on generated non-digit drawings; writes the
-//! thresholds and the measured rates to `<weights>/digit_check.json`. (The page does not use it
-//! yet: it needs the class means and precision matrices too, 128² and 576² values, which call
-//! for a compact file format first.)
+//! `digit-lab digit-check`: fits "that's not a digit" (`analysis::digit_check`) and measures it.
+//!
+//! - The Mahalanobis Gaussians are fitted on the training split's classifier features.
+//! - The combination (a logistic regression over `--features`) is fitted on `--fit-digits`
+//!   training digits against non-digits generated with `--fit-seed`.
+//! - Its threshold lets through `--quantile` of the validation digits.
+//! - Non-digits of `--dev-seed` (for choosing features and settings) and of `--held-out-seed`
+//!   (the figure to report) measure the rejection, by kind.
+//! - Only with `--final` are the test digits measured, and the check and its figures written to
+//!   `<weights>/digit_check.json` (for the adopted setting, once).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use digit_lab::analysis::digit_check::measure;
+use digit_lab::analysis::digit_check::{
+    DigitCheck, FEATURES, Models, Scores, Settings, evaluate, score_sets,
+};
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
-use serde_json::json;
 
 use super::common::{Common, device, load_data};
+
+/// The features of the adopted check.
+const ADOPTED: &str = "log_neg_elbo,confidence_logit,log_distance,energy,log_feature_norm,distance_gap,ink,thickness,mean_thickness,log_components,stray_ink,holes,hole_area,log_aspect,fill,log_skeleton,endpoints,branches,max_crossing";
 
 #[derive(Args)]
 pub(crate) struct DigitCheckArgs {
     #[command(flatten)]
     common: Common,
-    /// Directory with the VAE and the best classifier; digit_check.json is written there.
+    /// Directory with the VAE, the best classifier and the ConvAE; digit_check.json is written
+    /// there (with --final).
     #[arg(long, default_value = "weights")]
     weights: PathBuf,
-    /// Share of validation digits each threshold lets through.
-    #[arg(long, default_value_t = 0.998)]
+    /// Share of validation digits the check lets through.
+    #[arg(long, default_value_t = 0.995)]
     quantile: f64,
-    /// Non-digit drawings to measure the rejection on.
-    #[arg(long, default_value_t = 2100)]
+    /// Features the check combines, comma-separated, from: the FEATURES list of
+    /// analysis::digit_check.
+    #[arg(long, default_value = ADOPTED)]
+    features: String,
+    /// L2 penalty of the logistic regression (standardised features).
+    #[arg(long, default_value_t = 1e-4)]
+    l2: f64,
+    /// Use the features only linearly (no squares and pairwise products).
+    #[arg(long)]
+    linear: bool,
+    /// Digits drawn with the pen from templates to check too (a sanity check beside MNIST).
+    #[arg(long, default_value_t = 1300)]
+    drawn: usize,
+    /// Training digits the combination is fitted on.
+    #[arg(long, default_value_t = 10000)]
+    fit_digits: usize,
+    /// Non-digit drawings in each generated set.
+    #[arg(long, default_value_t = 2200)]
     non_digits: usize,
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    /// Seed of the non-digits the combination is fitted on.
+    #[arg(long, default_value_t = 1)]
+    fit_seed: u64,
+    /// Seed of the development non-digits (choose features and settings on these).
+    #[arg(long, default_value_t = 2)]
+    dev_seed: u64,
+    /// Seed of the held-out non-digits (report these).
+    #[arg(long, default_value_t = 3)]
+    held_out_seed: u64,
+    /// Measure the test digits too and write <weights>/digit_check.json: for the adopted setting.
+    #[arg(long)]
+    r#final: bool,
+    /// Write every image's features to this CSV (set, kind, features) for analysis.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Also fit the combination without each kind of non-digit in turn and report how many of
+    /// that kind's held-out drawings it rejects: how it does on a kind it never saw.
+    #[arg(long)]
+    leave_one_kind_out: bool,
 }
 
 pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
     if !(args.quantile > 0.5 && args.quantile < 1.0) {
         anyhow::bail!("--quantile must be in (0.5, 1), got {}", args.quantile);
     }
-    if args.non_digits == 0 {
-        anyhow::bail!("--non-digits must be at least 1");
+    if args.non_digits == 0 || args.fit_digits == 0 {
+        anyhow::bail!("--non-digits and --fit-digits must be at least 1");
     }
+    let names: Vec<String> = args
+        .features
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    if let Some(bad) = names.iter().find(|n| !FEATURES.contains(&n.as_str())) {
+        anyhow::bail!("unknown feature {bad:?}; known: {}", FEATURES.join(", "));
+    }
+    let settings = Settings {
+        features: names,
+        quantile: args.quantile,
+        l2: args.l2,
+        quadratic: !args.linear,
+        fit_digits: args.fit_digits,
+        non_digits: args.non_digits,
+        fit_seed: args.fit_seed,
+        dev_seed: args.dev_seed,
+        held_out_seed: args.held_out_seed,
+        drawn: args.drawn,
+        leave_one_kind_out: args.leave_one_kind_out,
+        test: args.r#final,
+    };
     let (device, _) = device(args.common.backend)?;
     let store = WeightsDir::open(&args.weights)?;
     let vae = store.load(ModelKind::Vae, &device)?.into_vae()?;
     let classifier = store
         .load(ModelKind::ClassifierBest, &device)?
         .into_classifier()?;
+    let ae = store.load(ModelKind::Ae, &device)?.into_conv_ae()?;
+    let models = Models {
+        vae: &vae,
+        classifier: &classifier,
+        ae: Some(&ae),
+    };
     let data = load_data(&args.common.data)?;
-    let report = measure(
-        &vae,
-        &classifier,
-        &data,
-        args.quantile,
-        args.non_digits,
-        args.seed,
-        &device,
-    );
-    let check = &report.check;
+    let started = std::time::Instant::now();
+    let scored = score_sets(&models, &data, &settings, &device);
+    eprintln!("scored ({:.0} s)", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.dump {
+        let mut csv = format!("set,kind,{}\n", FEATURES.join(","));
+        let mut put = |set: &str, scores: &[Scores], kinds: Option<&[&str]>| {
+            for (i, s) in scores.iter().enumerate() {
+                let kind = kinds.map_or("digit", |k| k[i]);
+                let _ = write!(csv, "{set},{kind}");
+                for f in FEATURES {
+                    let _ = write!(csv, ",{}", s.feature(f).unwrap_or(f64::NAN));
+                }
+                csv.push('\n');
+            }
+        };
+        put("fit_digits", &scored.fit_digits, None);
+        put("valid", &scored.valid, None);
+        put("fit_non", &scored.fit.scores, Some(&scored.fit.kinds));
+        put("dev_non", &scored.dev.scores, Some(&scored.dev.kinds));
+        put(
+            "held_non",
+            &scored.held_out.scores,
+            Some(&scored.held_out.kinds),
+        );
+        put("drawn", &scored.drawn, None);
+        if let Some(test) = &scored.test {
+            put("test", test, None);
+        }
+        std::fs::write(path, csv)?;
+        eprintln!("wrote {}", path.display());
+    }
+    let mut report = evaluate(&scored, &settings);
+    let (check, m) = (&report.check, &report.measured);
     println!(
-        "thresholds: negative ELBO <= {:.1} nats, confidence >= {:.3}, feature distance <= {:.2}, convolution feature distance <= {:.2} (each passes {:.1} % of validation digits)",
-        check.max_neg_elbo,
-        check.min_confidence,
-        check.max_distance,
-        check.max_conv_distance,
+        "features: {}\nthreshold: log-odds of not a digit <= {:.3} (passes {:.1} % of validation digits)",
+        check.features.join(", "),
+        check.threshold,
         100.0 * args.quantile
     );
-    let m = &report.measured;
+    let percent = |r: f64| format!("{:.2} %", 100.0 * r);
     println!(
-        "validation digits accepted  {:.2} %",
-        100.0 * m.validation_digits_accepted
+        "validation digits accepted  {}",
+        percent(m.validation_digits_accepted)
     );
     println!(
-        "test digits accepted        {:.2} %",
-        100.0 * m.test_digits_accepted
+        "fitting digits accepted     {}",
+        percent(m.fitting_digits_accepted)
     );
     println!(
-        "non-digits rejected         {:.2} % of {}",
-        100.0 * m.non_digits_rejected,
-        m.non_digits
+        "drawn digits accepted       {} of {}",
+        percent(m.drawn_digits_accepted),
+        scored.drawn.len()
     );
-    for (kind, rejected) in &m.non_digits_rejected_by_kind {
-        println!("  {kind:<9} {:.1} %", 100.0 * rejected);
+    let by_kind = |rates: &std::collections::BTreeMap<String, f64>| {
+        let line: Vec<String> = rates
+            .iter()
+            .map(|(k, r)| format!("{k} {:.1}", 100.0 * r))
+            .collect();
+        line.join(" · ")
+    };
+    for set in ["fit", "dev", "held_out"] {
+        let r = &m.non_digits[set];
+        println!(
+            "{set} non-digits rejected {} of {}",
+            percent(r.rejected),
+            r.count
+        );
+        println!("  {}", by_kind(&r.rejected_by_kind));
     }
-    let mut record = serde_json::to_value(&report)?;
-    record["measured"]["command"] = json!(format!(
-        "digit-lab digit-check --quantile {} --non-digits {} --seed {}",
-        args.quantile, args.non_digits, args.seed
-    ));
+    let unseen = &m.held_out_rejected_when_fitted_without_the_kind;
+    if !unseen.is_empty() {
+        println!(
+            "held-out rejection of each kind when fitted without it (mean {}):\n  {}",
+            percent(unseen.values().sum::<f64>() / unseen.len() as f64),
+            by_kind(unseen)
+        );
+    }
+    let Some(test) = m.test_digits_accepted else {
+        eprintln!(
+            "(test digits not measured, nothing written: add --final for the adopted setting)"
+        );
+        return Ok(());
+    };
+    println!("test digits accepted        {}", percent(test));
+    report.measured.command = format!(
+        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {}{} --final",
+        args.quantile,
+        args.features,
+        args.l2,
+        if args.linear { " --linear" } else { "" },
+        args.fit_digits,
+        args.non_digits,
+        args.fit_seed,
+        args.dev_seed,
+        args.held_out_seed,
+        args.drawn,
+        if args.leave_one_kind_out {
+            " --leave-one-kind-out"
+        } else {
+            ""
+        }
+    );
     let path = args.weights.join("digit_check.json");
-    digit_lab::fs_util::write_atomic(&path, serde_json::to_string_pretty(&record)?.as_bytes())?;
-    eprintln!("wrote {}", path.display());
+    let text = serde_json::to_string(&report)?;
+    // What the page will read back.
+    DigitCheck::parse(&text).map_err(anyhow::Error::msg)?;
+    digit_lab::fs_util::write_atomic(&path, text.as_bytes())?;
+    eprintln!("wrote {} ({} bytes)", path.display(), text.len());
     Ok(())
 }

@@ -49,7 +49,7 @@ enum Command {
     ExportSubset(subset::ExportSubsetArgs),
     /// Count the VAE's ReLU units that never activate on the validation split.
     DeadUnits(units::DeadUnitsArgs),
-    /// Set and measure the "that's not a digit" thresholds (<weights>/digit_check.json).
+    /// Fit and measure "that's not a digit" (<weights>/digit_check.json).
     DigitCheck(digit_check::DigitCheckArgs),
 }
 

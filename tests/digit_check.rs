@@ -1,0 +1,199 @@
+//! "That's not a digit" with the committed models and `weights/digit_check.json`: the file
+//! loads as the page will load it, a dot, a dash and a scribble drawn on a canvas are rejected,
+//! real validation digits and pen-drawn template digits pass, and the recorded figures meet the
+//! goals (≥ 99 % of MNIST test digits accepted, ≥ 90 % of held-out non-digits rejected) and are
+//! what `digit-lab digit-check` gives for the committed models.
+
+mod common;
+
+use burn::prelude::*;
+use digit_lab::analysis::digit_check::{DigitCheck, Models, Report, measure, model_outputs};
+use digit_lab::analysis::non_digits::drawn_digits;
+use digit_lab::data::canvas::to_mnist_format;
+use digit_lab::data::mnist::images_tensor;
+use digit_lab::model::{Manifest, ModelKind, load_classifier, load_vae};
+
+fn file() -> String {
+    std::fs::read_to_string(common::weights_dir().join("digit_check.json"))
+        .expect("weights/digit_check.json")
+}
+
+/// The committed VAE and best classifier.
+fn models(device: &Device) -> (digit_lab::model::Vae, digit_lab::model::Classifier) {
+    let text = std::fs::read_to_string(common::weights_dir().join("manifest.json")).unwrap();
+    let m = Manifest::parse(&text).unwrap();
+    let bytes = |kind| common::read(&common::weights_dir().join(&m.entry(kind).unwrap().file));
+    let vae = load_vae(&m, &bytes(ModelKind::Vae), device).unwrap();
+    let classifier = load_classifier(
+        &m,
+        ModelKind::ClassifierBest,
+        &bytes(ModelKind::ClassifierBest),
+        device,
+    )
+    .unwrap();
+    (vae, classifier)
+}
+
+/// The verdicts of the check on `pixels` (784 values each) with the committed models.
+fn verdicts(check: &DigitCheck, pixels: &[f32]) -> Vec<bool> {
+    let device = Device::flex();
+    let (vae, classifier) = models(&device);
+    assert!(!check.needs_conv_ae(), "the page need not run the ConvAE");
+    let models = Models {
+        vae: &vae,
+        classifier: &classifier,
+        ae: None,
+    };
+    let outputs = model_outputs(&models, images_tensor(pixels.to_vec(), &device)).read();
+    check
+        .check_images(&outputs, pixels)
+        .iter()
+        .map(|v| v.is_digit)
+        .collect()
+}
+
+/// A 112×112 canvas with round-pen strokes through `points` (radius 4.5, as the page's pen).
+fn drawing(strokes: &[&[(f32, f32)]]) -> Vec<f32> {
+    let side = 112;
+    let mut canvas = vec![0f32; side * side];
+    for stroke in strokes {
+        for (i, v) in canvas.iter_mut().enumerate() {
+            let (px, py) = ((i % side) as f32 + 0.5, (i / side) as f32 + 0.5);
+            let d = stroke
+                .windows(2)
+                .map(|w| {
+                    let ((ax, ay), (bx, by)) = (w[0], w[1]);
+                    let (dx, dy) = (bx - ax, by - ay);
+                    let t = (((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy).max(1e-6))
+                        .clamp(0.0, 1.0);
+                    ((px - ax - t * dx).powi(2) + (py - ay - t * dy).powi(2)).sqrt()
+                })
+                .fold(f32::INFINITY, f32::min);
+            *v = v.max((5.0 - d).clamp(0.0, 1.0));
+        }
+    }
+    to_mnist_format(&canvas, side, side).unwrap()
+}
+
+#[test]
+fn the_file_loads_and_meets_the_goals() {
+    let text = file();
+    let check = DigitCheck::parse(&text).unwrap();
+    assert!(check.quantile > 0.99 && check.threshold.is_finite());
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let measured = &record["measured"];
+    assert!(measured["test_digits_accepted"].as_f64().unwrap() >= 0.99);
+    assert!(
+        measured["non_digits"]["held_out"]["rejected"]
+            .as_f64()
+            .unwrap()
+            >= 0.9
+    );
+    assert!(measured["command"].as_str().unwrap().contains("--final"));
+    // A broken file is an error, not a panic later.
+    let broken = text.replacen("\"log_neg_elbo\"", "\"no_such_feature\"", 1);
+    assert!(DigitCheck::parse(&broken).is_err());
+    assert!(DigitCheck::parse("{}").is_err());
+}
+
+#[test]
+fn a_dot_a_dash_and_a_scribble_are_not_digits_and_digits_are() {
+    let check = DigitCheck::parse(&file()).unwrap();
+    let dot = drawing(&[&[(50.0, 60.0), (51.0, 60.0)]]);
+    let dash = drawing(&[&[(30.0, 56.0), (80.0, 58.0)]]);
+    let scribble = drawing(&[&[
+        (15.0, 30.0),
+        (95.0, 38.0),
+        (18.0, 46.0),
+        (97.0, 54.0),
+        (14.0, 62.0),
+        (96.0, 70.0),
+        (16.0, 78.0),
+    ]]);
+    let one = drawing(&[&[(56.0, 15.0), (57.0, 97.0)]]);
+    let seven = drawing(&[&[(28.0, 24.0), (84.0, 24.0), (48.0, 96.0)]]);
+    let pixels = [dot, dash, scribble, one, seven].concat();
+    assert_eq!(verdicts(&check, &pixels), [false, false, false, true, true]);
+}
+
+#[test]
+fn validation_and_drawn_digits_pass() {
+    let check = DigitCheck::parse(&file()).unwrap();
+    let data = common::real_mnist();
+    let valid = data.validation.pixels(&(0..300).collect::<Vec<_>>());
+    let passed = verdicts(&check, &valid).iter().filter(|&&d| d).count();
+    assert!(passed >= 295, "{passed} of 300 validation digits accepted");
+    let (drawn, _) = drawn_digits(130, 11);
+    let passed = verdicts(&check, &drawn).iter().filter(|&&d| d).count();
+    assert!(passed >= 125, "{passed} of 130 drawn digits accepted");
+}
+
+/// Fitting again with the recorded settings gives the recorded check and figures (up to float
+/// summation order across thread counts).
+#[test]
+fn the_recorded_check_is_reproduced() {
+    let recorded: Report = serde_json::from_str(&file()).expect("weights/digit_check.json");
+    let data = common::real_mnist();
+    let device = Device::flex();
+    let (vae, classifier) = models(&device);
+    let models = Models {
+        vae: &vae,
+        classifier: &classifier,
+        ae: None,
+    };
+    let r = measure(&models, &data, &recorded.measured.settings, &device);
+    let near = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 2e-3, "{what}: {a} vs {b}");
+    near(r.check.threshold, recorded.check.threshold, "threshold");
+    let (m, was) = (&r.measured, &recorded.measured);
+    near(
+        m.validation_digits_accepted,
+        was.validation_digits_accepted,
+        "validation",
+    );
+    near(
+        m.test_digits_accepted.unwrap(),
+        was.test_digits_accepted.unwrap(),
+        "test",
+    );
+    for set in ["dev", "held_out"] {
+        near(
+            m.non_digits[set].rejected,
+            was.non_digits[set].rejected,
+            set,
+        );
+    }
+    assert!(m.test_digits_accepted.unwrap() >= 0.99, "{m:?}");
+}
+
+/// Polls a future that needs no waking (the CPU backend's reads are ready at once).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// The page's one call gives the same verdicts, and refuses a malformed batch.
+#[test]
+fn the_async_call_agrees() {
+    let check = DigitCheck::parse(&file()).unwrap();
+    let device = Device::flex();
+    let (vae, classifier) = models(&device);
+    let models = Models {
+        vae: &vae,
+        classifier: &classifier,
+        ae: None,
+    };
+    let (drawn, _) = drawn_digits(20, 4);
+    let dot = drawing(&[&[(50.0, 60.0), (51.0, 60.0)]]);
+    let pixels = [drawn, dot].concat();
+    let answers = block_on(check.verdicts(&models, &pixels, &device)).unwrap();
+    let flags: Vec<bool> = answers.iter().map(|v| v.is_digit).collect();
+    assert_eq!(flags, verdicts(&check, &pixels));
+    assert!(!flags[20] && answers[20].margin > 0.0);
+    assert!(block_on(check.verdicts(&models, &pixels[..783], &device)).is_err());
+    assert!(block_on(check.verdicts(&models, &[], &device)).is_err());
+}
