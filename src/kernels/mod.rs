@@ -23,11 +23,11 @@
 
 pub mod im2col;
 pub mod loss;
+pub mod matmul;
 #[cfg(test)]
 mod tests;
 
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DispatchDevice, Flex, backend_extension};
 use burn::module::Param;
@@ -37,6 +37,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, Shape};
 
 use im2col::Geometry;
+use matmul::{Mat, product};
 
 /// Which op and its geometry (plain integers; the kernels run in CPU memory only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,9 +121,9 @@ fn columns(images: &[f32], n: usize, g: &Geometry) -> FlexTensor {
 }
 
 /// col2im of a `[K, n·P]` tensor: `n` images `[n, C, H, W]` of `g`'s input side.
-fn images_from_columns(cols: &FlexTensor, n: usize, g: &Geometry) -> Vec<f32> {
+fn images_from_columns(cols: &[f32], n: usize, g: &Geometry) -> Vec<f32> {
     let mut images = vec![0.0; n * g.channels * g.height * g.width];
-    im2col::col2im(&f32_data(cols), n, g, &mut images);
+    im2col::col2im(cols, n, g, &mut images);
     images
 }
 
@@ -134,9 +135,9 @@ fn channel_major(x: &[f32], n: usize, c: usize, p: usize) -> FlexTensor {
 }
 
 /// A `[c, n·P]` tensor → `[n, c, h, w]` (P = h·w), plus `bias[c]` on channel `c`.
-fn batch_major(y: &FlexTensor, [n, c, h, w]: [usize; 4], bias: &[f32]) -> FlexTensor {
+fn batch_major(y: &[f32], [n, c, h, w]: [usize; 4], bias: &[f32]) -> FlexTensor {
     let mut out = vec![0.0; n * c * h * w];
-    im2col::to_batch_major(&f32_data(y), n, c, h * w, bias, &mut out);
+    im2col::to_batch_major(y, n, c, h * w, bias, &mut out);
     flex(out, [n, c, h, w])
 }
 
@@ -155,8 +156,10 @@ fn conv_forward(
         .output()
         .expect("conv2d: kernel larger than the padded input");
     let cols = columns(&f32_data(x), n, &g);
-    let w2 = weight.reshape(Shape::from([c_out, g.rows()]));
-    let y = Flex::float_matmul(w2, cols.clone()); // [c_out, n·P]
+    let np = n * oh * ow;
+    let weight_data = f32_data(weight);
+    let w2 = Mat::new(&weight_data, c_out, g.rows());
+    let y = product(w2, Mat::new(&f32_data(&cols), g.rows(), np)); // [c_out, n·P]
     let out = batch_major(&y, [n, c_out, oh, ow], &f32_data(bias));
     let saved = ConvSaved {
         saved: cols,
@@ -179,10 +182,12 @@ fn conv_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Grads {
     let dy = channel_major(&f32_data(grad), n, c_out, oh * ow);
     let db = im2col::row_sums(&f32_data(&dy), c_out);
     let w_shape = s.weight.layout().shape().clone();
-    let dw = Flex::float_matmul(dy.clone(), s.saved.transpose(0, 1)).reshape(w_shape);
+    let (dy, cols, np) = (f32_data(&dy), f32_data(&s.saved), n * oh * ow);
+    let dy = Mat::new(&dy, c_out, np);
+    let dw = flex(product(dy, Mat::new(&cols, g.rows(), np).t()), w_shape);
     let dx = want_x.then(|| {
-        let w2 = s.weight.reshape(Shape::from([c_out, g.rows()]));
-        let dcols = Flex::float_matmul(w2.transpose(0, 1), dy); // [K, n·P]
+        let weight = f32_data(&s.weight);
+        let dcols = product(Mat::new(&weight, c_out, g.rows()).t(), dy); // [K, n·P]
         let dx = images_from_columns(&dcols, n, g);
         flex(dx, [n, g.channels, g.height, g.width])
     });
@@ -215,8 +220,9 @@ fn conv_transpose_forward(
     let g = op.geometry(c_out, [oh, ow], [kh, kw]);
     assert_eq!(g.output(), Some([h, w]), "conv_transpose2d: geometry");
     let xc = channel_major(&f32_data(x), n, c_in, h * w);
-    let w2 = weight.reshape(Shape::from([c_in, g.rows()]));
-    let cols = Flex::float_matmul(w2.transpose(0, 1), xc.clone()); // [K, n·P]
+    let weight_data = f32_data(weight);
+    let w2 = Mat::new(&weight_data, c_in, g.rows());
+    let cols = product(w2.t(), Mat::new(&f32_data(&xc), c_in, n * h * w)); // [K, n·P]
     let mut out = images_from_columns(&cols, n, &g);
     im2col::add_bias(&mut out, c_out, oh * ow, &f32_data(bias));
     let saved = ConvSaved {
@@ -245,10 +251,12 @@ fn conv_transpose_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Gr
         db
     };
     let w_shape = s.weight.layout().shape().clone();
-    let dw = Flex::float_matmul(s.saved.clone(), cols.clone().transpose(0, 1)).reshape(w_shape);
+    let (xc, cols_data, np) = (f32_data(&s.saved), f32_data(&cols), n * h * w);
+    let cols = Mat::new(&cols_data, g.rows(), np);
+    let dw = flex(product(Mat::new(&xc, c_in, np), cols.t()), w_shape);
     let dx = want_x.then(|| {
-        let w2 = s.weight.reshape(Shape::from([c_in, g.rows()]));
-        let dxc = Flex::float_matmul(w2, cols); // [c_in, n·P]
+        let weight = f32_data(&s.weight);
+        let dxc = product(Mat::new(&weight, c_in, g.rows()), cols); // [c_in, n·P]
         batch_major(&dxc, [n, c_in, h, w], &vec![0.0; c_in])
     });
     (dx, dw, flex(db, [g.channels]))
