@@ -94,12 +94,20 @@ impl Geometry {
     }
 }
 
+/// `f(i, chunk)` over the chunks, split over rayon's threads unless this already runs on one of
+/// them (a part of a data-parallel step, which has the thread to itself).
 #[cfg(not(target_arch = "wasm32"))]
 fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     use rayon::prelude::*;
-    data.par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(i, c)| f(i, c));
+    if rayon::current_thread_index().is_some() {
+        data.chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
