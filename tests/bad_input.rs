@@ -235,6 +235,15 @@ fn every_bad_manifest_field_is_a_clean_error_that_touches_nothing() {
             false,
         ),
         (
+            "misspelt architecture field",
+            set(
+                "/models/ae/hyperparameters/model",
+                serde_json::json!({"c1": 8, "c2": 16, "c3": 64, "fc": 64, "dropout": 0.1, "code": 2, "codeSize": 8}),
+            ),
+            "unknown field `codeSize`",
+            false,
+        ),
+        (
             "null loss",
             set("/models/ae/best_valid_loss", serde_json::Value::Null),
             "manifest.json",

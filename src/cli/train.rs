@@ -331,6 +331,8 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
 fn start_from(dir: &Path, kind: ModelKind) -> Result<(StartFrom, Vec<u8>)> {
     let store = WeightsDir::open(dir)?;
     let entry = store.manifest.entry(kind)?.clone();
+    // Built once here so that its architecture and weights are checked before any work.
+    store.load(kind, &burn::prelude::Device::flex())?;
     let weights = store.read_weights(kind)?;
     let history: Vec<EpochStats> = serde_json::from_str(&store.read_history(kind)?)
         .map_err(|e| anyhow::anyhow!("{}: history of `{}`: {e}", dir.display(), kind.key()))?;

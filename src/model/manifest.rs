@@ -150,7 +150,7 @@ impl Manifest {
     }
 
     /// The architecture config recorded for `kind`, unchecked (see [`crate::model::load`]).
-    pub fn architecture<C: serde::de::DeserializeOwned>(
+    pub fn architecture<C: serde::de::DeserializeOwned + serde::Serialize>(
         &self,
         kind: ModelKind,
     ) -> Result<C, ManifestError> {
@@ -160,9 +160,19 @@ impl Manifest {
             .get("model")
             .cloned()
             .unwrap_or(Value::Null);
-        serde_json::from_value(model).map_err(|e| ManifestError::BadArchitecture {
+        let bad = |reason: String| ManifestError::BadArchitecture {
             model: kind.key(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let config: C = serde_json::from_value(model.clone()).map_err(|e| bad(e.to_string()))?;
+        // burn's configs skip fields they do not know: a misspelt or misplaced one would
+        // silently leave its default in place.
+        let known = serde_json::to_value(&config).map_err(|e| bad(e.to_string()))?;
+        if let (Some(given), Some(known)) = (model.as_object(), known.as_object())
+            && let Some(unknown) = given.keys().find(|k| !known.contains_key(*k))
+        {
+            return Err(bad(format!("unknown field `{unknown}`")));
+        }
+        Ok(config)
     }
 }

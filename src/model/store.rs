@@ -146,3 +146,24 @@ pub fn load_file<M: Module>(model: M, path: &std::path::Path) -> Result<M, Weigh
     })?;
     from_bytes(model, &bytes, &path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConvAeConfig;
+
+    #[test]
+    fn weights_of_another_architecture_are_refused() {
+        let device = Device::flex();
+        let bytes = to_bytes(ConvAeConfig::new().init(&device), "code 2").unwrap();
+        // Same parameters, other shapes: an 8-D code.
+        let wider = ConvAeConfig::new().with_code(8).init(&device);
+        let err = from_bytes(wider, &bytes, "code 2").unwrap_err();
+        assert!(
+            matches!(err, WeightsError::WrongArchitecture { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("shape mismatch"), "{err}");
+        assert!(from_bytes(ConvAeConfig::new().init(&device), &bytes, "code 2").is_ok());
+    }
+}
