@@ -5,7 +5,8 @@
 //! Run: `scripts/test-web` (builds for wasm32 with `--features web`).
 #![cfg(all(target_arch = "wasm32", feature = "web"))]
 
-use digit_lab::web::DigitLab;
+use digit_lab::web::imported::sha256_hex;
+use digit_lab::web::{DigitLab, ImportedModel, bundled_files};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -331,6 +332,41 @@ async fn check_bad_input(lab: &DigitLab) {
     assert_eq!(lab.classify(zeros(), s("best")).await.unwrap().len(), 10);
 }
 
+/// "That's not a digit": the golden MNIST digits pass, a dot and a dash (as the page's MNIST
+/// formatting makes them: scaled to a 20-pixel box) fail, and a bad image is an error.
+async fn check_digit_check(lab: &DigitLab) {
+    let verdict = |v: JsValue| -> (bool, f64) {
+        let v: Value = serde_wasm_bindgen::from_value(v).unwrap();
+        (
+            v["isDigit"].as_bool().unwrap(),
+            v["margin"].as_f64().unwrap(),
+        )
+    };
+    for (i, digit) in digits(&golden()).iter().enumerate() {
+        let (is_digit, margin) = verdict(lab.check_digit(f32s(digit)).await.unwrap());
+        assert!(is_digit, "golden digit {i} rejected (margin {margin})");
+    }
+    let shape = |inside: &dyn Fn(f32, f32) -> bool| -> Vec<f32> {
+        (0..784)
+            .map(|i| {
+                let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
+                if inside(x, y) { 1.0 } else { 0.0 }
+            })
+            .collect()
+    };
+    let dot = shape(&|x, y| x * x + y * y <= 100.0);
+    let dash = shape(&|x, y| x.abs() <= 10.0 && y.abs() <= 1.5);
+    for (name, image) in [("dot", dot), ("dash", dash)] {
+        let (is_digit, margin) = verdict(lab.check_digit(f32s(&image)).await.unwrap());
+        assert!(!is_digit, "a {name} passed as a digit (margin {margin})");
+    }
+    let message = error_message(lab.check_digit(f32s(&[0.5; 100])).await);
+    assert!(
+        message.contains("checkDigit(): image must be a 28x28 image"),
+        "{message}"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     let cpu = DigitLab::create(s("cpu")).await.unwrap();
@@ -339,6 +375,7 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     let on_cpu = check_against_golden(&cpu).await;
     check_batched_calls(&cpu).await;
     check_bad_input(&cpu).await;
+    check_digit_check(&cpu).await;
 
     // The page's first WebGPU lab: two created at once (as when the page upgrades to WebGPU while
     // the training mode starts) share one initialisation; a second one would fail.
@@ -355,6 +392,7 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     assert_close(&on_gpu, &on_cpu, "webgpu vs cpu");
     check_batched_calls(&gpu).await;
     check_bad_input(&gpu).await;
+    check_digit_check(&gpu).await;
     // A second WebGPU lab on the same page reuses the device.
     let again = DigitLab::create(s("auto")).await.unwrap();
     assert_eq!(
@@ -382,4 +420,313 @@ async fn unknown_backend_is_an_error() {
             "{message}"
         );
     }
+}
+
+/// The committed manifest with `edit` applied to its JSON.
+fn edited_manifest(edit: impl FnOnce(&mut Value)) -> String {
+    let (manifest, _) = bundled_files("ae").unwrap();
+    let mut json: Value = serde_json::from_str(manifest).unwrap();
+    edit(&mut json);
+    json.to_string()
+}
+
+fn file_of(key: &str) -> String {
+    let (manifest, _) = bundled_files(key).unwrap();
+    let json: Value = serde_json::from_str(manifest).unwrap();
+    json["models"][key]["file"].as_str().unwrap().to_string()
+}
+
+fn u8s(bytes: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(bytes).into()
+}
+
+#[wasm_bindgen_test]
+fn sha256_matches_the_standard_vectors() {
+    assert_eq!(
+        sha256_hex(b""),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert_eq!(
+        sha256_hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        sha256_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
+    // A million "a": many blocks.
+    assert_eq!(
+        sha256_hex(&vec![b'a'; 1_000_000]),
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    );
+    // The committed weights are named and checked by their hash.
+    for key in ["ae", "vae", "classifier_best"] {
+        let (manifest, bytes) = bundled_files(key).unwrap();
+        let json: Value = serde_json::from_str(manifest).unwrap();
+        assert_eq!(json["models"][key]["sha256"], sha256_hex(bytes), "{key}");
+    }
+}
+
+/// Every committed model loads from the files of `weights/` (the manifest and its weights
+/// file) on both backends and answers as the bundled one does.
+#[wasm_bindgen_test]
+async fn models_load_from_weights_files_and_agree_with_the_bundled_ones() {
+    let g = golden();
+    let digit = f32s(&digits(&g)[0]);
+    for backend in ["cpu", "auto"] {
+        let lab = DigitLab::create(s(backend)).await.unwrap();
+        for key in [
+            "ae",
+            "dae",
+            "dae_wide",
+            "vae",
+            "classifier",
+            "classifier_best",
+        ] {
+            let (manifest, bytes) = bundled_files(key).unwrap();
+            let model =
+                ImportedModel::create(s(backend), s(manifest), s(&file_of(key)), u8s(bytes))
+                    .await
+                    .unwrap_or_else(|e| panic!("{key}: {:?}", JsValue::from(e)));
+            let summary: Value = serde_wasm_bindgen::from_value(model.summary().unwrap()).unwrap();
+            assert_eq!(summary["kind"], key);
+            assert_eq!(summary["file"], file_of(key));
+            match key {
+                "classifier" | "classifier_best" => {
+                    assert_eq!(summary["family"], "classifier");
+                    let which = if key == "classifier" { "paper" } else { "best" };
+                    let got = model.classify(digit.clone()).await.unwrap();
+                    let want = lab.classify(digit.clone(), s(which)).await.unwrap();
+                    assert_close(&got, &want, &format!("{backend} {key} probabilities"));
+                    assert!(model.reconstruct(digit.clone()).await.is_err());
+                }
+                "ae" | "vae" => {
+                    assert_eq!(summary["code"], 2);
+                    let got = model.decode(n(0.5), n(-0.5)).await.unwrap();
+                    let want = lab.decode(s(key), n(0.5), n(-0.5)).await.unwrap();
+                    assert_close(&got, &want, &format!("{backend} {key} decode"));
+                    let code = model.encode(digit.clone()).await.unwrap();
+                    assert_eq!(code.len(), 2);
+                    let enc = lab.encode(digit.clone()).await.unwrap();
+                    let want = field(&enc, if key == "ae" { "ae" } else { "vae_mu" });
+                    assert_close(&code, &want, &format!("{backend} {key} code"));
+                    let message = error_message(model.classify(digit.clone()).await);
+                    assert!(message.contains("is not a classifier"), "{message}");
+                }
+                _ => {
+                    assert_eq!(summary["family"], "denoiser");
+                    let out = field(&model.reconstruct(digit.clone()).await.unwrap(), "image");
+                    assert_eq!(out.len(), 784);
+                    assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
+                }
+            }
+        }
+    }
+}
+
+/// Wrong files and wrong arguments: one clear line each, nothing built, and the next good
+/// import works.
+#[wasm_bindgen_test]
+async fn bad_model_files_are_refused_with_a_clear_message() {
+    let (manifest, bytes) = bundled_files("classifier_best").unwrap();
+    let file = file_of("classifier_best");
+    let mut corrupt = bytes.to_vec();
+    corrupt[bytes.len() / 2] ^= 0x55;
+    let (_, ae_bytes) = bundled_files("ae").unwrap();
+    // The classifier's entry with a wider architecture, hash kept: the weights do not fit it.
+    let wider = edited_manifest(|m| {
+        m["models"]["classifier_best"]["hyperparameters"]["model"]["encoder"]["fc"] = 96.into();
+    });
+    // The AE's weights under the classifier's entry (hash of the AE file): wrong architecture.
+    let swapped = edited_manifest(|m| {
+        m["models"]["classifier_best"]["sha256"] = sha256_hex(ae_bytes).into();
+    });
+    // The AE's entry saying its code has 8 values: its 2-D weights must not load as that
+    // (decoding a 2-D point would then trap in burn's shape check).
+    let ae_file = file_of("ae");
+    let ae_code8 = edited_manifest(|m| {
+        m["models"]["ae"]["hyperparameters"]["model"]["code"] = 8.into();
+    });
+    let no_hash = edited_manifest(|m| {
+        m["models"]["classifier_best"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sha256");
+    });
+    let huge = edited_manifest(|m| {
+        m["models"]["classifier_best"]["hyperparameters"]["model"]["encoder"]["fc"] =
+            1_000_000.into();
+    });
+    let unknown_kind = edited_manifest(|m| {
+        let entry = m["models"]["classifier_best"].clone();
+        m["models"] = serde_json::json!({ "resnet": entry });
+    });
+    let cases: Vec<(JsValue, JsValue, JsValue, JsValue, &str)> = vec![
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            u8s(&corrupt),
+            "is corrupt or not the file manifest.json describes",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            u8s(&bytes[..bytes.len() - 1]),
+            "is corrupt",
+        ),
+        (s("cpu"), s(manifest), s(&file), u8s(&[]), "is corrupt"),
+        (s("cpu"), s(manifest), s(&file), u8s(ae_bytes), "is corrupt"),
+        (
+            s("cpu"),
+            s(manifest),
+            s("nothing.bpk"),
+            u8s(bytes),
+            "manifest.json does not list the file \"nothing.bpk\"",
+        ),
+        (
+            s("cpu"),
+            s("{not json"),
+            s(&file),
+            u8s(bytes),
+            "manifest.json is not a weights manifest",
+        ),
+        (
+            s("cpu"),
+            s("{}"),
+            s(&file),
+            u8s(bytes),
+            "manifest.json is not a weights manifest",
+        ),
+        (
+            s("cpu"),
+            s(&wider),
+            s(&file),
+            u8s(bytes),
+            "cannot be loaded",
+        ),
+        (
+            s("cpu"),
+            s(&swapped),
+            s(&file),
+            u8s(ae_bytes),
+            "cannot be loaded",
+        ),
+        (
+            s("cpu"),
+            s(&ae_code8),
+            s(&ae_file),
+            u8s(ae_bytes),
+            "weights do not fit this model's architecture",
+        ),
+        (
+            s("cpu"),
+            s(&no_hash),
+            s(&file),
+            u8s(bytes),
+            "gives no sha256",
+        ),
+        (s("cpu"), s(&huge), s(&file), u8s(bytes), "cannot be loaded"),
+        (
+            s("cpu"),
+            s(&unknown_kind),
+            s(&file),
+            u8s(bytes),
+            "which this page does not know",
+        ),
+        (
+            s("tpu"),
+            s(manifest),
+            s(&file),
+            u8s(bytes),
+            "backend must be",
+        ),
+        (
+            s("cpu"),
+            n(5.0),
+            s(&file),
+            u8s(bytes),
+            "manifest must be a string, got 5",
+        ),
+        (
+            s("cpu"),
+            JsValue::NULL,
+            s(&file),
+            u8s(bytes),
+            "manifest must be a string, got null",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            JsValue::UNDEFINED,
+            u8s(bytes),
+            "file must be a string, got undefined",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&"x".repeat(300)),
+            u8s(bytes),
+            "file must be at most 255 characters",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            s("bytes"),
+            "bytes must be a Uint8Array or an ArrayBuffer",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            f32s(&[1.0]),
+            "bytes must be a Uint8Array or an ArrayBuffer",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            empty(),
+            "bytes must be a Uint8Array or an ArrayBuffer",
+        ),
+    ];
+    for (backend, manifest, file, bytes, expected) in cases {
+        let result = ImportedModel::create(backend, manifest, file, bytes).await;
+        assert!(result.is_err(), "loaded, where {expected:?} was expected");
+        let message = error_message(result);
+        assert!(message.starts_with("ImportedModel.create(): "), "{message}");
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in: {message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+    // Bad calls on a loaded model, then good ones.
+    let model = ImportedModel::create(s("cpu"), s(manifest), s(&file), u8s(bytes))
+        .await
+        .unwrap();
+    for (images, expected) in [
+        (f32s(&[0.5; 100]), "whole 28x28 images"),
+        (f32s(&[2.0; 784]), "must be a pixel value in [0, 1]"),
+        (n(1.0), "whole 28x28 images"),
+        (f32s(&vec![0.0; 784 * 1025]), "whole 28x28 images"),
+    ] {
+        let message = error_message(model.classify(images).await);
+        assert!(message.contains(expected), "{message}");
+    }
+    for (x, y) in [(n(f64::NAN), n(0.0)), (n(0.0), s("1")), (n(1e9), n(0.0))] {
+        let message = error_message(model.decode(x, y).await);
+        assert!(message.starts_with("ImportedModel.decode(): "), "{message}");
+    }
+    assert_eq!(model.classify(f32s(&[0.0; 784])).await.unwrap().len(), 10);
+    assert_eq!(
+        model
+            .classify(f32s(&vec![0.0; 784 * 3]))
+            .await
+            .unwrap()
+            .len(),
+        30
+    );
 }

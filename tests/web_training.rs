@@ -1360,3 +1360,72 @@ mod sweep {
         }
     }
 }
+
+/// A run saved as weights-directory files loads back through the page's import path (the same
+/// checks `digit-lab eval` relies on: manifest, SHA-256, architecture) and decodes as the run
+/// does; bad arguments and a reset-free busy call are clear errors.
+#[wasm_bindgen_test]
+async fn a_trained_run_exports_files_that_load_back() {
+    use digit_lab::web::ImportedModel;
+    for (model, code) in [("ae", 2), ("vae", 2)] {
+        let run = session("cpu", model, 64, 5e-3).await;
+        run.train(n(20.0)).await.unwrap();
+        let files = run.export_files(n(1.5)).await.unwrap();
+        let manifest = get(&files, "manifest").as_string().unwrap();
+        let file = get(&files, "file").as_string().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        let entry = &json["models"][model];
+        assert_eq!(entry["file"], file.as_str());
+        assert!(
+            file.starts_with(&format!("{model}-")) && file.ends_with(".bpk"),
+            "{file}"
+        );
+        assert_eq!(
+            entry["hyperparameters"]["model"]["code"]
+                .as_u64()
+                .unwrap_or(2),
+            code
+        );
+        assert_eq!(entry["train_seconds"], 1.5);
+        assert!(entry["best_valid_loss"].as_f64().unwrap().is_finite());
+        let imported = ImportedModel::create(
+            JsValue::from_str("cpu"),
+            JsValue::from_str(&manifest),
+            JsValue::from_str(&file),
+            get(&files, "bytes"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{model}: {:?}", JsValue::from(e)));
+        // Decoding one point: the saved model (f16 weights) and the run agree closely.
+        run.latent_map().await.unwrap();
+        let want = run.decode(n(0.2), n(-0.1)).await.unwrap();
+        let got = imported.decode(n(0.2), n(-0.1)).await.unwrap();
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 5e-3,
+            "{model}: saved and live decodes differ by {worst}"
+        );
+        for bad in [
+            n(f64::NAN),
+            n(-1.0),
+            JsValue::from_str("1"),
+            JsValue::UNDEFINED,
+        ] {
+            let message = match run.export_files(bad).await {
+                Ok(_) => panic!("exported with a bad trainSeconds"),
+                Err(e) => js_sys::Reflect::get(&JsValue::from(e), &JsValue::from_str("message"))
+                    .unwrap()
+                    .as_string()
+                    .unwrap(),
+            };
+            assert!(
+                message.starts_with("LiveTraining.exportFiles(): trainSeconds must be"),
+                "{message}"
+            );
+        }
+    }
+}

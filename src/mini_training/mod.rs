@@ -7,5 +7,5 @@ pub mod session;
 pub mod subset;
 
 pub use finetune::{Finetuner, Layers};
-pub use session::{LatentMap, LiveModel, Progress, SessionConfig, TrainingSession};
+pub use session::{ExportedModel, LatentMap, LiveModel, Progress, SessionConfig, TrainingSession};
 pub use subset::Subset;

@@ -15,7 +15,7 @@ use crate::analysis::knn::loo_knn_accuracy;
 use crate::analysis::pca::Pca;
 use crate::data::mnist::images_tensor;
 use crate::data::noise::standard_normal;
-use crate::model::{ConvAe, ConvAeConfig, Vae, VaeConfig};
+use crate::model::{ConvAe, ConvAeConfig, ModelKind, Vae, VaeConfig, WeightsError, store};
 
 /// Validation digits whose reconstructions the page shows.
 pub const SHOWN_DIGITS: usize = 8;
@@ -376,6 +376,38 @@ impl TrainingSession {
             Net::Ae(ae) => ae.valid().decoder.forward(z),
             Net::Vae(vae) => vae.valid().decode(z),
         }
+    }
+}
+
+/// A trained model as the native trainer stores it: its manifest kind, its architecture (the
+/// entry's `hyperparameters.model`) and its weights file's bytes ([`store::to_bytes`]).
+#[derive(Clone, Debug)]
+pub struct ExportedModel {
+    pub kind: ModelKind,
+    pub architecture: serde_json::Value,
+    pub weights: Vec<u8>,
+}
+
+impl TrainingSession {
+    /// The model as it is now (evaluation mode), ready for a weights directory.
+    pub fn export(&self) -> Result<ExportedModel, WeightsError> {
+        let serialise = |e: serde_json::Error| WeightsError::Serialise {
+            name: "architecture".into(),
+            reason: e.to_string(),
+        };
+        Ok(match &self.net {
+            Net::Ae(ae) => ExportedModel {
+                kind: ModelKind::Ae,
+                architecture: serde_json::to_value(ConvAeConfig::new().with_code(self.config.code))
+                    .map_err(serialise)?,
+                weights: store::to_bytes(ae.valid(), ModelKind::Ae.key())?,
+            },
+            Net::Vae(vae) => ExportedModel {
+                kind: ModelKind::Vae,
+                architecture: serde_json::to_value(VaeConfig::new()).map_err(serialise)?,
+                weights: store::to_bytes(vae.valid(), ModelKind::Vae.key())?,
+            },
+        })
     }
 }
 

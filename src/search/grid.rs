@@ -55,13 +55,13 @@ pub enum GridError {
 /// The values searched for each parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
-    pub c1: Vec<usize>,
-    pub c2: Vec<usize>,
-    pub c3: Vec<usize>,
-    pub fc: Vec<usize>,
-    pub lr: Vec<f64>,
-    pub l2: Vec<f64>,
-    pub dropout: Vec<f64>,
+    pub c1: Vec<usize>,    // first convolution's channels
+    pub c2: Vec<usize>,    // second convolution's channels
+    pub c3: Vec<usize>,    // third convolution's channels
+    pub fc: Vec<usize>,    // hidden linear layer's width
+    pub lr: Vec<f64>,      // Adam's learning rate
+    pub l2: Vec<f64>,      // L2 weight decay
+    pub dropout: Vec<f64>, // dropout after the convolutions
 }
 
 impl Grid {

@@ -137,20 +137,32 @@ mod tests {
         collect.1
     }
 
+    fn random_images(count: usize, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..count * IMAGE_PIXELS).map(|_| rng.random()).collect()
+    }
+
+    /// The ConvAE's reconstruction MSE on the images of a batch part.
+    fn reconstruction_loss<'a>(
+        pixels: &'a [f32],
+        device: &'a Device,
+    ) -> impl Fn(&ConvAe, &[usize], &mut StdRng) -> Tensor<1> + Sync + 'a {
+        move |m, part, _| {
+            let rows = part
+                .iter()
+                .flat_map(|&i| &pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]);
+            let x = images_tensor(rows.copied().collect(), device);
+            m.mse(x.clone(), x)
+        }
+    }
+
     #[test]
     fn parts_give_the_whole_batch_gradient_and_repeat_exactly() {
         let device = Device::flex().autodiff();
         device.seed(3);
         let model = ConvAeConfig::new().with_dropout(0.0).init(&device);
-        let mut rng = StdRng::seed_from_u64(9);
-        let pixels: Vec<f32> = (0..70 * IMAGE_PIXELS).map(|_| rng.random()).collect();
-        let loss = |m: &ConvAe, part: &[usize], _: &mut StdRng| {
-            let rows = part
-                .iter()
-                .flat_map(|&i| &pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]);
-            let x = images_tensor(rows.copied().collect(), &device);
-            m.mse(x.clone(), x)
-        };
+        let pixels = random_images(70, 9);
+        let loss = reconstruction_loss(&pixels, &device);
         // 70 samples: parts of 35 (two threads) and 24, 24, 22 (three): unequal parts are
         // weighted by their sizes.
         let batch: Vec<usize> = (0..70).collect();
@@ -182,15 +194,8 @@ mod tests {
     #[test]
     fn dropout_masks_follow_the_step_seed_not_the_threads_timing() {
         let device = Device::flex().autodiff();
-        let mut rng = StdRng::seed_from_u64(4);
-        let pixels: Vec<f32> = (0..64 * IMAGE_PIXELS).map(|_| rng.random()).collect();
-        let loss = |m: &ConvAe, part: &[usize], _: &mut StdRng| {
-            let rows = part
-                .iter()
-                .flat_map(|&i| &pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]);
-            let x = images_tensor(rows.copied().collect(), &device);
-            m.mse(x.clone(), x)
-        };
+        let pixels = random_images(64, 4);
+        let loss = reconstruction_loss(&pixels, &device);
         let batch: Vec<usize> = (0..64).collect();
         // One initialisation: the device's generator is shared with tests running alongside,
         // and the parts' masks must not depend on it.

@@ -316,6 +316,20 @@ impl Call {
             .collect()
     }
 
+    /// A string of at most `max` characters (UTF-16 units, as JS counts them).
+    pub fn text(&self, value: &JsValue, name: &str, max: usize) -> Result<String, JsError> {
+        let Some(text) = value.as_string() else {
+            return Err(self.expected(name, "a string", value));
+        };
+        let length = text.encode_utf16().count();
+        if length > max {
+            return Err(self.error(format!(
+                "{name} must be at most {max} characters long, got {length}"
+            )));
+        }
+        Ok(text)
+    }
+
     /// Bytes from a `Uint8Array` or an `ArrayBuffer`, at most `max` of them.
     pub fn bytes(&self, value: &JsValue, name: &str, max: usize) -> Result<Vec<u8>, JsError> {
         let array = if let Some(a) = value.dyn_ref::<Uint8Array>() {

@@ -4,6 +4,8 @@
 //! results are read with burn's async reads (sync reads panic in wasm).
 
 mod backend;
+mod digit_check;
+pub mod imported;
 pub mod input;
 #[cfg(feature = "train")]
 pub mod training;
@@ -23,10 +25,26 @@ use crate::model::{
 };
 
 use backend::BackendInfo;
+pub use imported::ImportedModel;
 
 // The committed manifest and weights (`MANIFEST`, `AE`, …), embedded by `build.rs` under the
 // content-hashed file names the manifest gives.
 include!(concat!(env!("OUT_DIR"), "/weights.rs"));
+
+/// The committed manifest and the weights file of model `key` as embedded (for tests of the
+/// import path: the same bytes a user picks from `weights/`).
+pub fn bundled_files(key: &str) -> Option<(&'static str, &'static [u8])> {
+    let bytes = match key {
+        "ae" => AE,
+        "dae" => DAE,
+        "dae_wide" => DAE_WIDE,
+        "vae" => VAE,
+        "classifier" => CLASSIFIER,
+        "classifier_best" => CLASSIFIER_BEST,
+        _ => return None,
+    };
+    Some((MANIFEST, bytes))
+}
 
 /// Largest latent coordinate accepted (the VAE prior lives within ±4; AE codes within tens).
 const MAX_COORD: f32 = 1e4;
@@ -235,12 +253,12 @@ impl DigitLab {
     #[allow(clippy::too_many_arguments)]
     pub async fn decode_grid(
         &self,
-        model: JsValue,
-        n: JsValue,
-        x0: JsValue,
-        x1: JsValue,
-        y0: JsValue,
-        y1: JsValue,
+        model: JsValue, // "ae" or "vae"
+        n: JsValue,     // points per side
+        x0: JsValue,    // left edge
+        x1: JsValue,    // right edge
+        y0: JsValue,    // bottom edge
+        y1: JsValue,    // top edge
     ) -> Result<Vec<f32>, JsError> {
         let call = Call("decode_grid()");
         let model = decoder(call, &model)?;
@@ -281,10 +299,10 @@ impl DigitLab {
     /// Returns `{noisy, cleaned}` (Float32Arrays).
     pub async fn denoise(
         &self,
-        image: JsValue,
-        amount: JsValue,
-        seed: JsValue,
-        model: JsValue,
+        image: JsValue,  // 784 pixels in [0, 1]
+        amount: JsValue, // the noise's a, in [0, 1]
+        seed: JsValue,   // the noise's seed
+        model: JsValue,  // "dae" or "dae_wide"
     ) -> Result<JsValue, JsError> {
         let call = Call("denoise()");
         let mut noisy = call.image(&image, "image")?;
@@ -306,11 +324,11 @@ impl DigitLab {
     /// codes (the VAE takes no `mean` or `chol`: pass `[]` or leave them out).
     pub async fn sample(
         &self,
-        model: JsValue,
-        count: JsValue,
-        seed: JsValue,
-        mean: JsValue,
-        chol: JsValue,
+        model: JsValue, // "ae" or "vae"
+        count: JsValue, // how many digits
+        seed: JsValue,  // the draws' seed
+        mean: JsValue,  // AE only: the codes' mean
+        chol: JsValue,  // AE only: [l11, l21, l22]
     ) -> Result<Vec<f32>, JsError> {
         let call = Call("sample()");
         let model = decoder(call, &model)?;
@@ -364,10 +382,10 @@ impl DigitLab {
     /// (steps·784 pixels) from `a` to `b` inclusive.
     pub async fn interpolate(
         &self,
-        model: JsValue,
-        a: JsValue,
-        b: JsValue,
-        steps: JsValue,
+        model: JsValue, // "ae" or "vae"
+        a: JsValue,     // the first image
+        b: JsValue,     // the last image
+        steps: JsValue, // images in between, ends included
     ) -> Result<Vec<f32>, JsError> {
         let call = Call("interpolate()");
         let model = decoder(call, &model)?;

@@ -23,7 +23,8 @@ use super::{
 use crate::data::IMAGE_PIXELS;
 use crate::mini_training::finetune::{self, Layers};
 use crate::mini_training::{Finetuner, LiveModel, SessionConfig, Subset, TrainingSession};
-use crate::model::{CLASSES, Manifest, ModelKind, load_classifier};
+use crate::model::manifest::DataInfo;
+use crate::model::{CLASSES, Manifest, ModelEntry, ModelKind, load_classifier};
 
 async fn read_scalar(tensor: Tensor<1>) -> Result<f32, JsError> {
     tensor
@@ -122,6 +123,38 @@ fn settings(call: Call, value: &JsValue) -> Result<SessionConfig, JsError> {
     Ok(config)
 }
 
+/// The two files of a weights directory (as `digit-lab train` leaves one) holding one model:
+/// `{manifest: string, file: string, bytes: Uint8Array}`, the weights file named by its content
+/// as the trainer names it (`<key>-<first 16 hex digits of its SHA-256>.bpk`).
+fn weights_files(
+    call: Call,
+    kind: ModelKind,
+    entry: impl FnOnce(String, String, String) -> ModelEntry,
+    weights: &[u8],
+    backend: String,
+) -> Result<JsValue, JsError> {
+    let sha256 = super::imported::sha256_hex(weights);
+    let file = format!("{}-{}.bpk", kind.key(), &sha256[..16]);
+    let history = format!("{}-{}.history.json", kind.key(), &sha256[..16]);
+    let manifest = Manifest {
+        data: DataInfo::default(),
+        backend,
+        threads: 1,
+        models: [(kind.key().to_string(), entry(file.clone(), sha256, history))].into(),
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| call.error(e))?;
+    let object = js_sys::Object::new();
+    for (name, value) in [
+        ("manifest", JsValue::from_str(&text)),
+        ("file", JsValue::from_str(&file)),
+        ("bytes", js_sys::Uint8Array::from(weights).into()),
+    ] {
+        js_sys::Reflect::set(&object, &JsValue::from_str(name), &value)
+            .map_err(|_| call.error("cannot build the result"))?;
+    }
+    Ok(object.into())
+}
+
 /// A ConvAE or VAE being trained on the bundled MNIST subset.
 #[wasm_bindgen]
 pub struct LiveTraining {
@@ -132,6 +165,19 @@ pub struct LiveTraining {
     /// map's projection (without it the 2-D point reached the decoder and burn's shape check
     /// aborted the module).
     mapped: Cell<bool>,
+}
+
+/// `f` on the object behind `cell`, or a "busy" error naming `what` while a call holds it.
+fn read_shared<S, T>(
+    cell: &RefCell<S>,
+    call: Call,
+    what: &str,
+    f: impl FnOnce(&S) -> T,
+) -> Result<T, JsError> {
+    let object = cell
+        .try_borrow()
+        .map_err(|_| call.error(format!("busy: another call is using this {what}")))?;
+    Ok(f(&object))
 }
 
 impl LiveTraining {
@@ -148,11 +194,7 @@ impl LiveTraining {
         call: Call,
         f: impl FnOnce(&TrainingSession) -> T,
     ) -> Result<T, JsError> {
-        let session = self
-            .session
-            .try_borrow()
-            .map_err(|_| call.error("busy: another call is using this session"))?;
-        Ok(f(&session))
+        read_shared(&self.session, call, "session", f)
     }
 }
 
@@ -162,10 +204,10 @@ impl LiveTraining {
     /// the two gzipped files of `www/data` (Uint8Arrays); `settings` is `{model: "ae" | "vae",
     /// learningRate, batchSize, epochs, code?, seed?}`.
     pub async fn create(
-        backend: JsValue,
-        images: JsValue,
-        labels: JsValue,
-        settings: JsValue,
+        backend: JsValue,  // "auto" or "cpu"
+        images: JsValue,   // gzipped IDX images
+        labels: JsValue,   // gzipped IDX labels
+        settings: JsValue, // the run's settings
     ) -> Result<LiveTraining, JsError> {
         super::init_runtime();
         let call = Call("LiveTraining.create()");
@@ -275,6 +317,62 @@ impl LiveTraining {
         read(self.read_session(call, |s| s.reconstructions())?).await
     }
 
+    /// The model as it is now, as the files of a weights directory that `digit-lab eval` and
+    /// `predict` load: `{manifest, file, bytes}` (see `weights_files`). `trainSeconds` is the
+    /// time spent training, for the manifest.
+    #[wasm_bindgen(js_name = exportFiles)]
+    pub async fn export_files(&self, train_seconds: JsValue) -> Result<JsValue, JsError> {
+        let call = Call("LiveTraining.exportFiles()");
+        let train_seconds = call.number(&train_seconds, "trainSeconds", 0.0..=1e7)?;
+        let _busy = self.busy.enter(call, "exportFiles")?;
+        let valid = read_scalar(self.read_session(call, |s| s.valid_loss())?).await?;
+        if !valid.is_finite() {
+            return Err(call.error(
+                "the model's validation loss is not a number (training diverged): nothing to save",
+            ));
+        }
+        let (exported, config, progress) = self.read_session(call, |s| {
+            (s.export(), s.config().clone(), s.progress().clone())
+        })?;
+        let exported = exported.map_err(|e| call.error(e))?;
+        let hyperparameters = serde_json::json!({
+            "model": exported.architecture,
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size,
+            "epochs": config.epochs,
+            "seed": config.seed,
+            "trained_in": "the Digit Lab page (5,000-digit MNIST subset)",
+        });
+        let backend = match self.backend.kind {
+            "webgpu" => "webgpu (browser)".to_string(),
+            _ => "flex (browser, wasm)".to_string(),
+        };
+        let entry_backend = backend.clone();
+        weights_files(
+            call,
+            exported.kind,
+            move |file, sha256, history| ModelEntry {
+                file,
+                sha256: Some(sha256),
+                hyperparameters,
+                epochs: progress.epoch,
+                best_epoch: progress.epoch,
+                best_valid_loss: f64::from(valid),
+                train_seconds,
+                history,
+                backend: entry_backend,
+                threads: 1,
+                test: serde_json::Value::Null,
+                limit_train: None,
+                run_id: None,
+                published_at: None,
+                data_sha256: None,
+            },
+            &exported.weights,
+            backend,
+        )
+    }
+
     /// Decodes a point of the latest latent map: 784 pixels. For codes wider than 2-D the map
     /// is a projection, so `latentMap` must have run first.
     pub async fn decode(&self, x: JsValue, y: JsValue) -> Result<Vec<f32>, JsError> {
@@ -309,11 +407,7 @@ impl HandwritingTuner {
     }
 
     fn read_tuner<T>(&self, call: Call, f: impl FnOnce(&Finetuner) -> T) -> Result<T, JsError> {
-        let tuner = self
-            .tuner
-            .try_borrow()
-            .map_err(|_| call.error("busy: another call is using this tuner"))?;
-        Ok(f(&tuner))
+        read_shared(&self.tuner, call, "tuner", f)
     }
 }
 
@@ -348,10 +442,10 @@ impl HandwritingTuner {
     /// random warp of every drawing; resolves to the last step's mean cross-entropy.
     pub async fn fit(
         &self,
-        images: JsValue,
-        labels: JsValue,
-        steps: JsValue,
-        learning_rate: JsValue,
+        images: JsValue,        // n·784 pixels
+        labels: JsValue,        // n digits
+        steps: JsValue,         // Adam steps
+        learning_rate: JsValue, // Adam's step size
     ) -> Result<f32, JsError> {
         let call = Call("HandwritingTuner.fit()");
         let pixels = call.images(&images, "images", 1..=finetune::MAX_EXAMPLES)?;

@@ -5,9 +5,12 @@
 
 import init, { DigitLab } from '../pkg/digit_lab.js';
 import { loadFullBundle } from './full-bundle.js';
+import { describeAdapter, requestedBackend } from './adapter.js';
 import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars, drawGrid, drawScatter, scaler, legend } from './plot.js';
 import { setupTraining } from './training.js';
+import { setupModels } from './models.js';
+import { startBatchWorker } from './worker-client.js';
 
 const $ = (id) => document.getElementById(id);
 const timings = (window.digitLabTimings = { start: performance.now() });
@@ -99,10 +102,16 @@ function showBackend(backend) {
 }
 
 async function main() {
-  const prefer = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'auto';
-  const upgradeToGpu = prefer === 'auto' && Boolean(navigator.gpu);
+  // "auto": each kind of operation runs where it measured faster; "cpu" or "webgpu": forced.
+  const prefer = requestedBackend(location.search);
+  const upgradeToGpu = prefer !== 'cpu' && Boolean(navigator.gpu);
   await init();
-  let [lab, maps] = await Promise.all([DigitLab.create('cpu'), loadMaps()]);
+  const [cpuLab, maps] = await Promise.all([DigitLab.create('cpu'), loadMaps()]);
+  // Many digits in one call (the grid, samples) on the CPU: in a worker, off the main thread.
+  const batchLab = startBatchWorker();
+  /** Which lab runs each kind of operation: the CPU one until WebGPU has proven faster. */
+  const routes = { classify: cpuLab, decode: cpuLab, grid: batchLab };
+  const labFor = (kind) => routes[kind];
   timings.ready = performance.now();
   showBackend({
     kind: 'cpu',
@@ -122,6 +131,7 @@ async function main() {
     showDigit($('input28'), drawing ?? new Float32Array(PIXELS));
     if (!drawing) {
       $('prediction').textContent = 'draw a digit';
+      $('prediction').dataset.notDigit = 'false';
       drawBars($('bars'), null);
       for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
       $('codes').textContent = '';
@@ -131,10 +141,16 @@ async function main() {
       return;
     }
     const which = $('paper-classifier').checked ? 'paper' : 'best';
+    const lab = labFor('classify');
     const probs = customClassifier ? await customClassifier(drawing) : await lab.classify(drawing, which);
     if (!timings.firstResult) timings.firstResult = performance.now();
     const best = probs.indexOf(Math.max(...probs));
-    $('prediction').textContent = probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
+    // "That's not a digit": the check runs on the page's own models (VAE, best classifier).
+    const verdict = await lab.checkDigit(drawing);
+    $('prediction').dataset.notDigit = String(!verdict.isDigit);
+    $('prediction').textContent = !verdict.isDigit
+      ? "that doesn't look like a digit"
+      : probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
     drawBars($('bars'), probs);
     const [rec, enc] = [await lab.reconstruct(drawing), await lab.encode(drawing)];
     showDigit($('rec-input'), drawing);
@@ -186,7 +202,7 @@ async function main() {
     if (sweptFor && key.every((v, i) => v === sweptFor[i])) return;
     const worse = [];
     for (const amount of levels) {
-      const out = await lab.denoise(clean, amount, noiseSeed, model);
+      const out = await labFor('classify').denoise(clean, amount, noiseSeed, model);
       if (psnr(out.cleaned) < psnr(out.noisy)) worse.push(amount);
     }
     if (key.some((v, i) => v !== [clean, noiseSeed, $('denoiser').value][i])) return;
@@ -202,7 +218,7 @@ async function main() {
     if (!clean) return;
     const amount = Number($('noise').value);
     $('noise-value').textContent = amount.toFixed(2);
-    const out = await lab.denoise(clean, amount, noiseSeed, $('denoiser').value);
+    const out = await labFor('classify').denoise(clean, amount, noiseSeed, $('denoiser').value);
     showDigit($('dn-clean'), clean);
     showDigit($('dn-noisy'), out.noisy);
     showDigit($('dn-out'), out.cleaned);
@@ -219,7 +235,7 @@ async function main() {
       const d = maps.digits[Math.floor(Math.random() * maps.digits.length)];
       return Float32Array.from(d, (v) => v / 255);
     }
-    return Float32Array.from(await lab.sample('vae', 1, Math.floor(Math.random() * 1e9), [], []));
+    return Float32Array.from(await labFor('grid').sample('vae', 1, Math.floor(Math.random() * 1e9), [], []));
   };
   $('denoise-random').onclick = async () => { clean = await randomTestDigit(); noiseSeed++; denoise(); };
   $('denoise-drawing').onclick = () => {
@@ -231,7 +247,7 @@ async function main() {
   denoise();
 
   // --- latent explorer ------------------------------------------------------------------------
-  latent = latentExplorer(() => lab, maps, () => drawnCode);
+  latent = latentExplorer(() => labFor('decode'), maps, () => drawnCode);
 
   // --- latent maps ----------------------------------------------------------------------------
   latentMaps(maps);
@@ -243,7 +259,7 @@ async function main() {
     $('grid-value2').textContent = n;
     // Inner quantiles of the prior, as in Kingma & Welling's figure: ±1.65 covers 90% per axis.
     const t0 = performance.now();
-    const pixels = await lab.decode_grid('vae', n, -2.0, 2.0, -2.0, 2.0);
+    const pixels = await labFor('grid').decode_grid('vae', n, -2.0, 2.0, -2.0, 2.0);
     timings.lastGridMs = performance.now() - t0;
     drawGrid($('manifold'), pixels, n * n, n);
   }, 'manifold');
@@ -254,6 +270,7 @@ async function main() {
   const aeGaussian = maps?.ae_gaussian;
   const sample = latestOnly(async (model) => {
     const seed = Math.floor(Math.random() * 1e9);
+    const lab = labFor('grid');
     const pixels = model === 'ae'
       ? await lab.sample('ae', 16, seed, aeGaussian.mean, aeGaussian.chol)
       : await lab.sample('vae', 16, seed, [], []);
@@ -269,7 +286,7 @@ async function main() {
   const interpolate = latestOnly(async () => {
     if (!ends.a || !ends.b) return;
     const model = document.querySelector('input[name=interp-model]:checked').value;
-    const pixels = await lab.interpolate(model, ends.a, ends.b, 10);
+    const pixels = await labFor('decode').interpolate(model, ends.a, ends.b, 10);
     drawGrid($('interp'), pixels, 10, 10);
   }, 'interp');
   for (const key of ['a', 'b']) {
@@ -284,6 +301,14 @@ async function main() {
   for (const r of document.querySelectorAll('input[name=interp-model]')) r.onchange = () => interpolate();
 
   // --- training mode (loaded on demand) -------------------------------------------------------
+  const useClassifier = (fn, name = null) => {
+    customClassifier = fn;
+    document.body.dataset.customClassifier = fn ? (name ?? 'fine-tuned') : '';
+    $('paper-classifier').disabled = Boolean(fn);
+    classify();
+  };
+  // --- models brought in from files or trained here (kept in IndexedDB) -----------------------
+  const models = setupModels({ showError, clearError, maps, explorer: latent, useClassifier });
   setupTraining({
     prefer,
     showError,
@@ -291,11 +316,8 @@ async function main() {
     getDrawing: currentDrawing,
     clearPad: () => pad.clear(),
     explorer: latent,
-    useClassifier: (fn) => {
-      customClassifier = fn;
-      $('paper-classifier').disabled = Boolean(fn);
-      classify();
-    },
+    useClassifier,
+    models,
   });
   timings.interactive = performance.now();
 
@@ -305,16 +327,18 @@ async function main() {
   try {
     timings.upgradeStart = performance.now();
     const gpuLab = await (await loadFullBundle()).DigitLab.create('auto');
-    showBackend(gpuLab.backend);
-    if (gpuLab.backend.kind === 'webgpu') {
-      lab = gpuLab;
-      timings.upgraded = performance.now();
-      // Redo what is on screen on the new backend.
-      classify();
-      manifold();
-      latent.refresh();
-    } else {
+    if (gpuLab.backend.kind !== 'webgpu') {
+      showBackend(gpuLab.backend);
       gpuLab.free();
+    } else {
+      const moved = prefer === 'webgpu'
+        ? forceWebGpu(routes, gpuLab)
+        : await routeByMeasurement(routes, cpuLab, gpuLab, maps);
+      timings.upgraded = performance.now();
+      // Redo what is on screen where it now runs.
+      if (moved.includes('classify')) classify();
+      if (moved.includes('grid')) manifold();
+      if (moved.includes('decode')) latent.refresh();
     }
   } catch (e) {
     // The browser's message (long, with the URL) goes to the tooltip and the console.
@@ -322,6 +346,68 @@ async function main() {
     console.warn(e);
   }
   settle();
+}
+
+/** `?backend=webgpu`: every operation on WebGPU, whatever the adapter. */
+function forceWebGpu(routes, gpuLab) {
+  for (const kind of Object.keys(routes)) routes[kind] = gpuLab;
+  showBackend(gpuLab.backend);
+  document.body.dataset.routes = JSON.stringify({ classify: 'webgpu', decode: 'webgpu', grid: 'webgpu' });
+  return Object.keys(routes);
+}
+
+/**
+ * Times each kind of operation the page runs on both labs (after a warm-up call, which on WebGPU
+ * compiles the shaders) and routes it to the faster; a software adapter never gets one. The
+ * badge says what runs where. Returns the kinds that moved to WebGPU.
+ */
+async function routeByMeasurement(routes, cpuLab, gpuLab, maps) {
+  const digit = maps?.digits?.length ? Float32Array.from(maps.digits[0], (v) => v / 255) : new Float32Array(PIXELS);
+  const ops = {
+    decode: (lab) => lab.decode('vae', 0.3, -0.2),
+    classify: (lab) => lab.classify(digit, 'best'),
+    grid: (lab) => lab.decode_grid('vae', 10, -2, 2, -2, 2),
+  };
+  const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const time = async (fn, runs) => {
+    await fn();
+    const ms = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await fn();
+      ms.push(performance.now() - t0);
+    }
+    return median(ms);
+  };
+  const adapter = await describeAdapter();
+  const software = adapter?.software ?? false;
+  const measured = {};
+  for (const [kind, fn] of Object.entries(ops)) {
+    measured[kind] = { cpu: await time(() => fn(cpuLab), 5), webgpu: await time(() => fn(gpuLab), 3) };
+  }
+  const moved = [];
+  const chosen = {};
+  for (const [kind, m] of Object.entries(measured)) {
+    chosen[kind] = !software && m.webgpu < m.cpu ? 'webgpu' : 'cpu';
+    if (chosen[kind] === 'webgpu') { routes[kind] = gpuLab; moved.push(kind); }
+  }
+  const ms = (v) => (v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`);
+  const name = { cpu: 'CPU', webgpu: 'WebGPU' };
+  const badge = $('backend');
+  badge.classList.remove('badge-pending', 'badge-gpu', 'badge-cpu');
+  badge.classList.add(moved.length ? 'badge-gpu' : 'badge-cpu');
+  badge.textContent = Object.entries(chosen).map(([kind, where]) => `${kind}: ${name[where]} ${ms(measured[kind][where])}`).join(' · ');
+  const other = (kind) => (chosen[kind] === 'cpu' ? 'webgpu' : 'cpu');
+  badge.title = `measured at start-up: ${Object.keys(measured).map((k) => `${k} ${name[other(k)]} ${ms(measured[k][other(k)])}`).join(', ')} on the other backend`;
+  const adapterName = gpuLab.backend.adapter;
+  $('backend-why').textContent = software
+    ? ` — WebGPU (${adapterName}) is a software adapter, not used: ${Object.keys(measured).map((k) => `${k} ${ms(measured[k].webgpu)}`).join(', ')} there`
+    : ` — WebGPU · ${adapterName}; ${Object.keys(measured).map((k) => `${k} ${name[other(k)]} ${ms(measured[k][other(k)])}`).join(', ')} on the other`;
+  const kinds = new Set(Object.values(chosen));
+  document.body.dataset.backend = kinds.size === 2 ? 'mixed' : [...kinds][0];
+  document.body.dataset.routes = JSON.stringify(chosen);
+  window.digitLabTimings.measured = measured;
+  return moved;
 }
 
 /** The latent pad: a draggable point decoded live by both models, over the map of test codes. */

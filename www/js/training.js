@@ -1,55 +1,14 @@
-// The training mode: trains a ConvAE or VAE on 5,000 MNIST digits in the page, and fine-tunes
-// the classifier on the user's own drawings. The training code (autodiff + optimiser, in the
-// full bundle) and the digits are fetched only when the user opens this mode (or, for the
-// bundle, after the first result on a WebGPU browser), never with the first load.
-// Training runs in short chunks of steps with a yield to the event loop after each, so the page
-// stays responsive; all model work goes through the wasm API (LiveTraining, HandwritingTuner).
-// One training loop at most: pause, resume and reset in any rhythm never start a second one
-// while a chunk is still running (the wasm objects also refuse overlapping calls as "busy").
+// The training mode: trains a ConvAE or VAE on 5,000 MNIST digits, and fine-tunes the classifier
+// on the user's own drawings. Both run in a dedicated module worker (train-worker.js) that loads
+// the training bundle (www/pkg-full) and the digits only when the user opens this mode, so the
+// page's main thread stays free for drawing while a model trains. This file keeps the panels and
+// sends the worker what the user asks for; the worker owns the one training loop, so pause,
+// resume and reset in any rhythm never start a second one.
 
 import { PIXELS, drawGrid, drawCurves, drawScatter, scaler, boundsOf, showDigit } from './plot.js';
-import { loadFullBundle } from './full-bundle.js';
+import { startTrainingWorker } from './worker-client.js';
 
 const $ = (id) => document.getElementById(id);
-const TRAIN_DIGITS = 5000;
-/** Aim for chunks of about this many milliseconds between yields to the page. */
-const CHUNK_MS = 120;
-/** Evaluate (validation loss, map, reconstructions) at most this often while training. */
-const EVAL_EVERY_MS = 1500;
-
-let bundle = null;
-/** Loads the training bundle and the subset once; later calls share the same promise. */
-function loadBundle(prefer) {
-  bundle ??= (async () => {
-    const t0 = performance.now();
-    const [module, images, labels] = await Promise.all([
-      loadFullBundle(),
-      fetchBytes('data/mnist-subset-images.idx.gz'),
-      fetchBytes('data/mnist-subset-labels.idx.gz'),
-    ]);
-    return { module, images, labels, prefer, loadMs: performance.now() - t0 };
-  })();
-  return bundle;
-}
-
-async function fetchBytes(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/**
- * Calls on a wasm training object must not overlap (the object refuses a call while another is
- * pending, as "busy"): returns a function that runs tasks one after another.
- */
-function serial() {
-  let tail = Promise.resolve();
-  return (task) => {
-    const result = tail.then(task);
-    tail = result.catch(() => {});
-    return result;
-  };
-}
 
 /**
  * Wires the training panel and the handwriting panel.
@@ -57,21 +16,26 @@ function serial() {
  *   useClassifier(fn | null) }.
  */
 export function setupTraining(page) {
+  let worker = null;
+  const listeners = [];
   const train = trainingPanel(page);
   const teach = teachPanel(page);
+  listeners.push(train.onEvent);
   $('train-open').onclick = async () => {
     $('train-open').disabled = true;
     $('train-open').textContent = 'Loading the training code and 5,000 digits…';
     try {
-      const b = await loadBundle(page.prefer);
+      worker ??= startTrainingWorker((message) => { for (const l of listeners) l(message); });
+      const { loadMs } = await worker.request('load');
       $('train-ui').hidden = false;
       $('teach-ui').hidden = false;
       $('train-open').hidden = true;
-      $('train-loaded').textContent = `Training code and digits loaded in ${(b.loadMs / 1000).toFixed(1)} s.`;
+      $('train-loaded').textContent = `Training code and digits loaded in ${(loadMs / 1000).toFixed(1)} s, in a worker: the page stays responsive while a model trains.`;
       document.body.dataset.training = 'open';
-      train.ready(b);
-      teach.ready(b);
+      train.ready(worker);
+      teach.ready(worker);
     } catch (e) {
+      worker = null;
       $('train-open').disabled = false;
       $('train-open').textContent = 'Open training mode';
       page.showError(e, 'train');
@@ -80,22 +44,20 @@ export function setupTraining(page) {
 }
 
 function trainingPanel(page) {
-  let b = null;
-  let session = null;
-  let queue = serial();
+  let worker = null;
+  /** Counts resets: news from the worker about an older run is dropped. */
+  let generation = 0;
+  /** Whether the worker holds a run of this generation, and whether one is being made. */
+  let created = false;
+  let creating = false;
   /** Whether the user wants training to run (Start/Resume pressed, not paused). */
   let running = false;
-  /** The training loop's promise while one runs: there is never a second. */
-  let loopDone = null;
-  /** Counts resets (and starts): work begun for an older session is dropped. */
-  let generation = 0;
-  let loops = 0;
-  let history = { train: [], valid: [] };
-  let lastEval = 0;
-  let lastEpoch = 0;
-  let chunk = 2;
-  let throughput = { samples: 0, ms: 0 };
+  let config = null;
   let labels = null;
+  /** Training time of the run so far, for the saved manifest. */
+  let trainMs = 0;
+  let history = { train: [], valid: [] };
+  const inputs = ['t-model', 't-lr', 't-batch', 't-epochs', 't-code', 't-seed'];
 
   const settings = () => {
     const model = $('t-model').value;
@@ -110,170 +72,170 @@ function trainingPanel(page) {
   };
   const setButton = (label) => { $('t-start').textContent = label; };
   const status = (text) => { $('t-status').textContent = text; };
+  const digits = () => (config?.model === 'vae' ? 1 : 4);
 
   function drawLoss() {
-    const unit = session?.config.model === 'vae' ? '−ELBO (nats)' : 'MSE per pixel';
+    const unit = config?.model === 'vae' ? '−ELBO (nats)' : 'MSE per pixel';
     drawCurves($('t-loss'), [
       { label: 'train', color: '#0072b2', points: history.train },
       { label: 'validation', color: '#d55e00', points: history.valid },
     ], { yLabel: unit });
   }
 
-  async function evaluate() {
-    const s = session;
-    const q = queue;
-    const [valid, map, recon] = await q(async () => [await s.validate(), await s.latentMap(), await s.reconstructions()]);
-    if (s !== session) return;
-    const p = s.progress;
-    history.valid.push([p.epoch + p.epochFraction, valid]);
+  function showBackend(backend) {
+    const where = 'in a worker';
+    if (backend.kind === 'webgpu') {
+      $('t-backend').textContent = `WebGPU · ${backend.adapter} (${where})`;
+      $('t-backend').title = '';
+    } else {
+      // Not on WebGPU although the browser may have it: say why (a software adapter passed
+      // over, or WebGPU failing to start in the worker).
+      const reason = backend.passedOver ?? (page.prefer !== 'cpu' ? backend.reason : null);
+      $('t-backend').textContent = `CPU (burn flex, wasm, ${where})${reason ? `: ${reason}` : ''}`;
+      $('t-backend').title = backend.reason ?? '';
+    }
+    document.body.dataset.trainBackend = backend.kind;
+  }
+
+  function showEvaluation(m) {
+    const gen = m.gen;
+    history.valid.push([m.progress.epoch + m.progress.epochFraction, m.valid]);
     drawLoss();
-    const bounds = boundsOf(map.xy);
+    const bounds = boundsOf(m.xy);
     const canvas = $('t-map');
     const ctx = canvas.getContext('2d');
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    drawScatter(ctx, map.xy, labels, scaler(bounds, canvas), 1.6, 0.7);
-    $('t-map-caption').textContent = `1,000 validation digits${map.projected ? ' (first 2 principal components of the code)' : ''} · 5-NN accuracy ${(map.knn5 * 100).toFixed(1)}%`;
-    drawGrid($('t-recon'), recon, 16, 8);
-    $('t-valid').textContent = valid.toFixed(s.config.model === 'vae' ? 1 : 4);
-    // The freshly trained model can be explored next to the bundled ones.
+    drawScatter(ctx, m.xy, labels, scaler(bounds, canvas), 1.6, 0.7);
+    $('t-map-caption').textContent = `1,000 validation digits${m.projected ? ' (first 2 principal components of the code)' : ''} · 5-NN accuracy ${(m.knn5 * 100).toFixed(1)}%`;
+    drawGrid($('t-recon'), m.recon, 16, 8);
+    $('t-valid').textContent = m.valid.toFixed(digits());
+    // The freshly trained model can be explored next to the bundled ones, and saved.
     $('t-explorer').disabled = false;
+    $('t-download').disabled = false;
+    $('t-keep').disabled = false;
     page.explorer.setCustom({
-      name: s.config.model === 'vae' ? 'your VAE' : 'your ConvAE',
-      xy: map.xy,
+      name: config.model === 'vae' ? 'your VAE' : 'your ConvAE',
+      xy: m.xy,
       labels,
       bounds,
-      decode: (x, y) => q(() => s.decode(x, y)),
+      decode: (x, y) => worker.request('decode', { gen, x, y }),
     }, $('t-explorer').checked);
     document.body.dataset.trainEvals = String(Number(document.body.dataset.trainEvals ?? 0) + 1);
   }
 
-  async function loop() {
-    // A test hook: how many loops ever ran at once (must stay 1).
-    loops++;
-    document.body.dataset.trainLoops = String(loops);
-    document.body.dataset.trainLoopsMax = String(Math.max(loops, Number(document.body.dataset.trainLoopsMax ?? 0)));
-    try {
-      while (running && session && !session.progress.done) {
-        const s = session;
-        const q = queue;
-        const t0 = performance.now();
-        const report = await q(() => s.train(chunk));
-        const ms = performance.now() - t0;
-        if (s !== session) return;
-        throughput = { samples: throughput.samples + report.ran * s.config.batchSize, ms: throughput.ms + ms };
-        // Keep each chunk near CHUNK_MS so the page stays responsive on slow backends.
-        chunk = Math.max(1, Math.min(200, Math.round(chunk * Math.min(2, Math.max(0.5, CHUNK_MS / Math.max(ms, 1))))));
-        if (report.loss != null) history.train.push([report.epoch + report.epochFraction, report.loss]);
-        const rate = throughput.samples / (throughput.ms / 1000);
-        $('t-rate').textContent = `${Math.round(rate).toLocaleString('en')} samples/s`;
-        $('t-epoch').textContent = `${(report.epoch + report.epochFraction).toFixed(2)} / ${s.config.epochs}`;
-        $('t-train').textContent = report.loss?.toFixed(s.config.model === 'vae' ? 1 : 4) ?? '–';
-        document.body.dataset.trainRate = String(Math.round(rate));
-        document.body.dataset.trainSteps = String(report.steps);
-        // Evaluate at every epoch's end (the validation curve's points) and every so often.
-        const epochEnded = report.epoch !== lastEpoch;
-        lastEpoch = report.epoch;
-        if (report.done || epochEnded || performance.now() - lastEval > EVAL_EVERY_MS) {
-          lastEval = performance.now();
-          await evaluate();
-          if (s !== session) return;
-        } else {
-          drawLoss();
-        }
-        await new Promise((resolve) => setTimeout(resolve, 0));
+  function onEvent(m) {
+    if (m.event === 'loops') {
+      // Test hooks: loops running now, and the most that ever ran at once (must stay 1).
+      document.body.dataset.trainLoops = String(m.loops);
+      document.body.dataset.trainLoopsMax = String(m.loopsMax);
+      return;
+    }
+    // The worker itself failed: nothing of it works any more.
+    if (m.event === 'error' && m.gen === null) {
+      running = false;
+      creating = false;
+      $('t-start').disabled = true;
+      status('');
+      page.showError(m.message, 'train');
+      return;
+    }
+    if (m.gen !== generation) return; // news of a run that was reset meanwhile
+    switch (m.event) {
+      case 'created':
+        config = m.config;
+        labels = m.validLabels;
+        history = { train: [], valid: [] };
+        showBackend(m.backend);
+        break;
+      case 'eval':
+        showEvaluation(m);
+        break;
+      case 'progress': {
+        const r = m.report;
+        if (r.loss != null) history.train.push([r.epoch + r.epochFraction, r.loss]);
+        $('t-rate').textContent = `${Math.round(m.rate).toLocaleString('en')} samples/s`;
+        $('t-epoch').textContent = `${(r.epoch + r.epochFraction).toFixed(2)} / ${config.epochs}`;
+        $('t-train').textContent = r.loss?.toFixed(digits()) ?? '–';
+        trainMs = m.trainMs;
+        document.body.dataset.trainRate = String(Math.round(m.rate));
+        document.body.dataset.trainSteps = String(r.steps);
+        drawLoss();
+        break;
       }
-      if (session?.progress.done) {
+      case 'done':
         running = false;
         setButton('Done');
         $('t-start').disabled = true;
         status('Finished. Explore your model in the latent explorer, or reset to train again.');
-      }
-    } finally {
-      loops--;
-      document.body.dataset.trainLoops = String(loops);
-    }
-  }
-
-  /** Starts the loop unless one is running: a running loop sees `running` and carries on. */
-  function ensureLoop() {
-    if (loopDone) return;
-    const gen = generation;
-    loopDone = loop()
-      .catch((e) => {
-        if (gen !== generation) return; // an error of a session that was reset meanwhile
+        break;
+      case 'error':
         running = false;
         setButton('Resume');
         status('');
-        page.showError(e, 'train');
-      })
-      .finally(() => {
-        loopDone = null;
-        // Resumed (or restarted after a reset) just as the previous loop was ending.
-        if (running && session && !session.progress.done) ensureLoop();
-      });
+        page.showError(m.message, 'train');
+        break;
+      default:
+        break;
+    }
   }
 
-  async function start() {
-    if (!session) {
-      const gen = ++generation;
-      const config = settings();
-      status('Preparing…');
-      // No second session while this one is being made.
-      $('t-start').disabled = true;
-      let created;
-      try {
-        created = await b.module.LiveTraining.create(b.prefer, b.images, b.labels, config);
-      } catch (e) {
-        if (gen === generation) {
-          status('');
-          $('t-start').disabled = false;
-          page.showError(e, 'train');
-        }
-        return;
-      }
-      if (gen !== generation) { created.free(); return; } // reset while it was being made
+  function start() {
+    if (created) {
+      running = true;
+      setButton('Pause');
+      status('Training…');
       page.clearError('train');
-      session = created;
-      queue = serial();
-      labels = session.validLabels;
-      history = { train: [], valid: [] };
-      throughput = { samples: 0, ms: 0 };
-      lastEpoch = 0;
-      chunk = 2;
-      const backend = session.backend;
-      $('t-backend').textContent = backend.kind === 'webgpu' ? `WebGPU · ${backend.adapter}` : 'CPU (burn flex, wasm)';
-      for (const id of ['t-model', 't-lr', 't-batch', 't-epochs', 't-code', 't-seed']) $(id).disabled = true;
-      try {
-        await evaluate(); // the untrained model: the curves start at epoch 0
-      } catch (e) {
-        if (gen === generation) page.showError(e, 'train');
-      }
-      if (gen !== generation) return;
-      $('t-start').disabled = false;
+      const gen = generation;
+      worker.request('resume').then((r) => {
+        if (gen === generation && r.done) onEvent({ event: 'done', gen });
+      }, (e) => { if (gen === generation) page.showError(e, 'train'); });
+      return;
     }
-    running = true;
-    setButton('Pause');
-    status('Training…');
-    ensureLoop();
+    if (creating) return;
+    const gen = generation;
+    creating = true;
+    status('Preparing…');
+    // No second run while this one is being made.
+    $('t-start').disabled = true;
+    for (const id of inputs) $(id).disabled = true;
+    worker.request('create', { gen, prefer: page.prefer, config: settings() }).then((info) => {
+      if (gen !== generation || info.stale) return; // reset while it was being made
+      creating = false;
+      created = true;
+      running = true;
+      page.clearError('train');
+      $('t-start').disabled = false;
+      setButton('Pause');
+      status('Training…');
+    }, (e) => {
+      if (gen !== generation) return;
+      creating = false;
+      status('');
+      $('t-start').disabled = false;
+      for (const id of inputs) $(id).disabled = false;
+      $('t-code').disabled = $('t-model').value !== 'ae';
+      page.showError(e, 'train');
+    });
   }
 
   function pause() {
     running = false;
     setButton('Resume');
     status('Paused: the model keeps its state; resume to continue.');
+    worker.request('pause').catch((e) => page.showError(e, 'train'));
   }
 
   function reset() {
     running = false;
+    created = false;
+    creating = false;
     generation++;
-    const old = session;
-    session = null;
-    // Freed after the calls already queued on it (a running chunk finishes first).
-    if (old) queue(() => old.free()).catch((e) => console.warn(e));
+    worker?.request('reset', { gen: generation }).catch((e) => page.showError(e, 'train'));
     history = { train: [], valid: [] };
+    config = null;
     drawLoss();
-    for (const id of ['t-model', 't-lr', 't-batch', 't-epochs', 't-code', 't-seed']) $(id).disabled = false;
+    for (const id of inputs) $(id).disabled = false;
     $('t-code').disabled = $('t-model').value !== 'ae';
     $('t-start').disabled = false;
     setButton('Start');
@@ -286,11 +248,40 @@ function trainingPanel(page) {
     }
     $('t-explorer').disabled = true;
     $('t-explorer').checked = false;
+    $('t-download').disabled = true;
+    $('t-keep').disabled = true;
+    trainMs = 0;
     page.explorer.setCustom(null, false);
+  }
+
+  /** The run's model as weights-directory files (a paused or running run: between chunks). */
+  const exportFiles = () => worker.request('exportFiles', { gen: generation, trainSeconds: trainMs / 1000 });
+
+  /** Saves the manifest and the weights file, as two downloads. */
+  async function download() {
+    const { manifest, file, bytes } = await exportFiles();
+    for (const [name, blob] of [['manifest.json', new Blob([manifest], { type: 'application/json' })], [file, new Blob([bytes])]]) {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    }
+    status(`Saved manifest.json and ${file}: put both in one folder, then run digit-lab eval --weights FOLDER.`);
+  }
+
+  async function keep() {
+    const files = await exportFiles();
+    await page.models.keep(files);
+    status(`Kept ${files.file} in this browser: it is under Your models, also after a reload.`);
   }
 
   $('t-start').onclick = () => (running ? pause() : start());
   $('t-reset').onclick = reset;
+  $('t-download').onclick = () => download().catch((e) => page.showError(e, 'train'));
+  $('t-keep').onclick = () => keep().catch((e) => page.showError(e, 'train'));
   $('t-model').onchange = () => {
     $('t-code').disabled = $('t-model').value !== 'ae';
     // Sensible starting points for each model.
@@ -298,14 +289,14 @@ function trainingPanel(page) {
   };
   $('t-explorer').onchange = () => page.explorer.showCustom($('t-explorer').checked);
   drawLoss();
-  return { ready: (loaded) => { b = loaded; } };
+  return { ready: (w) => { worker = w; }, onEvent };
 }
 
 /** Examples of the user's digits: every third drawing of a digit is held out for testing. */
 function teachPanel(page) {
-  let b = null;
-  let tuner = null;
-  const queue = serial();
+  let worker = null;
+  /** Whether the worker's tuner has learnt something (since the last clear or change of layers). */
+  let tuned = false;
   const examples = []; // { pixels: Float32Array, label, heldOut }
 
   const split = () => ({
@@ -318,9 +309,11 @@ function teachPanel(page) {
     return pixels;
   };
   const accuracy = (probs, list) => list.filter((e, i) => {
-    const row = probs.slice(i * 10, i * 10 + 10);
+    const row = Array.from(probs.slice(i * 10, i * 10 + 10));
     return row.indexOf(Math.max(...row)) === e.label;
   }).length;
+  /** The tuner in the worker: which backend and layers it is made with. */
+  const tunerArgs = () => ({ prefer: page.prefer, layers: $('teach-layers').value });
 
   function render() {
     const { train, test } = split();
@@ -340,13 +333,8 @@ function teachPanel(page) {
       figure.append(canvas, caption);
       return figure;
     }));
-    $('teach-fit').disabled = !b || train.length === 0;
+    $('teach-fit').disabled = !worker || train.length === 0;
     $('teach-clear').disabled = examples.length === 0;
-  }
-
-  async function ensureTuner() {
-    tuner ??= await b.module.HandwritingTuner.create(b.prefer, $('teach-layers').value);
-    return tuner;
   }
 
   async function fit() {
@@ -354,15 +342,20 @@ function teachPanel(page) {
     $('teach-fit').disabled = true;
     $('teach-result').textContent = 'Fine-tuning…';
     try {
-      const t = await ensureTuner();
-      const score = async (list, bundled) => (list.length ? accuracy(await queue(() => t.probabilities(stack(list), bundled)), list) : 0);
+      const score = async (list, bundled) => (list.length
+        ? accuracy(await worker.request('probabilities', { ...tunerArgs(), images: stack(list), bundled }), list) : 0);
       const before = { train: await score(train, true), test: await score(test, true) };
-      const t0 = performance.now();
-      const loss = await queue(() => t.fit(stack(train), Uint8Array.from(train.map((e) => e.label)), Number($('teach-steps').value), 0.003));
-      const ms = performance.now() - t0;
+      const { loss, steps, ms } = await worker.request('fit', {
+        ...tunerArgs(),
+        images: stack(train),
+        labels: Uint8Array.from(train.map((e) => e.label)),
+        steps: Number($('teach-steps').value),
+        learningRate: 0.003,
+      });
+      tuned = true;
       const after = { train: await score(train, false), test: await score(test, false) };
       const line = (name, list, key) => (list.length ? `${name}: ${before[key]}/${list.length} → ${after[key]}/${list.length}` : `${name}: none yet`);
-      $('teach-result').textContent = `Bundled → fine-tuned classifier. ${line('Held-out drawings', test, 'test')} · ${line('drawings learnt from', train, 'train')} · ${t.steps} steps so far (last cross-entropy ${loss.toPrecision(2)}, ${Math.round(ms)} ms).`;
+      $('teach-result').textContent = `Bundled → fine-tuned classifier. ${line('Held-out drawings', test, 'test')} · ${line('drawings learnt from', train, 'train')} · ${steps} steps so far (last cross-entropy ${loss.toPrecision(2)}, ${Math.round(ms)} ms).`;
       $('teach-use').disabled = false;
       document.body.dataset.teachDone = String(Number(document.body.dataset.teachDone ?? 0) + 1);
       page.clearError('teach');
@@ -371,6 +364,13 @@ function teachPanel(page) {
       page.showError(e, 'teach');
     }
     render();
+  }
+
+  /** Back to the bundled classifier for the predictions. */
+  function stopUsing() {
+    $('teach-use').checked = false;
+    $('teach-use').disabled = true;
+    page.useClassifier(null);
   }
 
   for (let d = 0; d <= 9; d++) {
@@ -393,27 +393,24 @@ function teachPanel(page) {
   $('teach-fit').onclick = fit;
   $('teach-clear').onclick = () => {
     examples.length = 0;
-    const t = tuner;
-    // After a fine-tuning still running: the tuner refuses overlapping calls.
-    if (t) queue(() => t.reset()).catch((e) => page.showError(e, 'teach'));
-    $('teach-use').checked = false;
-    $('teach-use').disabled = true;
-    page.useClassifier(null);
+    // The worker runs this after a fine-tuning still running (the tuner refuses overlaps).
+    if (tuned) worker.request('tunerReset').catch((e) => page.showError(e, 'teach'));
+    tuned = false;
+    stopUsing();
     $('teach-result').textContent = 'Your drawings are gone and the classifier is back to the bundled one.';
     render();
   };
   $('teach-layers').onchange = () => {
     // Another choice of layers is another fine-tuning run.
-    const old = tuner;
-    tuner = null;
-    if (old) queue(() => old.free()).catch((e) => console.warn(e));
-    $('teach-use').checked = false;
-    $('teach-use').disabled = true;
-    page.useClassifier(null);
+    worker?.request('tunerDrop').catch((e) => console.warn(e));
+    tuned = false;
+    stopUsing();
   };
   $('teach-use').onchange = () => {
-    page.useClassifier($('teach-use').checked && tuner ? (pixels) => queue(() => tuner.probabilities(pixels, false)) : null);
+    page.useClassifier($('teach-use').checked && tuned
+      ? (pixels) => worker.request('probabilities', { ...tunerArgs(), images: Float32Array.from(pixels), bundled: false }).then((p) => Array.from(p))
+      : null);
   };
   render();
-  return { ready: (loaded) => { b = loaded; render(); } };
+  return { ready: (w) => { worker = w; render(); } };
 }

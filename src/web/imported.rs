@@ -1,0 +1,450 @@
+//! Models brought into the page from files: a `manifest.json` of a weights directory (the
+//! trainer's `weights/`, a finished run, or a file the page saved) and one of the weights files it
+//! lists. Everything is checked here, in this order, before the model is built or any kernel
+//! runs: the argument types, the manifest (JSON, finite numbers, plain file names), that it lists
+//! the file under a model kind the page knows, the file's SHA-256 against the manifest's, the
+//! architecture's limits, and that the weights fit that architecture. Each failure is one line
+//! that says what is wrong.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+use super::backend::{self, BackendInfo};
+use super::input::Call;
+use super::{MAX_COORD, backend_choice, float_arrays, read, to_js};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::model::{
+    Autoencoder, ClassifierConfig, ConvAeConfig, DaeWideConfig, Manifest, Model, ModelEntry,
+    ModelKind, VaeConfig,
+};
+
+/// Largest manifest text accepted (the committed one is about 10 kB).
+const MAX_MANIFEST_CHARS: usize = 1 << 20;
+/// Largest weights file accepted (the committed ones are 20 kB to 2 MB).
+const MAX_WEIGHTS_BYTES: usize = 64 << 20;
+/// Most images one `classify`/`encode` call takes.
+const MAX_IMAGES: usize = 1024;
+
+/// Lower-case hex SHA-256 (FIPS 180-4), as `digit-lab` names and checks weights files.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut message = bytes.to_vec();
+    let bits = (bytes.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bits.to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+/// The shapes of a module's float parameters, in visiting order, read without initialising any
+/// (a fresh module's parameters are lazy: nothing is allocated or computed).
+fn shapes<M: Module>(module: &M) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.lazy_shape().to_vec());
+        }
+    }
+    let mut found = Shapes(Vec::new());
+    module.visit(&mut found);
+    found.0
+}
+
+fn model_shapes(model: &Model) -> Vec<Vec<usize>> {
+    match model {
+        Model::ConvAe(m) => shapes(m),
+        Model::DaeWide(m) => shapes(m),
+        Model::Vae(m) => shapes(m),
+        Model::Classifier(m) => shapes(m),
+    }
+}
+
+/// The parameter shapes of the architecture `manifest` gives `kind` (already checked by `load`).
+fn architecture_shapes(
+    manifest: &Manifest,
+    kind: ModelKind,
+    device: &Device,
+) -> Result<Vec<Vec<usize>>, String> {
+    let e = |e: crate::model::ManifestError| e.to_string();
+    Ok(match kind {
+        ModelKind::Ae | ModelKind::Dae => shapes(
+            &manifest
+                .architecture::<ConvAeConfig>(kind)
+                .map_err(e)?
+                .init(device),
+        ),
+        ModelKind::DaeWide => shapes(
+            &manifest
+                .architecture::<DaeWideConfig>(kind)
+                .map_err(e)?
+                .init(device),
+        ),
+        ModelKind::Vae => shapes(
+            &manifest
+                .architecture::<VaeConfig>(kind)
+                .map_err(e)?
+                .init(device),
+        ),
+        ModelKind::Classifier | ModelKind::ClassifierBest => shapes(
+            &manifest
+                .architecture::<ClassifierConfig>(kind)
+                .map_err(e)?
+                .init(device),
+        ),
+    })
+}
+
+/// What the page shows about an imported model.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary<'a> {
+    /// The manifest key: "ae", "dae", "dae_wide", "vae", "classifier" or "classifier_best".
+    kind: &'static str,
+    /// "autoencoder", "denoiser", "vae" or "classifier".
+    family: &'static str,
+    /// Values in the model's code (its latent space); 0 for a classifier.
+    code: usize,
+    file: &'a str,
+    sha256: &'a str,
+    hyperparameters: &'a Value,
+    epochs: usize,
+    best_valid_loss: f64,
+    /// Test metrics recorded when it was published (null for a run's own store).
+    test: &'a Value,
+    run_id: Option<&'a str>,
+    backend: &'a str,
+}
+
+/// A model loaded from a weights directory's files.
+#[wasm_bindgen]
+pub struct ImportedModel {
+    kind: ModelKind,
+    entry: ModelEntry,
+    sha256: String,
+    model: Model,
+    /// Values in the code (from the manifest's architecture); 0 for a classifier.
+    code: usize,
+    device: Device,
+    backend: BackendInfo,
+}
+
+/// The model kind whose manifest entry names `file`.
+fn find_entry<'m>(
+    call: Call,
+    manifest: &'m Manifest,
+    file: &str,
+) -> Result<(ModelKind, &'m ModelEntry), JsError> {
+    let listed: Vec<&str> = manifest.models.values().map(|e| e.file.as_str()).collect();
+    let (key, entry) = manifest
+        .models
+        .iter()
+        .find(|(_, e)| e.file == file)
+        .ok_or_else(|| {
+            call.error(format!(
+                "manifest.json does not list the file {file:?} (it lists {}): pick the manifest \
+                 of the directory this weights file comes from",
+                if listed.is_empty() {
+                    "no models".to_string()
+                } else {
+                    listed.join(", ")
+                }
+            ))
+        })?;
+    let kind = ModelKind::ALL
+        .into_iter()
+        .find(|k| k.key() == key)
+        .ok_or_else(|| {
+            call.error(format!(
+                "manifest.json lists {file:?} as model {key:?}, which this page does not know \
+                 (it knows {})",
+                ModelKind::ALL.map(ModelKind::key).join(", ")
+            ))
+        })?;
+    Ok((kind, entry))
+}
+
+#[wasm_bindgen]
+impl ImportedModel {
+    /// Loads one model: `manifest` is the text of a `manifest.json`, `file` the name of a
+    /// weights file it lists and `bytes` that file's contents (Uint8Array or ArrayBuffer).
+    /// `backend` is "auto" (WebGPU, else CPU) or "cpu".
+    pub async fn create(
+        backend: JsValue,  // "auto" or "cpu"
+        manifest: JsValue, // manifest.json's text
+        file: JsValue,     // the weights file's name
+        bytes: JsValue,    // the weights file
+    ) -> Result<ImportedModel, JsError> {
+        super::init_runtime();
+        let call = Call("ImportedModel.create()");
+        let prefer = backend_choice(call, &backend)?;
+        let text = call.text(&manifest, "manifest", MAX_MANIFEST_CHARS)?;
+        let file = call.text(&file, "file", 255)?;
+        let bytes = call.bytes(&bytes, "bytes", MAX_WEIGHTS_BYTES)?;
+        let manifest = Manifest::parse(&text)
+            .map_err(|e| call.error(format!("manifest.json is not a weights manifest: {e}")))?;
+        let (kind, entry) = find_entry(call, &manifest, &file)?;
+        let Some(expected) = entry.sha256.as_deref() else {
+            return Err(call.error(format!(
+                "manifest.json gives no sha256 for {file:?}: the page loads only weights it can \
+                 check"
+            )));
+        };
+        let sha256 = sha256_hex(&bytes);
+        if !expected.eq_ignore_ascii_case(&sha256) {
+            return Err(call.error(format!(
+                "{file:?} is corrupt or not the file manifest.json describes: its SHA-256 is \
+                 {}…, the manifest says {}…",
+                &sha256[..16],
+                expected.get(..16).unwrap_or(expected)
+            )));
+        }
+        let entry = entry.clone();
+        let (device, backend) = backend::select(prefer).await;
+        let model = crate::model::load(&manifest, kind, &bytes, &device)
+            .map_err(|e| call.error(format!("{file:?} cannot be loaded: {e}")))?;
+        // burn takes a stored tensor's shape as it is, so weights of a wider or narrower model
+        // than the manifest describes would load, and fail (trap) in the first kernel that
+        // relies on the described sizes: compare every parameter's shape first.
+        let expected = architecture_shapes(&manifest, kind, &device)
+            .map_err(|e| call.error(format!("{file:?} cannot be loaded: {e}")))?;
+        let found = model_shapes(&model);
+        if let Some((i, (want, got))) = expected
+            .iter()
+            .zip(&found)
+            .enumerate()
+            .find(|(_, (want, got))| want != got)
+        {
+            return Err(call.error(format!(
+                "{file:?} cannot be loaded: weights do not fit this model's architecture (the \
+                 manifest's {}): parameter {i} is {got:?}, the architecture needs {want:?}",
+                kind.key()
+            )));
+        }
+        if expected.len() != found.len() {
+            return Err(call.error(format!(
+                "{file:?} cannot be loaded: weights do not fit this model's architecture: {} \
+                 parameters, the architecture has {}",
+                found.len(),
+                expected.len()
+            )));
+        }
+        let code = match &model {
+            Model::ConvAe(_) => {
+                manifest
+                    .architecture::<ConvAeConfig>(kind)
+                    .map_err(|e| call.error(e))?
+                    .code
+            }
+            Model::Vae(_) => 2,
+            Model::DaeWide(_) => manifest
+                .architecture::<DaeWideConfig>(kind)
+                .map_err(|e| call.error(e))?
+                .code_size(),
+            Model::Classifier(_) => 0,
+        };
+        let imported = ImportedModel {
+            kind,
+            entry,
+            sha256,
+            model,
+            code,
+            device,
+            backend,
+        };
+        imported.check_finite(call).await?;
+        Ok(imported)
+    }
+
+    /// `{kind, family, code, file, sha256, hyperparameters, epochs, bestValidLoss, test, runId,
+    /// backend}`.
+    #[wasm_bindgen(getter)]
+    pub fn summary(&self) -> Result<JsValue, JsError> {
+        to_js(&Summary {
+            kind: self.kind.key(),
+            family: self.family(),
+            code: self.code(),
+            file: &self.entry.file,
+            sha256: &self.sha256,
+            hyperparameters: &self.entry.hyperparameters,
+            epochs: self.entry.epochs,
+            best_valid_loss: self.entry.best_valid_loss,
+            test: &self.entry.test,
+            run_id: self.entry.run_id.as_deref(),
+            backend: &self.entry.backend,
+        })
+    }
+
+    /// `{kind: "webgpu" | "cpu", adapter, reason}`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> Result<JsValue, JsError> {
+        to_js(&self.backend)
+    }
+
+    /// Class probabilities (`n·10`) of `n` images; classifiers only.
+    pub async fn classify(&self, images: JsValue) -> Result<Vec<f32>, JsError> {
+        let call = Call("ImportedModel.classify()");
+        let pixels = call.images(&images, "images", 1..=MAX_IMAGES)?;
+        let Model::Classifier(classifier) = &self.model else {
+            return Err(self.wrong_family(call, "a classifier"));
+        };
+        read(classifier.probabilities(self.tensor(pixels))).await
+    }
+
+    /// Codes (`n·code`) of `n` images: the ConvAE's code or the VAE's posterior mean.
+    pub async fn encode(&self, images: JsValue) -> Result<Vec<f32>, JsError> {
+        let call = Call("ImportedModel.encode()");
+        let pixels = call.images(&images, "images", 1..=MAX_IMAGES)?;
+        let x = self.tensor(pixels);
+        match &self.model {
+            Model::ConvAe(ae) => read(ae.encoder.forward(x)).await,
+            Model::Vae(vae) => read(vae.encode(x).0).await,
+            _ => Err(self.wrong_family(call, "a ConvAE or a VAE")),
+        }
+    }
+
+    /// Decodes one point of a 2-D code: 784 pixels.
+    pub async fn decode(&self, x: JsValue, y: JsValue) -> Result<Vec<f32>, JsError> {
+        let call = Call("ImportedModel.decode()");
+        let x = call.float(&x, "x", -MAX_COORD..=MAX_COORD)?;
+        let y = call.float(&y, "y", -MAX_COORD..=MAX_COORD)?;
+        let z = || Tensor::from_data(TensorData::new(vec![x, y], [1, 2]), &self.device);
+        match &self.model {
+            Model::ConvAe(ae) if self.code() == 2 => read(ae.decoder.forward(z())).await,
+            Model::Vae(vae) => read(vae.decode(z())).await,
+            Model::ConvAe(_) => Err(call.error(format!(
+                "this ConvAE's code has {} values, so a 2-D point does not decode",
+                self.code()
+            ))),
+            _ => Err(self.wrong_family(call, "a ConvAE or a VAE")),
+        }
+    }
+
+    /// The model's reconstruction of one image (`{image}`, a Float32Array); not classifiers.
+    pub async fn reconstruct(&self, image: JsValue) -> Result<JsValue, JsError> {
+        let call = Call("ImportedModel.reconstruct()");
+        let x = self.tensor(call.image(&image, "image")?);
+        let out = match &self.model {
+            Model::ConvAe(ae) => read(ae.forward(x)).await?,
+            Model::DaeWide(dae) => read(dae.reconstruct(x)).await?,
+            Model::Vae(vae) => read(vae.decode(vae.encode(x).0)).await?,
+            Model::Classifier(_) => {
+                return Err(self.wrong_family(call, "an autoencoder, a denoiser or a VAE"));
+            }
+        };
+        float_arrays(&[("image", &out)])
+    }
+}
+
+impl ImportedModel {
+    fn family(&self) -> &'static str {
+        match (&self.model, self.kind) {
+            (Model::Classifier(_), _) => "classifier",
+            (Model::Vae(_), _) => "vae",
+            (Model::DaeWide(_), _) | (Model::ConvAe(_), ModelKind::Dae) => "denoiser",
+            (Model::ConvAe(_), _) => "autoencoder",
+        }
+    }
+
+    fn code(&self) -> usize {
+        self.code
+    }
+
+    fn tensor(&self, pixels: Vec<f32>) -> Tensor<4> {
+        let n = pixels.len() / IMAGE_PIXELS;
+        Tensor::from_data(
+            TensorData::new(pixels, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+            &self.device,
+        )
+    }
+
+    fn wrong_family(&self, call: Call, wanted: &str) -> JsError {
+        call.error(format!(
+            "this model ({}, a {}) is not {wanted}",
+            self.kind.key(),
+            self.family()
+        ))
+    }
+
+    /// Weights holding NaN or infinity answer NaN: run the model once on a blank image and
+    /// refuse it if so (in wasm the weights themselves cannot be read back synchronously).
+    async fn check_finite(&self, call: Call) -> Result<(), JsError> {
+        let blank = || self.tensor(vec![0.0; IMAGE_PIXELS]);
+        let out = match &self.model {
+            Model::Classifier(c) => read(c.forward(blank())).await?,
+            Model::ConvAe(ae) => read(ae.forward(blank())).await?,
+            Model::DaeWide(dae) => read(dae.reconstruct(blank())).await?,
+            Model::Vae(vae) => {
+                let (mu, logvar) = vae.encode(blank());
+                let mut values = read(vae.decode(mu)).await?;
+                values.extend(read(logvar).await?);
+                values
+            }
+        };
+        if out.iter().all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(call.error(format!(
+                "{:?} holds weights that are not finite numbers (NaN or infinity)",
+                self.entry.file
+            )))
+        }
+    }
+}
