@@ -580,10 +580,10 @@ test('models trained natively load into the page from their files, are checked, 
   await page.close();
 });
 
-/** The native trainer's binary: built by `cargo build --release` (scripts/test builds it). */
+/** The native trainer's binary: `DIGIT_LAB_BIN` (scripts/test-web builds it and sets it), else
+ * where `source scripts/env.sh && cargo build --release` puts it. */
 function nativeBinary() {
-  const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/digit-lab/target');
-  const binary = join(target, 'release/digit-lab');
+  const binary = process.env.DIGIT_LAB_BIN ?? join(homedir(), '.cache/digit-lab/target/release/digit-lab');
   assert.ok(existsSync(binary), `${binary} is missing: build it with \`source scripts/env.sh && cargo build --release\``);
   return binary;
 }
