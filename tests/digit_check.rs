@@ -19,32 +19,29 @@ fn file() -> String {
 }
 
 /// The committed VAE and best classifier.
-fn models(device: &Device) -> (digit_lab::model::Vae, digit_lab::model::Classifier) {
+/// `f` with the committed VAE and best classifier on the CPU backend.
+fn with_models<T>(f: impl FnOnce(&Models, &Device) -> T) -> T {
+    let device = Device::flex();
     let text = std::fs::read_to_string(common::weights_dir().join("manifest.json")).unwrap();
     let m = Manifest::parse(&text).unwrap();
     let bytes = |kind| common::read(&common::weights_dir().join(&m.entry(kind).unwrap().file));
-    let vae = load_vae(&m, &bytes(ModelKind::Vae), device).unwrap();
-    let classifier = load_classifier(
-        &m,
-        ModelKind::ClassifierBest,
-        &bytes(ModelKind::ClassifierBest),
-        device,
-    )
-    .unwrap();
-    (vae, classifier)
-}
-
-/// The verdicts of the check on `pixels` (784 values each) with the committed models.
-fn verdicts(check: &DigitCheck, pixels: &[f32]) -> Vec<bool> {
-    let device = Device::flex();
-    let (vae, classifier) = models(&device);
-    assert!(!check.needs_conv_ae(), "the page need not run the ConvAE");
+    let vae = load_vae(&m, &bytes(ModelKind::Vae), &device).unwrap();
+    let best = ModelKind::ClassifierBest;
+    let classifier = load_classifier(&m, best, &bytes(best), &device).unwrap();
     let models = Models {
         vae: &vae,
         classifier: &classifier,
         ae: None,
     };
-    let outputs = model_outputs(&models, images_tensor(pixels.to_vec(), &device)).read();
+    f(&models, &device)
+}
+
+/// The verdicts of the check on `pixels` (784 values each) with the committed models.
+fn verdicts(check: &DigitCheck, pixels: &[f32]) -> Vec<bool> {
+    assert!(!check.needs_conv_ae(), "the page need not run the ConvAE");
+    let outputs = with_models(|models, device| {
+        model_outputs(models, images_tensor(pixels.to_vec(), device)).read()
+    });
     check
         .check_images(&outputs, pixels)
         .iter()
@@ -134,14 +131,8 @@ fn validation_and_drawn_digits_pass() {
 fn the_recorded_check_is_reproduced() {
     let recorded: Report = serde_json::from_str(&file()).expect("weights/digit_check.json");
     let data = common::real_mnist();
-    let device = Device::flex();
-    let (vae, classifier) = models(&device);
-    let models = Models {
-        vae: &vae,
-        classifier: &classifier,
-        ae: None,
-    };
-    let r = measure(&models, &data, &recorded.measured.settings, &device);
+    let settings = &recorded.measured.settings;
+    let r = with_models(|models, device| measure(models, &data, settings, device));
     let near = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 2e-3, "{what}: {a} vs {b}");
     near(r.check.threshold, recorded.check.threshold, "threshold");
     let (m, was) = (&r.measured, &recorded.measured);
@@ -180,20 +171,21 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[test]
 fn the_async_call_agrees() {
     let check = DigitCheck::parse(&file()).unwrap();
-    let device = Device::flex();
-    let (vae, classifier) = models(&device);
-    let models = Models {
-        vae: &vae,
-        classifier: &classifier,
-        ae: None,
-    };
     let (drawn, _) = drawn_digits(20, 4);
     let dot = drawing(&[&[(50.0, 60.0), (51.0, 60.0)]]);
     let pixels = [drawn, dot].concat();
-    let answers = block_on(check.verdicts(&models, &pixels, &device)).unwrap();
+    let (answers, short, empty) = with_models(|models, device| {
+        (
+            block_on(check.verdicts(models, &pixels, device)).unwrap(),
+            block_on(check.verdicts(models, &pixels[..783], device)),
+            block_on(check.verdicts(models, &[], device)),
+        )
+    });
     let flags: Vec<bool> = answers.iter().map(|v| v.is_digit).collect();
     assert_eq!(flags, verdicts(&check, &pixels));
     assert!(!flags[20] && answers[20].margin > 0.0);
-    assert!(block_on(check.verdicts(&models, &pixels[..783], &device)).is_err());
-    assert!(block_on(check.verdicts(&models, &[], &device)).is_err());
+    assert!(
+        short.is_err() && empty.is_err(),
+        "malformed batches refused"
+    );
 }
