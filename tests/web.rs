@@ -5,6 +5,7 @@
 //! Run: `scripts/test-web` (builds for wasm32 with `--features web`).
 #![cfg(all(target_arch = "wasm32", feature = "web"))]
 
+use digit_lab::model::ModelKind;
 use digit_lab::web::imported::sha256_hex;
 use digit_lab::web::{DigitLab, ImportedModel, bundled_files};
 use serde_json::Value;
@@ -369,7 +370,9 @@ async fn check_digit_check(lab: &DigitLab) {
 
 #[wasm_bindgen_test]
 async fn cpu_and_webgpu_agree_with_native_and_each_other() {
-    let cpu = DigitLab::create(s("cpu")).await.unwrap();
+    let cpu = DigitLab::create(s("cpu"), JsValue::UNDEFINED)
+        .await
+        .unwrap();
     let info: Value = serde_wasm_bindgen::from_value(cpu.backend().unwrap()).unwrap();
     assert_eq!(info["kind"], "cpu");
     let on_cpu = check_against_golden(&cpu).await;
@@ -379,8 +382,11 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
 
     // The page's first WebGPU lab: two created at once (as when the page upgrades to WebGPU while
     // the training mode starts) share one initialisation; a second one would fail.
-    let (gpu, twin) =
-        futures_util::future::join(DigitLab::create(s("auto")), DigitLab::create(s("auto"))).await;
+    let (gpu, twin) = futures_util::future::join(
+        DigitLab::create(s("auto"), JsValue::UNDEFINED),
+        DigitLab::create(s("auto"), JsValue::UNDEFINED),
+    )
+    .await;
     let (gpu, twin) = (gpu.unwrap(), twin.unwrap());
     let twin_info: Value = serde_wasm_bindgen::from_value(twin.backend().unwrap()).unwrap();
     assert_eq!(twin_info["kind"], "webgpu", "{twin_info}");
@@ -394,7 +400,9 @@ async fn cpu_and_webgpu_agree_with_native_and_each_other() {
     check_bad_input(&gpu).await;
     check_digit_check(&gpu).await;
     // A second WebGPU lab on the same page reuses the device.
-    let again = DigitLab::create(s("auto")).await.unwrap();
+    let again = DigitLab::create(s("auto"), JsValue::UNDEFINED)
+        .await
+        .unwrap();
     assert_eq!(
         again
             .classify(f32s(&digits(&golden())[0]), s("best"))
@@ -414,12 +422,55 @@ async fn unknown_backend_is_an_error() {
         JsValue::NULL,
         js_sys::Object::new().into(),
     ] {
-        let message = error_message(DigitLab::create(backend).await);
+        let message = error_message(DigitLab::create(backend, JsValue::UNDEFINED).await);
         assert!(
             message.contains("DigitLab.create(): backend must be \"auto\" or \"cpu\""),
             "{message}"
         );
     }
+}
+
+/// The full bundle's path: the weights handed over as `bundledWeights()` gives them load the
+/// same models as the embedded ones, on both backends; a file that does not match the manifest
+/// or is missing is refused before any model is built, with the file named.
+#[wasm_bindgen_test]
+async fn weights_handed_over_load_the_same_models() {
+    let weights = digit_lab::web::weights::bundled_weights().unwrap();
+    let image = f32s(&digits(&golden())[0]);
+    for backend in ["cpu", "auto"] {
+        let embedded = DigitLab::create(s(backend), JsValue::UNDEFINED)
+            .await
+            .unwrap();
+        let handed = DigitLab::create(s(backend), weights.clone()).await.unwrap();
+        assert_eq!(embedded.manifest(), handed.manifest());
+        let want = embedded.classify(image.clone(), s("best")).await.unwrap();
+        let got = handed.classify(image.clone(), s("best")).await.unwrap();
+        assert_close(&got, &want, &format!("{backend}: handed-over weights"));
+        let want = embedded.decode(s("vae"), n(0.3), n(-0.2)).await.unwrap();
+        let got = handed.decode(s("vae"), n(0.3), n(-0.2)).await.unwrap();
+        assert_close(&got, &want, &format!("{backend}: handed-over VAE"));
+    }
+    let files = js_sys::Reflect::get(&weights, &s("files")).unwrap();
+    let ae = file_of("ae");
+    // One byte of the AE's file changed: named, refused.
+    let (_, bytes) = bundled_files("ae").unwrap();
+    let mut corrupt = bytes.to_vec();
+    corrupt[bytes.len() / 2] ^= 1;
+    js_sys::Reflect::set(&files, &s(&ae), &u8s(&corrupt)).unwrap();
+    let message = error_message(DigitLab::create(s("cpu"), weights.clone()).await);
+    assert_eq!(
+        message,
+        format!(
+            "DigitLab.create(): weights.files[{ae:?}] does not match the manifest's SHA-256 (a corrupt or other file)"
+        )
+    );
+    // Left out.
+    js_sys::Reflect::delete_property(files.unchecked_ref::<js_sys::Object>(), &s(&ae)).unwrap();
+    let message = error_message(DigitLab::create(s("cpu"), weights.clone()).await);
+    assert_eq!(
+        message,
+        format!("DigitLab.create(): weights.files has no {ae:?} (the manifest's ae model)")
+    );
 }
 
 /// The committed manifest with `edit` applied to its JSON.
@@ -474,15 +525,10 @@ async fn models_load_from_weights_files_and_agree_with_the_bundled_ones() {
     let g = golden();
     let digit = f32s(&digits(&g)[0]);
     for backend in ["cpu", "auto"] {
-        let lab = DigitLab::create(s(backend)).await.unwrap();
-        for key in [
-            "ae",
-            "dae",
-            "dae_wide",
-            "vae",
-            "classifier",
-            "classifier_best",
-        ] {
+        let lab = DigitLab::create(s(backend), JsValue::UNDEFINED)
+            .await
+            .unwrap();
+        for key in ModelKind::ALL.map(ModelKind::key) {
             let (manifest, bytes) = bundled_files(key).unwrap();
             let model =
                 ImportedModel::create(s(backend), s(manifest), s(&file_of(key)), u8s(bytes))

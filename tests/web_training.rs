@@ -39,6 +39,28 @@ fn f32s(values: &[f32]) -> JsValue {
     js_sys::Float32Array::from(values).into()
 }
 
+/// Exported files (`{manifest, file, bytes}`) loaded back through the page's import path on the
+/// CPU (the checks `digit-lab eval` makes: manifest, SHA-256, architecture, shapes).
+async fn import_files(files: &JsValue, what: &str) -> digit_lab::web::ImportedModel {
+    digit_lab::web::ImportedModel::create(
+        JsValue::from_str("cpu"),
+        get(files, "manifest"),
+        get(files, "file"),
+        get(files, "bytes"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: {:?}", JsValue::from(e)))
+}
+
+/// The largest absolute difference between two equally long lists of values.
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 fn n(x: f64) -> JsValue {
     JsValue::from_f64(x)
 }
@@ -149,7 +171,7 @@ async fn finetune_on(backend: &str) {
         .iter()
         .map(|l| (l + 1) % 10)
         .collect();
-    let tuner = HandwritingTuner::create(backend.into(), "head".into())
+    let tuner = HandwritingTuner::create(backend.into(), "head".into(), JsValue::UNDEFINED)
         .await
         .unwrap();
     let before = accuracy(
@@ -184,8 +206,79 @@ async fn finetune_on(backend: &str) {
     );
     assert_eq!(bundled, before);
     assert_eq!(tuner.steps().unwrap(), 40);
+
+    // Saved as weights-directory files, the fine-tuned model loads through the page's import
+    // path (the checks `digit-lab eval`/`predict` make) and reads the drawings as the tuner does.
+    let files = tuner
+        .export_files(bytes(IMAGES), bytes(LABELS), n(2.5))
+        .await
+        .unwrap();
+    let manifest = get(&files, "manifest").as_string().unwrap();
+    let file = get(&files, "file").as_string().unwrap();
+    assert!(
+        file.starts_with("classifier_best-") && file.ends_with(".bpk"),
+        "{file}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let entry = &json["models"]["classifier_best"];
+    let hyper = &entry["hyperparameters"];
+    assert_eq!(entry["file"], file.as_str());
+    assert_eq!(entry["train_seconds"], 2.5);
+    assert_eq!(hyper["steps"], 40);
+    assert_eq!(hyper["drawings"], 20);
+    assert_eq!(hyper["layers"], "head");
+    assert_eq!(hyper["valid_digits"], 1000);
+    // The figures are the tuned model's on the subset's 1,000 validation digits: it learnt to
+    // read every digit as the next one, so it reads MNIST's labels almost never.
+    let subset_valid: Vec<usize> = (0..subset.valid.len()).collect();
+    let valid_probs = tuner
+        .probabilities(f32s(&subset.valid.pixels(&subset_valid)), JsValue::FALSE)
+        .await
+        .unwrap();
+    let valid_labels = subset.valid.labels_at(&subset_valid);
+    let valid_accuracy = hyper["valid_accuracy"].as_f64().unwrap();
+    let recomputed = accuracy(&valid_probs, &valid_labels);
+    assert!(
+        (valid_accuracy - recomputed).abs() < 2e-3,
+        "{backend}: {valid_accuracy} vs {recomputed}"
+    );
+    assert!(valid_accuracy < 0.2, "{backend}: {valid_accuracy}");
+    let shifted: Vec<u8> = valid_labels.iter().map(|l| (l + 1) % 10).collect();
+    assert!(
+        accuracy(&valid_probs, &shifted) > 0.6,
+        "{backend}: the shift is learnt"
+    );
+    let loss = entry["best_valid_loss"].as_f64().unwrap();
+    assert!(
+        loss.is_finite() && loss > 1.0,
+        "{backend}: cross-entropy {loss}"
+    );
+    let imported = import_files(&files, backend).await;
+    let live = tuner
+        .probabilities(f32s(&images), JsValue::FALSE)
+        .await
+        .unwrap();
+    let saved = imported.classify(f32s(&images)).await.unwrap();
+    let worst = largest_difference(&live, &saved);
+    assert!(
+        worst < 2e-2,
+        "{backend}: saved and live probabilities differ by {worst}"
+    );
+    assert_eq!(accuracy(&saved, &labels), after);
+
     tuner.reset().unwrap();
     assert_eq!(tuner.steps().unwrap(), 0);
+    let message = match tuner
+        .export_files(bytes(IMAGES), bytes(LABELS), n(1.0))
+        .await
+    {
+        Ok(_) => panic!("{backend}: exported a tuner that has learnt nothing"),
+        Err(e) => js_sys::Reflect::get(&JsValue::from(e), &JsValue::from_str("message"))
+            .unwrap()
+            .as_string()
+            .unwrap(),
+    };
+    assert!(message.contains("nothing fine-tuned yet"), "{message}");
 }
 
 #[wasm_bindgen_test]
@@ -358,6 +451,8 @@ mod sweep {
         /// `mean`/`chol` with the VAE: left out or empty.
         Nothing,
         Settings,
+        /// The committed weights handed to a constructor (`bundledWeights()`), or left out.
+        Weights,
     }
 
     fn bad_values(kind: &Kind, call: &str) -> Vec<Bad> {
@@ -548,7 +643,52 @@ mod sweep {
                 f32s(&[1.0, 0.0, 1.0]),
             ]),
             Kind::Settings => settings_cases(call),
+            Kind::Weights => weights_cases(),
         }
+    }
+
+    /// Bad `weights` arguments: wrong types, missing or unknown fields, a manifest that does not
+    /// parse, files missing, of the wrong type or not matching the manifest's SHA-256.
+    fn weights_cases() -> Vec<Bad> {
+        let good = digit_lab::web::weights::bundled_weights().unwrap();
+        let manifest = Reflect::get(&good, &s("manifest")).unwrap();
+        let files = Reflect::get(&good, &s("files")).unwrap();
+        let names: Vec<String> = js_sys::Object::keys(files.unchecked_ref::<js_sys::Object>())
+            .iter()
+            .map(|k| k.as_string().unwrap())
+            .collect();
+        // Every file named, none with its own bytes.
+        let tampered = js_sys::Object::new();
+        for name in &names {
+            Reflect::set(&tampered, &s(name), &Uint8Array::from(&[1u8, 2, 3][..])).unwrap();
+        }
+        let with =
+            |manifest: JsValue, files: JsValue| object(&[("manifest", manifest), ("files", files)]);
+        bad(vec![
+            n(5.0),
+            s("weights"),
+            JsValue::TRUE,
+            JsValue::NULL,
+            array(&[]),
+            a_function(),
+            object(&[]),
+            object(&[("manifest", manifest.clone())]),
+            object(&[("files", files.clone())]),
+            object(&[
+                ("manifest", manifest.clone()),
+                ("files", files.clone()),
+                ("extra", n(1.0)),
+            ]),
+            with(n(5.0), files.clone()),
+            with(s("not json"), files.clone()),
+            with(s("{}"), files.clone()),
+            with(manifest.clone(), n(5.0)),
+            with(manifest.clone(), array(&[])),
+            with(manifest.clone(), object(&[])),
+            with(manifest.clone(), object(&[("x.bpk", n(5.0))])),
+            with(manifest.clone(), object(&[("x.bpk", s("bytes"))])),
+            with(manifest.clone(), tampered.into()),
+        ])
     }
 
     /// Good settings of `LiveTraining.create` (a small batch: sessions are made for real).
@@ -836,7 +976,10 @@ mod sweep {
             Uint8Array::from(images).into(),
             Uint8Array::from(labels).into(),
         );
-        let lab: JsValue = DigitLab::create(b.clone()).await.unwrap().into();
+        let lab: JsValue = DigitLab::create(b.clone(), JsValue::UNDEFINED)
+            .await
+            .unwrap()
+            .into();
         let run: JsValue = LiveTraining::create(
             b.clone(),
             gz_images.clone(),
@@ -846,7 +989,7 @@ mod sweep {
         .await
         .unwrap()
         .into();
-        let tuner: JsValue = HandwritingTuner::create(b.clone(), s("head"))
+        let tuner: JsValue = HandwritingTuner::create(b.clone(), s("head"), JsValue::UNDEFINED)
             .await
             .unwrap()
             .into();
@@ -875,7 +1018,10 @@ mod sweep {
                 target: class_of(&lab),
                 method: "create",
                 call: "DigitLab.create()",
-                args: vec![("backend", Kind::Choice(&["auto", "cpu"]), b.clone())],
+                args: vec![
+                    ("backend", Kind::Choice(&["auto", "cpu"]), b.clone()),
+                    ("weights", Kind::Weights, JsValue::UNDEFINED),
+                ],
             },
             Export {
                 target: lab.clone(),
@@ -988,6 +1134,12 @@ mod sweep {
                 call: "LiveTraining.decode()",
                 args: vec![coord("x"), coord("y")],
             },
+            Export {
+                target: run.clone(),
+                method: "exportFiles",
+                call: "LiveTraining.exportFiles()",
+                args: vec![("trainSeconds", Kind::Number(0.0, 1e7), n(1.0))],
+            },
         ];
         let tuner_exports = vec![
             Export {
@@ -997,6 +1149,7 @@ mod sweep {
                 args: vec![
                     ("backend", Kind::Choice(&["auto", "cpu"]), b.clone()),
                     ("layers", Kind::Choice(&["head", "dense"]), s("head")),
+                    ("weights", Kind::Weights, JsValue::UNDEFINED),
                 ],
             },
             Export {
@@ -1017,6 +1170,16 @@ mod sweep {
                 args: vec![
                     ("images", Kind::Images, image.clone()),
                     ("bundled", Kind::Bool, JsValue::FALSE),
+                ],
+            },
+            Export {
+                target: tuner.clone(),
+                method: "exportFiles",
+                call: "HandwritingTuner.exportFiles()",
+                args: vec![
+                    ("images", Kind::Gzip("images"), gz_images.clone()),
+                    ("labels", Kind::Gzip("labels"), gz_labels.clone()),
+                    ("trainSeconds", Kind::Number(0.0, 1e7), n(1.0)),
                 ],
             },
         ];
@@ -1366,9 +1529,9 @@ mod sweep {
 /// does; bad arguments and a reset-free busy call are clear errors.
 #[wasm_bindgen_test]
 async fn a_trained_run_exports_files_that_load_back() {
-    use digit_lab::web::ImportedModel;
-    for (model, code) in [("ae", 2), ("vae", 2)] {
-        let run = session("cpu", model, 64, 5e-3).await;
+    // On WebGPU too: serialising reads every parameter back, which must not block there.
+    for (backend, model, code) in [("cpu", "ae", 2), ("cpu", "vae", 2), ("auto", "ae", 2)] {
+        let run = session(backend, model, 64, 5e-3).await;
         run.train(n(20.0)).await.unwrap();
         let files = run.export_files(n(1.5)).await.unwrap();
         let manifest = get(&files, "manifest").as_string().unwrap();
@@ -1388,23 +1551,12 @@ async fn a_trained_run_exports_files_that_load_back() {
         );
         assert_eq!(entry["train_seconds"], 1.5);
         assert!(entry["best_valid_loss"].as_f64().unwrap().is_finite());
-        let imported = ImportedModel::create(
-            JsValue::from_str("cpu"),
-            JsValue::from_str(&manifest),
-            JsValue::from_str(&file),
-            get(&files, "bytes"),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{model}: {:?}", JsValue::from(e)));
+        let imported = import_files(&files, model).await;
         // Decoding one point: the saved model (f16 weights) and the run agree closely.
         run.latent_map().await.unwrap();
         let want = run.decode(n(0.2), n(-0.1)).await.unwrap();
         let got = imported.decode(n(0.2), n(-0.1)).await.unwrap();
-        let worst = want
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = largest_difference(&want, &got);
         assert!(
             worst < 5e-3,
             "{model}: saved and live decodes differ by {worst}"

@@ -82,7 +82,10 @@ pub struct Finetuner {
     optimizer: ModuleOptimizer,
     rng: StdRng,
     augment: AugmentConfig,
+    layers: Layers,
     steps: usize,
+    /// Drawings and step size of the latest `fit`, for the exported model's manifest entry.
+    last_fit: Option<(usize, f64)>,
 }
 
 impl Finetuner {
@@ -100,13 +103,29 @@ impl Finetuner {
             optimizer: AdamConfig::new().init(),
             rng: StdRng::seed_from_u64(seed),
             augment: AugmentConfig::default(),
+            layers,
             steps: 0,
+            last_fit: None,
         }
     }
 
     /// Steps taken since the start (or the last reset).
     pub fn steps(&self) -> usize {
         self.steps
+    }
+
+    pub fn layers(&self) -> Layers {
+        self.layers
+    }
+
+    /// Drawings and learning rate of the latest `fit`; `None` before the first (or after a reset).
+    pub fn last_fit(&self) -> Option<(usize, f64)> {
+        self.last_fit
+    }
+
+    /// The fine-tuned classifier (evaluation mode), e.g. to save with `store::to_bytes_async`.
+    pub fn model(&self) -> Classifier {
+        self.model.valid()
     }
 
     /// `steps` Adam steps on all examples (each step a new random warp of every drawing).
@@ -145,6 +164,7 @@ impl Finetuner {
             self.steps += 1;
             last = Some(loss.inner());
         }
+        self.last_fit = Some((labels.len(), learning_rate));
         Ok(last.expect("at least one step"))
     }
 
@@ -167,7 +187,22 @@ impl Finetuner {
         self.model = self.original.clone();
         self.optimizer = AdamConfig::new().init();
         self.steps = 0;
+        self.last_fit = None;
     }
+}
+
+/// Mean cross-entropy (nats) of rows of `probs` (`[n, 10]`, row-major) against `labels`; a
+/// probability of 0 counts as e^-100 rather than an infinite loss.
+pub fn cross_entropy(probs: &[f32], labels: &[u8]) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let total: f64 = probs
+        .chunks_exact(CLASSES)
+        .zip(labels)
+        .map(|(p, &l)| -f64::from(p[usize::from(l)]).max((-100f64).exp()).ln())
+        .sum();
+    total / labels.len() as f64
 }
 
 /// Fraction of rows of `probs` (`[n, 10]`, row-major) whose largest entry is the label.

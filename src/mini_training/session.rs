@@ -380,12 +380,31 @@ impl TrainingSession {
 }
 
 /// A trained model as the native trainer stores it: its manifest kind, its architecture (the
-/// entry's `hyperparameters.model`) and its weights file's bytes ([`store::to_bytes`]).
+/// entry's `hyperparameters.model`) and the model (evaluation mode), whose weights file
+/// [`ExportedModel::weights`] writes.
 #[derive(Clone, Debug)]
 pub struct ExportedModel {
     pub kind: ModelKind,
     pub architecture: serde_json::Value,
-    pub weights: Vec<u8>,
+    model: ExportedNet,
+}
+
+#[derive(Clone, Debug)]
+enum ExportedNet {
+    Ae(Box<ConvAe>),
+    Vae(Box<Vae>),
+}
+
+impl ExportedModel {
+    /// The weights file's bytes ([`store::to_bytes_async`]: the parameters are read back
+    /// without blocking, as WebGPU needs in the browser).
+    pub async fn weights(self) -> Result<Vec<u8>, WeightsError> {
+        let key = self.kind.key();
+        match self.model {
+            ExportedNet::Ae(ae) => store::to_bytes_async(*ae, key).await,
+            ExportedNet::Vae(vae) => store::to_bytes_async(*vae, key).await,
+        }
+    }
 }
 
 impl TrainingSession {
@@ -400,12 +419,12 @@ impl TrainingSession {
                 kind: ModelKind::Ae,
                 architecture: serde_json::to_value(ConvAeConfig::new().with_code(self.config.code))
                     .map_err(serialise)?,
-                weights: store::to_bytes(ae.valid(), ModelKind::Ae.key())?,
+                model: ExportedNet::Ae(Box::new(ae.valid())),
             },
             Net::Vae(vae) => ExportedModel {
                 kind: ModelKind::Vae,
                 architecture: serde_json::to_value(VaeConfig::new()).map_err(serialise)?,
-                weights: store::to_bytes(vae.valid(), ModelKind::Vae.key())?,
+                model: ExportedNet::Vae(Box::new(vae.valid())),
             },
         })
     }

@@ -5,10 +5,19 @@
 //! half the bytes, and the trainer measures every test metric on the rounded weights
 //! ([`rounded_to_storage`]), so the numbers describe exactly what is saved.
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, DType};
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex SHA-256 of a file's bytes, as weights files are named and checked.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// The precision of saved weights.
 pub const STORAGE_DTYPE: DType = DType::F16;
@@ -52,6 +61,51 @@ pub enum WeightsError {
 /// Serialises a module's parameters to a burnpack buffer, in the storage precision.
 pub fn to_bytes<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
     to_exact_bytes(model.map(&mut CastFloats(STORAGE_DTYPE)), name)
+}
+
+/// [`to_bytes`] for a module on any device: its parameters are read back without blocking, then
+/// serialised on the CPU. In the browser a WebGPU read must be asynchronous (a blocking one
+/// aborts the module), and serialising reads every parameter.
+pub async fn to_bytes_async<M: Module>(model: M, name: &str) -> Result<Vec<u8>, WeightsError> {
+    /// Every float parameter, flattened, in visiting order.
+    struct Collect(Vec<Tensor<1>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let count = value.shape().num_elements();
+            self.0.push(value.reshape([count]));
+        }
+    }
+    /// Each float parameter replaced by its values on the CPU, in the same order.
+    struct OnCpu(std::vec::IntoIter<TensorData>, Device);
+    impl ModuleMapper for OnCpu {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let data = self
+                .0
+                .next()
+                .unwrap_or_else(|| TensorData::new(Vec::<f32>::new(), [0]));
+            let device = self.1.clone();
+            param.map(|tensor| Tensor::<1>::from_data(data, &device).reshape(tensor.shape()))
+        }
+    }
+    let mut collected = Collect(Vec::new());
+    model.visit(&mut collected);
+    let mut values = Vec::with_capacity(collected.0.len());
+    for tensor in collected.0 {
+        values.push(
+            tensor
+                .into_data_async()
+                .await
+                .map_err(|e| WeightsError::Serialise {
+                    name: name.to_string(),
+                    reason: format!("reading a parameter back: {e:?}"),
+                })?,
+        );
+    }
+    to_bytes(
+        model.map(&mut OnCpu(values.into_iter(), Device::flex())),
+        name,
+    )
 }
 
 /// Applies a burnpack buffer to `model` (a freshly initialised module of the expected

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::manifest::{Manifest, ModelEntry, ModelKind};
 use super::{LoadError, Model};
 use crate::fs_util::{pause_point, sweep_temp_files, write_atomic};
@@ -49,13 +47,7 @@ pub struct WeightsDir {
     pub manifest: Manifest,
 }
 
-/// Lower-case hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use super::store::sha256_hex;
 
 /// `<key>-<first 16 hex digits of the hash><extension>`.
 fn content_name(kind: ModelKind, hash: &str, extension: &str) -> String {

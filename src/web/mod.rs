@@ -9,6 +9,7 @@ pub mod imported;
 pub mod input;
 #[cfg(feature = "train")]
 pub mod training;
+pub mod weights;
 
 use burn::prelude::*;
 use rand::{SeedableRng, rngs::StdRng};
@@ -20,31 +21,15 @@ use input::Call;
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::{
-    Autoencoder, Classifier, ConvAe, DaeWide, Manifest, ModelKind, Vae, load_classifier,
-    load_conv_ae, load_dae_wide, load_vae,
+    Autoencoder, Classifier, ConvAe, DaeWide, ModelKind, Vae, load_classifier, load_conv_ae,
+    load_dae_wide, load_vae,
 };
 
 use backend::BackendInfo;
 pub use imported::ImportedModel;
-
-// The committed manifest and weights (`MANIFEST`, `AE`, …), embedded by `build.rs` under the
-// content-hashed file names the manifest gives.
-include!(concat!(env!("OUT_DIR"), "/weights.rs"));
-
-/// The committed manifest and the weights file of model `key` as embedded (for tests of the
-/// import path: the same bytes a user picks from `weights/`).
-pub fn bundled_files(key: &str) -> Option<(&'static str, &'static [u8])> {
-    let bytes = match key {
-        "ae" => AE,
-        "dae" => DAE,
-        "dae_wide" => DAE_WIDE,
-        "vae" => VAE,
-        "classifier" => CLASSIFIER,
-        "classifier_best" => CLASSIFIER_BEST,
-        _ => return None,
-    };
-    Some((MANIFEST, bytes))
-}
+pub use weights::Weights;
+#[cfg(feature = "embed-weights")]
+pub use weights::bundled_files;
 
 /// Largest latent coordinate accepted (the VAE prior lives within ±4; AE codes within tens).
 const MAX_COORD: f32 = 1e4;
@@ -130,6 +115,8 @@ fn float_arrays(fields: &[(&str, &[f32])]) -> Result<JsValue, JsError> {
 pub struct DigitLab {
     device: Device,
     backend: BackendInfo,
+    /// The manifest the models came with, as given.
+    manifest: String,
     ae: ConvAe,
     dae: ConvAe,
     dae_wide: DaeWide,
@@ -155,26 +142,41 @@ fn decoder(call: Call, value: &JsValue) -> Result<Decoder, JsError> {
 #[wasm_bindgen]
 impl DigitLab {
     /// Loads the bundled models on WebGPU (`backend` = "auto") with the CPU fallback, or on the
-    /// CPU backend (`backend` = "cpu").
-    pub async fn create(backend: JsValue) -> Result<DigitLab, JsError> {
+    /// CPU backend (`backend` = "cpu"). `weights`: left out where this bundle embeds them (the
+    /// first-load bundle), else that bundle's `bundledWeights()`.
+    pub async fn create(
+        backend: JsValue, // "auto" or "cpu"
+        weights: JsValue, // undefined, or {manifest, files}
+    ) -> Result<DigitLab, JsError> {
         init_runtime();
-        let prefer = backend_choice(Call("DigitLab.create()"), &backend)?;
+        let call = Call("DigitLab.create()");
+        let prefer = backend_choice(call, &backend)?;
+        let weights = Weights::from_js(call, &weights)?;
+        let m = weights.manifest();
+        // Every file is checked (present, SHA-256) before the device starts.
+        let mut files = Vec::with_capacity(ModelKind::ALL.len());
+        for kind in ModelKind::ALL {
+            files.push(weights.model(call, kind)?);
+        }
+        let [ae, dae, dae_wide, vae, classifier, classifier_best] = files[..] else {
+            unreachable!("one file per kind of ModelKind::ALL")
+        };
         let (device, backend) = backend::select(prefer).await;
-        let manifest = Manifest::parse(MANIFEST).map_err(js_err)?;
         Ok(DigitLab {
-            ae: load_conv_ae(&manifest, ModelKind::Ae, AE, &device).map_err(js_err)?,
-            dae: load_conv_ae(&manifest, ModelKind::Dae, DAE, &device).map_err(js_err)?,
-            dae_wide: load_dae_wide(&manifest, DAE_WIDE, &device).map_err(js_err)?,
-            vae: load_vae(&manifest, VAE, &device).map_err(js_err)?,
-            classifier: load_classifier(&manifest, ModelKind::Classifier, CLASSIFIER, &device)
+            ae: load_conv_ae(m, ModelKind::Ae, ae, &device).map_err(js_err)?,
+            dae: load_conv_ae(m, ModelKind::Dae, dae, &device).map_err(js_err)?,
+            dae_wide: load_dae_wide(m, dae_wide, &device).map_err(js_err)?,
+            vae: load_vae(m, vae, &device).map_err(js_err)?,
+            classifier: load_classifier(m, ModelKind::Classifier, classifier, &device)
                 .map_err(js_err)?,
             classifier_best: load_classifier(
-                &manifest,
+                m,
                 ModelKind::ClassifierBest,
-                CLASSIFIER_BEST,
+                classifier_best,
                 &device,
             )
             .map_err(js_err)?,
+            manifest: weights.manifest_text().to_string(),
             device,
             backend,
         })
@@ -189,7 +191,7 @@ impl DigitLab {
     /// The bundled manifest (hyperparameters, test metrics) as a JSON string.
     #[wasm_bindgen(getter)]
     pub fn manifest(&self) -> String {
-        MANIFEST.to_string()
+        self.manifest.clone()
     }
 
     /// Checked pixels (whole images) as a tensor.

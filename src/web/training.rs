@@ -17,14 +17,13 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::{self, BackendInfo};
 use super::input::Call;
-use super::{
-    CLASSIFIER_BEST, MANIFEST, MAX_COORD, backend_choice, float_arrays, js_err, read, to_js,
-};
+use super::weights::Weights;
+use super::{MAX_COORD, backend_choice, float_arrays, js_err, read, to_js};
 use crate::data::IMAGE_PIXELS;
 use crate::mini_training::finetune::{self, Layers};
 use crate::mini_training::{Finetuner, LiveModel, SessionConfig, Subset, TrainingSession};
 use crate::model::manifest::DataInfo;
-use crate::model::{CLASSES, Manifest, ModelEntry, ModelKind, load_classifier};
+use crate::model::{CLASSES, Manifest, ModelEntry, ModelKind, load_classifier, store};
 
 async fn read_scalar(tensor: Tensor<1>) -> Result<f32, JsError> {
     tensor
@@ -126,21 +125,33 @@ fn settings(call: Call, value: &JsValue) -> Result<SessionConfig, JsError> {
 /// The two files of a weights directory (as `digit-lab train` leaves one) holding one model:
 /// `{manifest: string, file: string, bytes: Uint8Array}`, the weights file named by its content
 /// as the trainer names it (`<key>-<first 16 hex digits of its SHA-256>.bpk`).
-fn weights_files(
-    call: Call,
-    kind: ModelKind,
-    entry: impl FnOnce(String, String, String) -> ModelEntry,
-    weights: &[u8],
-    backend: String,
-) -> Result<JsValue, JsError> {
+fn weights_files(call: Call, model: PageModel, weights: &[u8]) -> Result<JsValue, JsError> {
+    let kind = model.kind;
     let sha256 = super::imported::sha256_hex(weights);
     let file = format!("{}-{}.bpk", kind.key(), &sha256[..16]);
     let history = format!("{}-{}.history.json", kind.key(), &sha256[..16]);
+    let entry = ModelEntry {
+        file: file.clone(),
+        sha256: Some(sha256),
+        hyperparameters: model.hyperparameters,
+        epochs: model.epochs,
+        best_epoch: model.epochs,
+        best_valid_loss: model.valid_loss,
+        train_seconds: model.train_seconds,
+        history,
+        backend: model.backend.clone(),
+        threads: 1,
+        test: serde_json::Value::Null,
+        limit_train: None,
+        run_id: None,
+        published_at: None,
+        data_sha256: None,
+    };
     let manifest = Manifest {
         data: DataInfo::default(),
-        backend,
+        backend: model.backend,
         threads: 1,
-        models: [(kind.key().to_string(), entry(file.clone(), sha256, history))].into(),
+        models: [(kind.key().to_string(), entry)].into(),
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| call.error(e))?;
     let object = js_sys::Object::new();
@@ -153,6 +164,28 @@ fn weights_files(
             .map_err(|_| call.error("cannot build the result"))?;
     }
     Ok(object.into())
+}
+
+/// What the manifest entry of a model made in the page records (validation figures only: the
+/// page has no test split).
+struct PageModel {
+    kind: ModelKind,
+    hyperparameters: serde_json::Value,
+    /// Epochs trained (0 for a fine-tuning on drawings).
+    epochs: usize,
+    /// The model's loss on the validation digits of the subset.
+    valid_loss: f64,
+    train_seconds: f64,
+    /// Where it was trained (`manifest_backend`).
+    backend: String,
+}
+
+/// How an exported manifest names the backend a model was trained on in the page.
+fn manifest_backend(info: &BackendInfo) -> String {
+    match info.kind {
+        "webgpu" => "webgpu (browser)".to_string(),
+        _ => "flex (browser, wasm)".to_string(),
+    }
 }
 
 /// A ConvAE or VAE being trained on the bundled MNIST subset.
@@ -335,42 +368,26 @@ impl LiveTraining {
             (s.export(), s.config().clone(), s.progress().clone())
         })?;
         let exported = exported.map_err(|e| call.error(e))?;
+        let (kind, architecture) = (exported.kind, exported.architecture.clone());
+        // Read back without blocking (the session may be on WebGPU); no borrow is held.
+        let weights = exported.weights().await.map_err(|e| call.error(e))?;
         let hyperparameters = serde_json::json!({
-            "model": exported.architecture,
+            "model": architecture,
             "learning_rate": config.learning_rate,
             "batch_size": config.batch_size,
             "epochs": config.epochs,
             "seed": config.seed,
             "trained_in": "the Digit Lab page (5,000-digit MNIST subset)",
         });
-        let backend = match self.backend.kind {
-            "webgpu" => "webgpu (browser)".to_string(),
-            _ => "flex (browser, wasm)".to_string(),
+        let model = PageModel {
+            kind,
+            hyperparameters,
+            epochs: progress.epoch,
+            valid_loss: f64::from(valid),
+            train_seconds,
+            backend: manifest_backend(&self.backend),
         };
-        let entry_backend = backend.clone();
-        weights_files(
-            call,
-            exported.kind,
-            move |file, sha256, history| ModelEntry {
-                file,
-                sha256: Some(sha256),
-                hyperparameters,
-                epochs: progress.epoch,
-                best_epoch: progress.epoch,
-                best_valid_loss: f64::from(valid),
-                train_seconds,
-                history,
-                backend: entry_backend,
-                threads: 1,
-                test: serde_json::Value::Null,
-                limit_train: None,
-                run_id: None,
-                published_at: None,
-                data_sha256: None,
-            },
-            &exported.weights,
-            backend,
-        )
+        weights_files(call, model, &weights)
     }
 
     /// Decodes a point of the latest latent map: 784 pixels. For codes wider than 2-D the map
@@ -396,6 +413,10 @@ impl LiveTraining {
 #[wasm_bindgen]
 pub struct HandwritingTuner {
     tuner: RefCell<Finetuner>,
+    /// The manifest entry of the classifier it starts from.
+    bundled: ModelEntry,
+    /// Where it runs, as an exported manifest names the backend.
+    backend: String,
     busy: Busy,
 }
 
@@ -414,8 +435,13 @@ impl HandwritingTuner {
 #[wasm_bindgen]
 impl HandwritingTuner {
     /// `backend`: "auto" or "cpu"; `layers`: "head" (the final layer only) or "dense" (the two
-    /// dense layers and the head).
-    pub async fn create(backend: JsValue, layers: JsValue) -> Result<HandwritingTuner, JsError> {
+    /// dense layers and the head); `weights`: the first-load bundle's `bundledWeights()` (or
+    /// left out where this bundle embeds them), whose best classifier is fine-tuned.
+    pub async fn create(
+        backend: JsValue, // "auto" or "cpu"
+        layers: JsValue,  // "head" or "dense"
+        weights: JsValue, // undefined, or {manifest, files}
+    ) -> Result<HandwritingTuner, JsError> {
         super::init_runtime();
         let call = Call("HandwritingTuner.create()");
         let prefer = backend_choice(call, &backend)?;
@@ -423,17 +449,25 @@ impl HandwritingTuner {
             "head" => Layers::Head,
             _ => Layers::Dense,
         };
-        let (device, _) = backend::select(prefer).await;
-        let manifest = Manifest::parse(MANIFEST).map_err(js_err)?;
+        let weights = Weights::from_js(call, &weights)?;
+        let bytes = weights.model(call, ModelKind::ClassifierBest)?;
+        let bundled = weights
+            .manifest()
+            .entry(ModelKind::ClassifierBest)
+            .map_err(js_err)?
+            .clone();
+        let (device, info) = backend::select(prefer).await;
         let classifier = load_classifier(
-            &manifest,
+            weights.manifest(),
             ModelKind::ClassifierBest,
-            CLASSIFIER_BEST,
+            bytes,
             &device.clone().autodiff(),
         )
         .map_err(js_err)?;
         Ok(HandwritingTuner {
             tuner: RefCell::new(Finetuner::new(classifier, layers, &device, 1)),
+            bundled,
+            backend: manifest_backend(&info),
             busy: Busy::default(),
         })
     }
@@ -497,6 +531,64 @@ impl HandwritingTuner {
     #[wasm_bindgen(getter)]
     pub fn steps(&self) -> Result<usize, JsError> {
         self.read_tuner(Call("HandwritingTuner.steps"), Finetuner::steps)
+    }
+
+    /// The fine-tuned classifier as the files of a weights directory (`{manifest, file, bytes}`,
+    /// like `LiveTraining.exportFiles`), which `digit-lab eval`/`predict` and the page's model
+    /// import load as the best classifier. Its manifest entry records the fine-tuning (layers,
+    /// steps, drawings, step size) and the cross-entropy and accuracy on the validation digits
+    /// of the subset (`images`, `labels`: the two gzipped files of `www/data`), which shows
+    /// whether learning the user's hand cost anything on MNIST.
+    #[wasm_bindgen(js_name = exportFiles)]
+    pub async fn export_files(
+        &self,
+        images: JsValue,        // gzipped IDX images of the subset
+        labels: JsValue,        // gzipped IDX labels of the subset
+        train_seconds: JsValue, // time spent fine-tuning
+    ) -> Result<JsValue, JsError> {
+        let call = Call("HandwritingTuner.exportFiles()");
+        let images = call.bytes(&images, "images", MAX_GZIP_BYTES)?;
+        let labels = call.bytes(&labels, "labels", MAX_GZIP_BYTES)?;
+        let train_seconds = call.number(&train_seconds, "trainSeconds", 0.0..=1e7)?;
+        let subset = Subset::from_gzip(&images, &labels).map_err(|e| call.error(e))?;
+        let _busy = self.busy.enter(call, "exportFiles")?;
+        let Some((examples, learning_rate)) = self.read_tuner(call, Finetuner::last_fit)? else {
+            return Err(call.error(
+                "nothing fine-tuned yet: fit() on a few drawings first (the bundled classifier \
+                 is in weights/ already)",
+            ));
+        };
+        let all: Vec<usize> = (0..subset.valid.len()).collect();
+        let (pixels, valid_labels) = (subset.valid.pixels(&all), subset.valid.labels_at(&all));
+        let probs = read(self.read_tuner(call, |t| t.probabilities(&pixels))?).await?;
+        let loss = finetune::cross_entropy(&probs, &valid_labels);
+        let accuracy = finetune::accuracy(&probs, &valid_labels);
+        let (model, steps, layers) =
+            self.read_tuner(call, |t| (t.model(), t.steps(), t.layers()))?;
+        let weights = store::to_bytes_async(model, ModelKind::ClassifierBest.key())
+            .await
+            .map_err(|e| call.error(e))?;
+        let bundled = &self.bundled;
+        let hyperparameters = serde_json::json!({
+            "model": bundled.hyperparameters.get("model").cloned().unwrap_or_default(),
+            "fine_tuned_from": bundled.file.clone(),
+            "layers": layers,
+            "steps": steps,
+            "drawings": examples,
+            "learning_rate": learning_rate,
+            "valid_accuracy": accuracy,
+            "valid_digits": valid_labels.len(),
+            "trained_in": "the Digit Lab page (the user's drawings)",
+        });
+        let model = PageModel {
+            kind: ModelKind::ClassifierBest,
+            hyperparameters,
+            epochs: 0,
+            valid_loss: loss,
+            train_seconds,
+            backend: self.backend.clone(),
+        };
+        weights_files(call, model, &weights)
     }
 
     /// Forgets the fine-tuning: back to the bundled classifier. Refused (busy) while a `fit`

@@ -54,22 +54,34 @@ async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = f
 }
 
 /** Strokes in the pad's 280×280 coordinates, drawn with the mouse. */
-async function draw(page, strokes) {
+async function draw(page, strokes, { segmentMs = 0 } = {}) {
   const box = await page.locator('#pad').boundingBox();
   const sx = box.width / 280, sy = box.height / 280;
   for (const stroke of strokes) {
-    await page.mouse.move(box.x + stroke[0][0] * sx, box.y + stroke[0][1] * sy);
+    let [px, py] = stroke[0];
+    await page.mouse.move(box.x + px * sx, box.y + py * sy);
     await page.mouse.down();
-    for (const [x, y] of stroke.slice(1)) await page.mouse.move(box.x + x * sx, box.y + y * sy, { steps: 4 });
+    for (const [x, y] of stroke.slice(1)) {
+      if (!segmentMs) {
+        await page.mouse.move(box.x + x * sx, box.y + y * sy, { steps: 4 });
+        continue;
+      }
+      // At a hand's pace: each segment in 8 moves spread over `segmentMs`.
+      for (let i = 1; i <= 8; i++) {
+        await page.mouse.move(box.x + (px + ((x - px) * i) / 8) * sx, box.y + (py + ((y - py) * i) / 8) * sy);
+        await page.waitForTimeout(segmentMs / 8);
+      }
+      [px, py] = [x, y];
+    }
     await page.mouse.up();
   }
 }
 
 const canvasHash = (page, id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
 
-async function predictionAfter(page, strokes) {
+async function predictionAfter(page, strokes, drawing = {}) {
   await page.click('#clear');
-  await draw(page, strokes);
+  await draw(page, strokes, drawing);
   // Live predictions run while drawing; wait for the one that belongs to the finished drawing.
   await page.waitForFunction(() => {
     const pad = document.querySelector('#pad').dataset.version;
@@ -99,6 +111,19 @@ async function checkFirstLoad(page) {
   for (const path of firstLoad) gzipBytes += gzipSync(readFileSync(join(root, 'www', path)), { level: 9 }).length;
   console.log(`first load: ${firstLoad.size} files, ${gzipBytes} bytes gzip; page interactive (CPU) ${Math.round(interactive)} ms after navigation, WebGPU took over at ${Math.round(upgraded)} ms`);
   assert.ok(gzipBytes <= 2_500_000, `first load ${gzipBytes} bytes gzip > 2.5 MB`);
+
+  // The weights come down once, in the first-load bundle: the full bundle is handed them. A
+  // stretch of every committed weights file is in the first bundle and in no full-bundle file.
+  const manifest = JSON.parse(readFileSync(join(root, 'weights/manifest.json'), 'utf8'));
+  const first = readFileSync(join(root, 'www/pkg/digit_lab_bg.wasm'));
+  const full = readFileSync(join(root, 'www/pkg-full/digit_lab_full_bg.wasm'));
+  for (const { file } of Object.values(manifest.models)) {
+    const bytes = readFileSync(join(root, 'weights', file));
+    const stretch = bytes.subarray(bytes.length >> 1, (bytes.length >> 1) + 256);
+    assert.ok(first.includes(stretch), `${file} is in the first-load bundle`);
+    assert.ok(!full.includes(stretch), `${file} is not downloaded a second time with the full bundle`);
+  }
+  console.log(`full bundle: ${full.length} bytes raw, ${gzipSync(full, { level: 9 }).length} gzip, without the ${Object.keys(manifest.models).length} weights files (handed over by the first bundle)`);
 }
 
 test('auto: each kind of operation runs where it measured faster; a software adapter gets none', async () => {
@@ -290,8 +315,42 @@ test('training mode: trains in the page, feeds the explorer, learns the user\'s 
   const again = await predictionAfter(page, one);
   assert.match(again, /^1 /, `fine-tuned classifier on a 1: "${again}"`);
   await page.locator('#teach-panel').screenshot({ path: join(shots, 'teach-cpu.png') });
+
+  // The fine-tuned classifier downloads as a weights directory's two files, which the native
+  // trainer loads and scores: its validation accuracy agrees with the page's figure.
+  const dir = await downloadModel(page, '#teach-download', '#teach-saved', 'classifier_best');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const entry = manifest.models.classifier_best;
+  assert.ok(existsSync(join(dir, entry.file)), `${entry.file} saved`);
+  assert.equal(entry.hyperparameters.drawings, 4);
+  assert.equal(entry.hyperparameters.steps, 20);
+  const run = spawnSync(nativeBinary(), ['eval', '--weights', dir], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  assert.equal(run.status, 0, `digit-lab eval failed: ${run.stderr}`);
+  const line = run.stdout.split('\n').find((l) => l.startsWith('classifier_best '));
+  assert.ok(line, `no classifier_best line in: ${run.stdout}`);
+  const native = JSON.parse(line.slice(line.indexOf('{')));
+  console.log(`fine-tuned classifier (4 drawings, 20 steps): page validation accuracy ${entry.hyperparameters.valid_accuracy} on 1,000 digits; native \`digit-lab eval --weights ${dir}\`: ${line.trim()}`);
+  assert.ok(Math.abs(native.valid_accuracy - entry.hyperparameters.valid_accuracy) < 0.02,
+    `native validation accuracy ${native.valid_accuracy} vs the page's ${entry.hyperparameters.valid_accuracy}`);
+
+  // Kept in this browser: under Your models after a reload, and usable for the predictions.
+  await page.click('#teach-keep');
+  await page.waitForFunction(() => document.body.dataset.importedModels === '1', null, { timeout: 60_000 });
+  assert.match(await page.textContent('#teach-saved'), /Kept classifier_best-[0-9a-f]{16}\.bpk in this browser/);
   await page.click('#teach-clear');
   assert.match(await page.textContent('#teach-counts'), /No drawings yet/);
+  assert.equal(await page.isDisabled('#teach-download'), true, 'nothing fine-tuned to save after a clear');
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.modelsRestored === 'true', null, { timeout: 120_000 });
+  await page.waitForFunction(() => document.body.dataset.importedModels === '1', null, { timeout: 60_000 });
+  assert.match(await page.textContent('#models-list li[data-kind=classifier_best]'),
+    new RegExp(`${entry.file.replace('.', '\\.')} .*fine-tuned from classifier_best-[0-9a-f]{16}\\.bpk on 4 drawings \\(20 steps, last layer\\)`));
+  await page.check('#models-list li[data-kind=classifier_best] input[data-use]');
+  const kept = await predictionAfter(page, one);
+  assert.match(kept, /^1 /, `kept fine-tuned classifier on a 1: "${kept}"`);
+  assert.equal(await page.evaluate(() => document.body.dataset.customClassifier), `classifier_best from ${entry.file}`);
+  await page.click(`#models-list button[data-forget="${await page.getAttribute('#models-list li[data-kind=classifier_best] input[data-use]', 'data-use')}"]`);
+  await page.waitForFunction(() => document.body.dataset.importedModels === '0', null, { timeout: 60_000 });
 
   await page.screenshot({ path: join(shots, 'page-training-cpu.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no errors on the page');
@@ -394,14 +453,17 @@ const quantile = (values, q) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 };
 
-/** Draws `rounds` digits (a 1 and a 7 in turn, shifted a little) and returns each one's latency. */
+/**
+ * Draws `rounds` digits (a 1 and a 7 in turn, shifted a little) at a hand's pace (two segments
+ * of 200 ms) and returns each one's latency.
+ */
 async function drawingLatencies(page, rounds) {
   await page.evaluate(() => { window.responsiveness.latencies = []; });
   const one = [[[140, 40], [142, 120], [143, 240]]];
   const seven = [[[70, 60], [210, 60], [120, 240]]];
   for (let i = 0; i < rounds; i++) {
     const strokes = (i % 2 ? seven : one).map((s) => s.map(([x, y]) => [x + 6 * (i % 3) - 6, y]));
-    const answer = await predictionAfter(page, strokes);
+    const answer = await predictionAfter(page, strokes, { segmentMs: 200 });
     assert.match(answer, i % 2 ? /^7 / : /^1 /, `drew a ${i % 2 ? 7 : 1}, got "${answer}"`);
   }
   const latencies = await page.evaluate(() => window.responsiveness.latencies);
@@ -456,16 +518,41 @@ for (const backend of ['auto', 'cpu', 'webgpu']) {
       // Headless Chromium's WebGPU is a software adapter: training runs on the CPU in the worker.
       assert.match(await page.textContent('#t-backend'), /^CPU \(burn flex, wasm, in a worker\): the WebGPU adapter \(.+\) is a software one/);
     }
-    // Forced onto one software GPU, the page's own WebGPU work queues behind the training's:
-    // the figures are printed, the main thread's lag is asserted, the drawing latency is not.
-    // Elsewhere: as fast as without training, up to scheduling noise on a loaded 2-core machine.
-    if (backend !== 'webgpu') assert.ok(median(busy) <= Math.max(2 * median(idle), median(idle) + 60),
+    // As fast as without training, up to scheduling noise on a loaded 2-core machine. Forced
+    // onto one (software) WebGPU device, that is because the worker holds training while the
+    // user draws; a drawing that lands during an evaluation still waits for it (the max).
+    assert.ok(median(busy) <= Math.max(2 * median(idle), median(idle) + 60),
       `drawing answered in ${ms(median(busy))} during training vs ${ms(median(idle))} without`);
     await page.click('#t-start');
     assert.deepEqual(errors, [], 'no errors on the page');
     await page.close();
   });
 }
+
+test('auto: a few training steps are timed on each backend and the faster trains (?measure=all times a software adapter too)', async () => {
+  const { page, errors } = await openPage('?measure=all');
+  const software = await page.evaluate(async () => (await (await import('./js/adapter.js')).describeAdapter())?.software);
+  await page.click('#train-open');
+  await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
+  await page.fill('#t-epochs', '1');
+  await page.click('#t-start');
+  await page.waitForFunction(() => document.body.dataset.trainMeasured, null, { timeout: 300_000 });
+  const measured = JSON.parse(await page.evaluate(() => document.body.dataset.trainMeasured));
+  const where = await page.textContent('#t-backend');
+  console.log(`training timed at its start: CPU ${Math.round(measured.cpu)} samples/s, WebGPU ${Math.round(measured.webgpu)} samples/s (${software ? 'software' : 'hardware'} adapter); training on ${where}`);
+  assert.ok(measured.cpu > 0 && measured.webgpu > 0, JSON.stringify(measured));
+  const chosen = await page.evaluate(() => document.body.dataset.trainBackend);
+  if (software) {
+    assert.equal(chosen, 'cpu');
+    assert.match(where, /^CPU \(burn flex, wasm, in a worker\): the WebGPU adapter \(.+\) is a software one \(measured CPU [\d,]+ samples\/s, WebGPU [\d,]+ samples\/s\)$/);
+  } else {
+    assert.equal(chosen, measured.webgpu > measured.cpu ? 'webgpu' : 'cpu');
+  }
+  await page.waitForFunction(() => Number(document.body.dataset.trainSteps ?? 0) > 0, null, { timeout: 180_000 });
+  await page.click('#t-start');
+  assert.deepEqual(errors, [], 'no errors on the page');
+  await page.close();
+});
 
 test('grids and samples are computed in a worker: dragging the grid slider leaves the main thread responsive (CPU)', async () => {
   const { page, errors } = await openPage('?backend=cpu');
@@ -580,6 +667,24 @@ test('models trained natively load into the page from their files, are checked, 
   await page.close();
 });
 
+/**
+ * Clicks a model's Download button and saves the two files it downloads (manifest.json and the
+ * content-named `<key>-<hash>.bpk`, as the status line `status` says) into a fresh folder.
+ */
+async function downloadModel(page, button, status, key) {
+  const dir = mkdtempSync(join(tmpdir(), `digit-lab-page-${key}-`));
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click(button);
+  await page.waitForFunction(([id, key]) => new RegExp(`Saved manifest\\.json and ${key}-[0-9a-f]{16}\\.bpk`).test(document.querySelector(id).textContent),
+    [status, key], { timeout: 60_000 });
+  const deadline = Date.now() + 30_000;
+  while (downloads.length < 2 && Date.now() < deadline) await page.waitForTimeout(100);
+  assert.equal(downloads.length, 2, 'two files downloaded');
+  for (const d of downloads) await d.saveAs(join(dir, d.suggestedFilename()));
+  return dir;
+}
+
 /** The native trainer's binary: `DIGIT_LAB_BIN` (scripts/test-web builds it and sets it), else
  * where `source scripts/env.sh && cargo build --release` puts it. */
 function nativeBinary() {
@@ -599,15 +704,7 @@ test('a model trained in the page is saved as files that the native trainer eval
   const pageValid = Number(await page.textContent('#t-valid'));
 
   // Download: manifest.json and the content-named weights file, into a fresh folder.
-  const dir = mkdtempSync(join(tmpdir(), 'digit-lab-page-model-'));
-  const downloads = [];
-  page.on('download', (d) => downloads.push(d));
-  await page.click('#t-download');
-  await page.waitForFunction(() => /Saved manifest\.json and ae-[0-9a-f]{16}\.bpk/.test(document.getElementById('t-status').textContent), null, { timeout: 60_000 });
-  const deadline = Date.now() + 30_000;
-  while (downloads.length < 2 && Date.now() < deadline) await page.waitForTimeout(100);
-  assert.equal(downloads.length, 2, 'two files downloaded');
-  for (const d of downloads) await d.saveAs(join(dir, d.suggestedFilename()));
+  const dir = await downloadModel(page, '#t-download', '#t-status', 'ae');
   const names = readdirSync(dir).sort();
   assert.equal(names.length, 2);
   assert.equal(names[1], 'manifest.json');

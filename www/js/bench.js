@@ -24,9 +24,12 @@ async function main() {
   const prefer = params.get('backend') === 'cpu' ? 'cpu' : 'auto';
   const repeats = Number(params.get('repeats') ?? 50);
   const t0 = performance.now();
-  const module = await import(prefer === 'cpu' ? '../pkg/digit_lab.js' : '../pkg-full/digit_lab_full.js');
-  await module.default();
-  const lab = await module.DigitLab.create(prefer);
+  // The CPU bundle carries the weights; the full bundle is handed them, as in the page.
+  const cpu = await import('../pkg/digit_lab.js');
+  await cpu.default();
+  const module = prefer === 'cpu' ? cpu : await import('../pkg-full/digit_lab_full.js');
+  if (module !== cpu) await module.default();
+  const lab = await module.DigitLab.create(prefer, prefer === 'cpu' ? undefined : cpu.bundledWeights());
   const image = new Float32Array(784);
   for (let y = 6; y < 22; y++) image[y * 28 + 14] = 1; // a "1"
   await lab.classify(image, 'best');

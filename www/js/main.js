@@ -3,7 +3,7 @@
 // The first load is the small CPU-only bundle (www/pkg), so the first result comes quickly;
 // where the browser has WebGPU, the full bundle (www/pkg-full) follows and takes over.
 
-import init, { DigitLab } from '../pkg/digit_lab.js';
+import init, { DigitLab, bundledWeights } from '../pkg/digit_lab.js';
 import { loadFullBundle } from './full-bundle.js';
 import { describeAdapter, requestedBackend } from './adapter.js';
 import { DrawingPad } from './draw.js';
@@ -159,9 +159,14 @@ async function main() {
     drawnCode = enc;
     latent?.redraw();
     $('prediction').dataset.version = String(version);
+    // The drawing is answered: training may have the device back.
+    if (!pad.active && version === pad.version) training?.release();
     $('codes').textContent = `ConvAE code (${enc.ae.map((v) => v.toFixed(2)).join(', ')}) · VAE μ (${enc.vae_mu.map((v) => v.toFixed(2)).join(', ')}), σ (${enc.vae_logvar.map((v) => Math.exp(v / 2).toFixed(2)).join(', ')})`;
   }, 'classify');
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
+  // While the user draws, training in the worker yields a WebGPU device it shares with the page.
+  let training = null;
+  $('pad').addEventListener('pointerdown', () => training?.hold(labFor('classify').backend?.kind === 'webgpu' ? 'webgpu' : 'cpu'));
   // What the pad holds now: `drawing` lags behind by the classification's debounce, so a button
   // pressed right after Clear would still have used the cleared drawing.
   const currentDrawing = () => pad.toMnist();
@@ -309,7 +314,7 @@ async function main() {
   };
   // --- models brought in from files or trained here (kept in IndexedDB) -----------------------
   const models = setupModels({ showError, clearError, maps, explorer: latent, useClassifier });
-  setupTraining({
+  training = setupTraining({
     prefer,
     showError,
     clearError,
@@ -326,7 +331,8 @@ async function main() {
   if (!upgradeToGpu) { settle(); return; }
   try {
     timings.upgradeStart = performance.now();
-    const gpuLab = await (await loadFullBundle()).DigitLab.create('auto');
+    // The full bundle carries no weights: it is handed this bundle's (one download of them).
+    const gpuLab = await (await loadFullBundle()).DigitLab.create('auto', bundledWeights());
     if (gpuLab.backend.kind !== 'webgpu') {
       showBackend(gpuLab.backend);
       gpuLab.free();

@@ -110,7 +110,11 @@ export function setupModels(page) {
     const text = document.createElement('span');
     text.className = 'small';
     const code = summary.code ? `, ${summary.code}-value code` : '';
-    text.textContent = `${summary.kind} · ${summary.file} (${summary.family}${code}; ${metric(summary)}; trained ${summary.epochs} epochs on ${summary.backend || 'unknown backend'})`;
+    const h = summary.hyperparameters ?? {};
+    const how = h.fine_tuned_from
+      ? `fine-tuned from ${h.fine_tuned_from} on ${h.drawings} drawings (${h.steps} steps, ${h.layers === 'dense' ? 'dense layers' : 'last layer'}), ${(100 * Number(h.valid_accuracy)).toFixed(1)} % of ${h.valid_digits} validation digits`
+      : `${metric(summary)}; trained ${summary.epochs} epochs`;
+    text.textContent = `${summary.kind} · ${summary.file} (${summary.family}${code}; ${how} on ${summary.backend || 'unknown backend'})`;
     row.append(text);
     const option = (attr, label, onChange) => {
       const box = document.createElement('input');

@@ -15,8 +15,13 @@ import { describeAdapter } from './adapter.js';
 
 /** Aim for chunks of about this many milliseconds, so that pause and reset answer quickly. */
 const CHUNK_MS = 100;
-/** Evaluate (validation loss, map, reconstructions) at most this often while training. */
+/**
+ * Evaluate (validation loss, map, reconstructions) at most this often while training, and at
+ * most a fifth of the time: where an evaluation is slow (seconds on a software WebGPU adapter)
+ * it would otherwise crowd out training and hold up the page's drawing, which cannot interrupt it.
+ */
 const EVAL_EVERY_MS = 1500;
+const EVAL_SHARE = 0.2;
 
 let ready = null;
 /** The bundle and the subset's two files, loaded once. */
@@ -52,24 +57,57 @@ function serial() {
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 
-let route = null;
+/** Training steps timed per backend (after one warm-up step that compiles the shaders). */
+const MEASURED_STEPS = 3;
+const routes = new Map();
 /**
- * Where training runs, from the page's `?backend=` ("auto", "cpu" or "webgpu"): the argument the
- * wasm API takes ("auto": WebGPU with the CPU fallback, or "cpu") and why, when not WebGPU. In
- * "auto", a software WebGPU adapter is passed over: it trains 15–20× slower than the CPU backend
- * (README: 194 vs 3,253 samples/s) and would hold up the page's own WebGPU work meanwhile.
+ * Where training of `config.model` runs, from the page's `?backend=` ("auto", "cpu" or
+ * "webgpu"): the argument the wasm API takes ("auto": WebGPU with the CPU fallback, or "cpu"),
+ * why when not WebGPU, and what was measured. In "auto", a few training steps are timed on each
+ * backend and the faster one trains; a software WebGPU adapter is passed over without timing (it
+ * trains 15–20× slower than the CPU backend, README: 194 vs 3,253 samples/s, and would hold up
+ * the page's own WebGPU work meanwhile) unless `measureSoftware` (the page's `?measure=all`)
+ * asks to time it anyway; it is still never chosen. Measured once per model kind.
  */
-function backendFor(prefer) {
-  route ??= (async () => {
-    if (prefer === 'cpu') return { backend: 'cpu', why: null };
-    if (prefer === 'webgpu') return { backend: 'auto', why: null };
-    const adapter = await describeAdapter();
-    if (adapter?.software) {
-      return { backend: 'cpu', why: `the WebGPU adapter (${adapter.name}) is a software one, slower than the CPU backend` };
-    }
-    return { backend: 'auto', why: null };
-  })();
-  return route;
+function backendFor(prefer, config, measureSoftware = false) {
+  if (prefer === 'cpu') return Promise.resolve({ backend: 'cpu', why: null, measured: null });
+  if (prefer === 'webgpu') return Promise.resolve({ backend: 'auto', why: null, measured: null });
+  const key = config?.model ?? 'classifier';
+  if (!routes.has(key)) {
+    routes.set(key, (async () => {
+      const adapter = await describeAdapter();
+      if (!adapter) return { backend: 'cpu', why: null, measured: null };
+      if (adapter.software && !measureSoftware) {
+        return { backend: 'cpu', why: `the WebGPU adapter (${adapter.name}) is a software one, slower than the CPU backend`, measured: null };
+      }
+      if (!config) return { backend: adapter.software ? 'cpu' : 'auto', why: null, measured: null };
+      const measured = { cpu: await trainingRate('cpu', config), webgpu: await trainingRate('auto', config) };
+      const rate = (v) => `${Math.round(v).toLocaleString('en')} samples/s`;
+      const figures = `measured CPU ${rate(measured.cpu)}, WebGPU ${measured.webgpu ? rate(measured.webgpu) : 'unavailable'}`;
+      if (!adapter.software && measured.webgpu > measured.cpu) return { backend: 'auto', why: figures, measured };
+      return {
+        backend: 'cpu',
+        why: adapter.software ? `the WebGPU adapter (${adapter.name}) is a software one (${figures})` : `faster than WebGPU (${figures})`,
+        measured,
+      };
+    })());
+  }
+  return routes.get(key);
+}
+
+/** Training samples/s of `config` on `backend` ("cpu" or "auto"); 0 when WebGPU does not start. */
+async function trainingRate(backend, config) {
+  const { images, labels } = await load();
+  const session = await LiveTraining.create(backend, images, labels, { ...config, epochs: 1 });
+  try {
+    if (backend === 'auto' && session.backend.kind !== 'webgpu') return 0;
+    await session.train(1);
+    const t0 = performance.now();
+    const report = await session.train(MEASURED_STEPS);
+    return (report.ran * config.batchSize) / ((performance.now() - t0) / 1000);
+  } finally {
+    session.free();
+  }
 }
 
 // --- the training session ---------------------------------------------------------------------
@@ -89,9 +127,24 @@ const run = {
   loopsMax: 0,
   chunk: 2,
   lastEval: 0,
+  /** How long the latest evaluation took. */
+  evalMs: 0,
   lastEpoch: 0,
   throughput: { samples: 0, ms: 0 },
+  /** Until when (performance.now()) the loop waits: the page holds it while the user draws. */
+  holdUntil: 0,
 };
+
+/**
+ * Waits while the page holds the loop: one WebGPU device serves the page's drawing and this
+ * worker's training one submission at a time, so a drawing made during training would wait
+ * behind training steps (a second on a software adapter). Bounded by the hold's length.
+ */
+async function whileHeld(gen) {
+  while (run.running && gen === run.gen && performance.now() < run.holdUntil) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(20, run.holdUntil - performance.now())));
+  }
+}
 
 /** Validation loss, latent map and reconstructions of the session, posted to the page. */
 async function evaluate(s, gen) {
@@ -115,6 +168,8 @@ async function loop(gen) {
   announceLoops();
   try {
     while (run.running && gen === run.gen && run.session && !run.session.progress.done) {
+      await whileHeld(gen);
+      if (!run.running || gen !== run.gen || !run.session) break;
       const s = run.session;
       const config = s.config;
       const t0 = performance.now();
@@ -129,9 +184,14 @@ async function loop(gen) {
       post({ event: 'progress', gen, report, rate, trainMs: run.throughput.ms });
       const epochEnded = report.epoch !== run.lastEpoch;
       run.lastEpoch = report.epoch;
-      if (report.done || epochEnded || performance.now() - run.lastEval > EVAL_EVERY_MS) {
-        run.lastEval = performance.now();
+      const due = Math.max(EVAL_EVERY_MS, run.evalMs / EVAL_SHARE);
+      if (report.done || epochEnded || performance.now() - run.lastEval > due) {
+        await whileHeld(gen);
+        if (gen !== run.gen) return;
+        const t1 = performance.now();
         await evaluate(s, gen);
+        run.lastEval = performance.now();
+        run.evalMs = run.lastEval - t1;
       }
       // Let pause, reset and other requests in between chunks.
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -172,18 +232,23 @@ function dropSession() {
   if (old) run.queue(() => old.free()).catch((e) => console.warn(e));
 }
 
+/** The committed weights, as the page hands them over (the training bundle carries none). */
+let bundledWeights;
+
 const ops = {
-  async load() {
+  async load({ weights }) {
+    bundledWeights ??= weights;
     const { loadMs } = await load();
     return { loadMs };
   },
 
   /** A new run of generation `gen` with `config`, evaluated once, then training. */
-  async create({ gen, prefer, config }) {
+  async create({ gen, prefer, config, measureSoftware }) {
     if (gen !== run.gen) throw new Error(`stale create (run ${gen}, now ${run.gen})`);
     const { images, labels } = await load();
     dropSession();
-    const { backend, why } = await backendFor(prefer);
+    const { backend, why, measured } = await backendFor(prefer, config, measureSoftware);
+    if (gen !== run.gen) return { stale: true }; // reset while measuring
     const created = await LiveTraining.create(backend, images, labels, config);
     if (gen !== run.gen) { created.free(); return { stale: true }; } // reset meanwhile
     run.session = created;
@@ -191,8 +256,9 @@ const ops = {
     run.queue = serial();
     run.chunk = 2;
     run.lastEpoch = 0;
+    run.evalMs = 0;
     run.throughput = { samples: 0, ms: 0 };
-    const info = { backend: { ...created.backend, passedOver: why }, config: created.config, validLabels: created.validLabels };
+    const info = { backend: { ...created.backend, passedOver: why, measured }, config: created.config, validLabels: created.validLabels };
     post({ event: 'created', gen, ...info });
     run.lastEval = performance.now();
     await evaluate(created, gen); // the untrained model: the curves start at epoch 0
@@ -213,6 +279,22 @@ const ops = {
     run.running = true;
     ensureLoop();
     return { done: false };
+  },
+
+  /**
+   * The user is drawing, and the page answers on `device` ("webgpu" or "cpu"): while training
+   * runs on the same WebGPU device, hold the loop between chunks for up to `ms` (until
+   * `release`). Training on the CPU backend shares no device with the page and carries on.
+   */
+  hold({ ms, device }) {
+    const shared = device === 'webgpu' && run.session?.backend.kind === 'webgpu';
+    if (shared) run.holdUntil = performance.now() + Math.min(Math.max(Number(ms) || 0, 0), 5000);
+    return { held: shared };
+  },
+
+  release() {
+    run.holdUntil = 0;
+    return {};
   },
 
   /** Forgets the run; `gen` is the page's new generation. */
@@ -249,7 +331,8 @@ async function tuner(prefer, layers) {
   await load();
   teach.tuner?.free();
   teach.tuner = null;
-  teach.tuner = await HandwritingTuner.create((await backendFor(prefer)).backend, layers);
+  if (!bundledWeights) throw new Error('the page has not handed the worker the bundled weights');
+  teach.tuner = await HandwritingTuner.create((await backendFor(prefer, null)).backend, layers, bundledWeights);
   teach.layers = layers;
   return teach.tuner;
 }
@@ -269,6 +352,15 @@ Object.assign(ops, {
     return teach.queue(async () => {
       const t = await tuner(prefer, layers);
       return Float32Array.from(await t.probabilities(images, bundled));
+    });
+  },
+
+  /** The fine-tuned classifier as weights-directory files (scored on the subset's validation digits). */
+  tunerExport({ prefer, layers, trainSeconds }) {
+    return teach.queue(async () => {
+      const t = await tuner(prefer, layers);
+      const { images, labels } = await load();
+      return t.exportFiles(images, labels, trainSeconds);
     });
   },
 

@@ -7,6 +7,7 @@
 
 import { PIXELS, drawGrid, drawCurves, drawScatter, scaler, boundsOf, showDigit } from './plot.js';
 import { startTrainingWorker } from './worker-client.js';
+import { bundledWeights } from '../pkg/digit_lab.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,7 +27,9 @@ export function setupTraining(page) {
     $('train-open').textContent = 'Loading the training code and 5,000 digits…';
     try {
       worker ??= startTrainingWorker((message) => { for (const l of listeners) l(message); });
-      const { loadMs } = await worker.request('load');
+      // The handwriting tuner starts from the bundled classifier: the worker's training bundle
+      // carries no weights, so it gets the first-load bundle's.
+      const { loadMs } = await worker.request('load', { weights: bundledWeights() });
       $('train-ui').hidden = false;
       $('teach-ui').hidden = false;
       $('train-open').hidden = true;
@@ -40,6 +43,13 @@ export function setupTraining(page) {
       $('train-open').textContent = 'Open training mode';
       page.showError(e, 'train');
     }
+  };
+  const quietly = (op, args) => worker?.request(op, args).catch((e) => console.warn(e));
+  return {
+    /** The user started drawing and the page answers on `device`: the worker yields its WebGPU
+     * device to the page's answer (up to 5 s, or until `release`) when it trains on it too. */
+    hold: (device) => quietly('hold', { ms: 5000, device }),
+    release: () => quietly('release'),
   };
 }
 
@@ -84,8 +94,9 @@ function trainingPanel(page) {
 
   function showBackend(backend) {
     const where = 'in a worker';
+    document.body.dataset.trainMeasured = backend.measured ? JSON.stringify(backend.measured) : '';
     if (backend.kind === 'webgpu') {
-      $('t-backend').textContent = `WebGPU · ${backend.adapter} (${where})`;
+      $('t-backend').textContent = `WebGPU · ${backend.adapter} (${where}${backend.passedOver ? `; ${backend.passedOver}` : ''})`;
       $('t-backend').title = '';
     } else {
       // Not on WebGPU although the browser may have it: say why (a software adapter passed
@@ -195,11 +206,13 @@ function trainingPanel(page) {
     if (creating) return;
     const gen = generation;
     creating = true;
-    status('Preparing…');
+    status(page.prefer === 'auto' ? 'Preparing (the first run of each model times a few steps on each backend)…' : 'Preparing…');
     // No second run while this one is being made.
     $('t-start').disabled = true;
     for (const id of inputs) $(id).disabled = true;
-    worker.request('create', { gen, prefer: page.prefer, config: settings() }).then((info) => {
+    // `?measure=all`: time training on a software WebGPU adapter too (it is still not chosen).
+    const measureSoftware = new URLSearchParams(location.search).get('measure') === 'all';
+    worker.request('create', { gen, prefer: page.prefer, config: settings(), measureSoftware }).then((info) => {
       if (gen !== generation || info.stale) return; // reset while it was being made
       creating = false;
       created = true;
@@ -257,18 +270,8 @@ function trainingPanel(page) {
   /** The run's model as weights-directory files (a paused or running run: between chunks). */
   const exportFiles = () => worker.request('exportFiles', { gen: generation, trainSeconds: trainMs / 1000 });
 
-  /** Saves the manifest and the weights file, as two downloads. */
   async function download() {
-    const { manifest, file, bytes } = await exportFiles();
-    for (const [name, blob] of [['manifest.json', new Blob([manifest], { type: 'application/json' })], [file, new Blob([bytes])]]) {
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = name;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-    }
+    const { file } = saveFiles(await exportFiles());
     status(`Saved manifest.json and ${file}: put both in one folder, then run digit-lab eval --weights FOLDER.`);
   }
 
@@ -292,11 +295,28 @@ function trainingPanel(page) {
   return { ready: (w) => { worker = w; }, onEvent };
 }
 
+/** Saves a model's weights-directory files ({manifest, file, bytes}) as two downloads. */
+function saveFiles(files) {
+  const { manifest, file, bytes } = files;
+  for (const [name, blob] of [['manifest.json', new Blob([manifest], { type: 'application/json' })], [file, new Blob([bytes])]]) {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+  return files;
+}
+
 /** Examples of the user's digits: every third drawing of a digit is held out for testing. */
 function teachPanel(page) {
   let worker = null;
   /** Whether the worker's tuner has learnt something (since the last clear or change of layers). */
   let tuned = false;
+  /** Milliseconds spent fine-tuning since then (the exported manifest's train_seconds). */
+  let tunedMs = 0;
   const examples = []; // { pixels: Float32Array, label, heldOut }
 
   const split = () => ({
@@ -353,10 +373,13 @@ function teachPanel(page) {
         learningRate: 0.003,
       });
       tuned = true;
+      tunedMs += ms;
       const after = { train: await score(train, false), test: await score(test, false) };
       const line = (name, list, key) => (list.length ? `${name}: ${before[key]}/${list.length} → ${after[key]}/${list.length}` : `${name}: none yet`);
       $('teach-result').textContent = `Bundled → fine-tuned classifier. ${line('Held-out drawings', test, 'test')} · ${line('drawings learnt from', train, 'train')} · ${steps} steps so far (last cross-entropy ${loss.toPrecision(2)}, ${Math.round(ms)} ms).`;
       $('teach-use').disabled = false;
+      $('teach-download').disabled = false;
+      $('teach-keep').disabled = false;
       document.body.dataset.teachDone = String(Number(document.body.dataset.teachDone ?? 0) + 1);
       page.clearError('teach');
     } catch (e) {
@@ -366,12 +389,36 @@ function teachPanel(page) {
     render();
   }
 
-  /** Back to the bundled classifier for the predictions. */
+  /** Back to the bundled classifier for the predictions (and nothing fine-tuned to save). */
   function stopUsing() {
     $('teach-use').checked = false;
     $('teach-use').disabled = true;
+    $('teach-download').disabled = true;
+    $('teach-keep').disabled = true;
+    tunedMs = 0;
     page.useClassifier(null);
   }
+
+  /** The fine-tuned classifier as weights-directory files, with its MNIST validation figures. */
+  const exportTuned = () => worker.request('tunerExport', { ...tunerArgs(), trainSeconds: tunedMs / 1000 });
+  const validation = (files) => {
+    const entry = JSON.parse(files.manifest).models.classifier_best;
+    const h = entry.hyperparameters;
+    return `on ${h.valid_digits} MNIST validation digits it reads ${(100 * h.valid_accuracy).toFixed(1)} % right (cross-entropy ${entry.best_valid_loss.toFixed(3)})`;
+  };
+  async function downloadTuned() {
+    const files = saveFiles(await exportTuned());
+    $('teach-saved').textContent = `Saved manifest.json and ${files.file}; ${validation(files)}. Put both in one folder, then run digit-lab predict --model classifier-best --weights FOLDER --images FILE.`;
+    page.clearError('teach');
+  }
+  async function keepTuned() {
+    const files = await exportTuned();
+    await page.models.keep(files);
+    $('teach-saved').textContent = `Kept ${files.file} in this browser (under Your models, also after a reload); ${validation(files)}.`;
+    page.clearError('teach');
+  }
+  $('teach-download').onclick = () => downloadTuned().catch((e) => page.showError(e, 'teach'));
+  $('teach-keep').onclick = () => keepTuned().catch((e) => page.showError(e, 'teach'));
 
   for (let d = 0; d <= 9; d++) {
     const button = document.createElement('button');
