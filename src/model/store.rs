@@ -132,7 +132,8 @@ pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, We
         })?;
     // Native loads read the values back to reject NaN/inf (a model that answers `label 9` with
     // null probabilities); in wasm a synchronous read is impossible on WebGPU, and the page's
-    // embedded weights were checked natively when they were published.
+    // bundled weights were checked natively when they were published (and match the manifest's
+    // SHA-256 when the page loads them).
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(param) = first_non_finite(&model) {
         return Err(WeightsError::NonFinite {

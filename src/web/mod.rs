@@ -1,5 +1,5 @@
-//! The browser API: a thin wasm-bindgen layer over the shared models, with the committed
-//! weights embedded. Every export takes its arguments as `JsValue`s and checks them (`input`)
+//! The browser API: a thin wasm-bindgen layer over the shared models, on the committed weights
+//! (compiled into the first-load bundle, handed to the full one: `weights`). Every export takes its arguments as `JsValue`s and checks them (`input`)
 //! before any kernel runs, so no input reachable from JS panics (a panic aborts the module);
 //! results are read with burn's async reads (sync reads panic in wasm).
 
