@@ -6,6 +6,8 @@
 //! `(n, oh, ow)`, P = OH·OW), so that one product with a `[Cout, C·kh·kw]` weight gives the
 //! outputs of the whole batch as `[Cout, N·P]`.
 
+use std::mem::MaybeUninit;
+
 /// A 2-D convolution's geometry (dilation 1, one group): input `channels × height × width`,
 /// kernel `kh × kw`, stride and symmetric padding per axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +84,11 @@ impl Geometry {
 /// `f(i, chunk)` over the chunks, split over rayon's threads unless this already runs on one of
 /// them (a part of a data-parallel step, which has the thread to itself).
 #[cfg(not(target_arch = "wasm32"))]
-fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+fn for_each_chunk<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
     use rayon::prelude::*;
     if rayon::current_thread_index().is_some() {
         data.chunks_mut(chunk)
@@ -96,14 +102,20 @@ fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) 
 }
 
 #[cfg(target_arch = "wasm32")]
-fn for_each_chunk(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+fn for_each_chunk<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
     data.chunks_mut(chunk)
         .enumerate()
         .for_each(|(i, c)| f(i, c));
 }
 
 /// `x` (`[n, C, H, W]`) → `cols` (`[C·kh·kw, n·P]`), zeros where the kernel reads padding.
-pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
+/// Every entry of `cols` is written, so it may start uninitialised (a zero-fill of the largest
+/// buffer of a step would cost as much as a third of this gather).
+pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [MaybeUninit<f32>]) {
     g.check_buffers(n, x.len(), cols.len());
     // The images with their zero border, so that the gathers below need no bounds logic.
     let padded = g.pad(x, n);
@@ -115,7 +127,7 @@ pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
 /// One row `(c, ki, kj)` of [`im2col`] from the padded images (a named function, so profiles
 /// can tell it apart).
 #[inline(never)]
-fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
+fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [MaybeUninit<f32>]) {
     let [oh, ow] = g.output().expect("valid geometry");
     let (c, ki, kj) = g.row_origin(row);
     let [ph, pw] = g.padded_side();
@@ -132,17 +144,26 @@ fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32
 
 /// `dst[i] = src[i·stride]`, with the common strides as fixed-stride loops.
 #[inline(always)]
-fn strided_copy(src: &[f32], stride: usize, dst: &mut [f32]) {
+fn strided_copy(src: &[f32], stride: usize, dst: &mut [MaybeUninit<f32>]) {
     match stride {
-        1 => dst.copy_from_slice(&src[..dst.len()]),
+        1 => {
+            let len = dst.len();
+            dst.iter_mut().zip(&src[..len]).for_each(|(d, s)| {
+                d.write(*s);
+            })
+        }
         2 => dst
             .iter_mut()
             .zip(src.iter().step_by(2))
-            .for_each(|(d, s)| *d = *s),
+            .for_each(|(d, s)| {
+                d.write(*s);
+            }),
         _ => dst
             .iter_mut()
             .zip(src.iter().step_by(stride))
-            .for_each(|(d, s)| *d = *s),
+            .for_each(|(d, s)| {
+                d.write(*s);
+            }),
     }
 }
 

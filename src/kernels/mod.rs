@@ -115,8 +115,11 @@ pub struct ConvSaved {
 
 /// im2col of `n` images as a `[K, n·P]` tensor.
 fn columns(images: &[f32], n: usize, g: &Geometry) -> FlexTensor {
-    let mut cols = vec![0.0; g.rows() * n * g.positions()];
-    im2col::im2col(images, n, g, &mut cols);
+    let len = g.rows() * n * g.positions();
+    let mut cols = Vec::with_capacity(len);
+    im2col::im2col(images, n, g, &mut cols.spare_capacity_mut()[..len]);
+    // SAFETY: `im2col` writes all `len` entries (it checks the buffer's length first).
+    unsafe { cols.set_len(len) };
     flex(cols, [g.rows(), n * g.positions()])
 }
 
