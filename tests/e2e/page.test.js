@@ -79,6 +79,14 @@ async function draw(page, strokes, { segmentMs = 0 } = {}) {
 
 const canvasHash = (page, id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
 
+/** Clicks the latent pad at (fx, fy) of its size; the "mine" decoder's picture must change. */
+async function clickRedrawsMine(page, fx, fy) {
+  const mine = await canvasHash(page, 'lat-mine');
+  const box = await page.locator('#latent-pad').boundingBox();
+  await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+  await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
+}
+
 async function predictionAfter(page, strokes, drawing = {}) {
   await page.click('#clear');
   await draw(page, strokes, drawing);
@@ -286,10 +294,7 @@ test('training mode: trains in the page, feeds the explorer, learns the user\'s 
   // The trained model in the latent explorer, next to the bundled ones.
   await page.check('#t-explorer');
   await page.check('input[name=latent-model][value=mine]');
-  const mine = await canvasHash(page, 'lat-mine');
-  const box = await page.locator('#latent-pad').boundingBox();
-  await page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.3);
-  await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
+  await clickRedrawsMine(page, 0.3, 0.3);
 
   await page.click('#t-start');
   await page.waitForFunction(() => document.querySelector('#t-start').textContent === 'Done', null, { timeout: 180_000 });
@@ -644,10 +649,7 @@ test('models trained natively load into the page from their files, are checked, 
   // The imported VAE in the latent explorer: its map, and it decodes the point clicked.
   await page.check('#models-list li[data-kind=vae] input[data-explore]');
   await page.check('input[name=latent-model][value=mine]');
-  const mine = await canvasHash(page, 'lat-mine');
-  const box = await page.locator('#latent-pad').boundingBox();
-  await page.mouse.click(box.x + box.width * 0.7, box.y + box.height * 0.3);
-  await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
+  await clickRedrawsMine(page, 0.7, 0.3);
 
   // Kept across a reload; forgetting one removes it for good.
   await page.reload();
@@ -732,10 +734,7 @@ test('a model trained in the page is saved as files that the native trainer eval
   assert.match(await page.textContent('#models-list li[data-kind=ae]'), new RegExp(names[0].replace('.', '\\.')));
   await page.check('#models-list li[data-kind=ae] input[data-explore]');
   await page.check('input[name=latent-model][value=mine]');
-  const mine = await canvasHash(page, 'lat-mine');
-  const box = await page.locator('#latent-pad').boundingBox();
-  await page.mouse.click(box.x + box.width * 0.7, box.y + box.height * 0.3);
-  await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
+  await clickRedrawsMine(page, 0.7, 0.3);
   assert.deepEqual(errors, [], 'no errors on the page');
   await page.close();
 });
