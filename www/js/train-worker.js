@@ -90,7 +90,10 @@ function backendFor(prefer, config, measureSoftware = false) {
         why: adapter.software ? `the WebGPU adapter (${adapter.name}) is a software one (${figures})` : `faster than WebGPU (${figures})`,
         measured,
       };
-    })());
+    })().catch((e) => {
+      routes.delete(key); // a failed measurement is tried again by the next run
+      throw e;
+    }));
   }
   return routes.get(key);
 }
