@@ -6,8 +6,6 @@
 //! `(n, oh, ow)`, P = OH·OW), so that one product with a `[Cout, C·kh·kw]` weight gives the
 //! outputs of the whole batch as `[Cout, N·P]`.
 
-use std::mem::MaybeUninit;
-
 /// A 2-D convolution's geometry (dilation 1, one group): input `channels × height × width`,
 /// kernel `kh × kw`, stride and symmetric padding per axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,53 +79,20 @@ impl Geometry {
     }
 }
 
-/// `f(i, chunk)` over the chunks, split over rayon's threads unless this already runs on one of
-/// them (a part of a data-parallel step, which has the thread to itself).
-#[cfg(not(target_arch = "wasm32"))]
-fn for_each_chunk<T: Send>(
-    data: &mut [T],
-    chunk: usize,
-    f: impl Fn(usize, &mut [T]) + Sync + Send,
-) {
-    use rayon::prelude::*;
-    if rayon::current_thread_index().is_some() {
-        data.chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-    } else {
-        data.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-fn for_each_chunk<T: Send>(
-    data: &mut [T],
-    chunk: usize,
-    f: impl Fn(usize, &mut [T]) + Sync + Send,
-) {
-    data.chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(i, c)| f(i, c));
-}
-
 /// `x` (`[n, C, H, W]`) → `cols` (`[C·kh·kw, n·P]`), zeros where the kernel reads padding.
-/// Every entry of `cols` is written, so it may start uninitialised (a zero-fill of the largest
-/// buffer of a step would cost as much as a third of this gather).
-pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [MaybeUninit<f32>]) {
+pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
     g.check_buffers(n, x.len(), cols.len());
     // The images with their zero border, so that the gathers below need no bounds logic.
     let padded = g.pad(x, n);
-    for_each_chunk(cols, n * g.positions(), |row, out| {
-        im2col_row(&padded, n, g, row, out)
-    });
+    for (row, out) in cols.chunks_exact_mut(n * g.positions()).enumerate() {
+        im2col_row(&padded, n, g, row, out);
+    }
 }
 
 /// One row `(c, ki, kj)` of [`im2col`] from the padded images (a named function, so profiles
 /// can tell it apart).
 #[inline(never)]
-fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [MaybeUninit<f32>]) {
+fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
     let (c, ki, kj) = g.row_origin(row);
     let [ph, pw] = g.padded_side();
@@ -144,26 +109,17 @@ fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [May
 
 /// `dst[i] = src[i·stride]`, with the common strides as fixed-stride loops.
 #[inline(always)]
-fn strided_copy(src: &[f32], stride: usize, dst: &mut [MaybeUninit<f32>]) {
+fn strided_copy(src: &[f32], stride: usize, dst: &mut [f32]) {
     match stride {
-        1 => {
-            let len = dst.len();
-            dst.iter_mut().zip(&src[..len]).for_each(|(d, s)| {
-                d.write(*s);
-            })
-        }
+        1 => dst.copy_from_slice(&src[..dst.len()]),
         2 => dst
             .iter_mut()
             .zip(src.iter().step_by(2))
-            .for_each(|(d, s)| {
-                d.write(*s);
-            }),
+            .for_each(|(d, s)| *d = *s),
         _ => dst
             .iter_mut()
             .zip(src.iter().step_by(stride))
-            .for_each(|(d, s)| {
-                d.write(*s);
-            }),
+            .for_each(|(d, s)| *d = *s),
     }
 }
 
@@ -179,19 +135,19 @@ pub fn col2im(cols: &[f32], n: usize, g: &Geometry, x: &mut [f32]) {
     let [ph, pw] = g.padded_side();
     let plane = ph * pw;
     let mut padded = vec![0.0f32; g.channels * n * plane];
-    for_each_chunk(&mut padded, n * plane, |c, planes| {
-        col2im_channel(cols, n, g, c, planes)
-    });
+    for (c, planes) in padded.chunks_exact_mut(n * plane).enumerate() {
+        col2im_channel(cols, n, g, c, planes);
+    }
     let (h, w) = (g.height, g.width);
     let [top, left] = g.padding;
-    for_each_chunk(x, g.channels * h * w, |img, image| {
+    for (img, image) in x.chunks_exact_mut(g.channels * h * w).enumerate() {
         for (c, out) in image.chunks_exact_mut(h * w).enumerate() {
             let src = &padded[(c * n + img) * plane..][..plane];
             for (y, row) in out.chunks_exact_mut(w).enumerate() {
                 row.copy_from_slice(&src[(y + top) * pw + left..][..w]);
             }
         }
-    });
+    }
 }
 
 /// Channel `c` of [`col2im`]: its taps' rows of `cols` added into its `n` zero-bordered planes
@@ -241,44 +197,51 @@ fn col2im_channel(cols: &[f32], n: usize, g: &Geometry, c: usize, planes: &mut [
 pub fn to_channel_major(x: &[f32], n: usize, c: usize, p: usize, out: &mut [f32]) {
     assert_eq!(x.len(), n * c * p);
     assert_eq!(out.len(), n * c * p);
-    for_each_chunk(out, n * p, |ch, row| {
-        for img in 0..n {
-            row[img * p..][..p].copy_from_slice(&x[(img * c + ch) * p..][..p]);
+    for (ch, row) in out.chunks_exact_mut(n * p).enumerate() {
+        for (img, dst) in row.chunks_exact_mut(p).enumerate() {
+            dst.copy_from_slice(&x[(img * c + ch) * p..][..p]);
         }
-    });
+    }
 }
 
-/// `[C, n·P]` → `[n, C, P]`, adding `bias[c]` to channel `c`.
-pub fn to_batch_major(y: &[f32], n: usize, c: usize, p: usize, bias: &[f32], out: &mut [f32]) {
+/// `[C, n·P]` → `[n, C, P]`, adding `bias[c]` to channel `c` (none: nothing added).
+pub fn to_batch_major(
+    y: &[f32],
+    n: usize,
+    c: usize,
+    p: usize,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     assert_eq!(y.len(), n * c * p);
     assert_eq!(out.len(), n * c * p);
-    assert_eq!(bias.len(), c);
-    for_each_chunk(out, c * p, |img, image| {
-        for ch in 0..c {
-            let b = bias[ch];
-            for (d, s) in image[ch * p..][..p]
-                .iter_mut()
-                .zip(&y[ch * n * p + img * p..][..p])
-            {
-                *d = s + b;
+    for (img, image) in out.chunks_exact_mut(c * p).enumerate() {
+        for (ch, dst) in image.chunks_exact_mut(p).enumerate() {
+            let src = &y[ch * n * p + img * p..][..p];
+            match bias {
+                Some(bias) => dst.iter_mut().zip(src).for_each(|(d, s)| *d = s + bias[ch]),
+                None => dst.copy_from_slice(src),
             }
         }
-    });
+    }
 }
 
 /// Adds `bias[c]` to every value of channel `c` of `x` (`[n, C, P]`) in place.
 pub fn add_bias(x: &mut [f32], c: usize, p: usize, bias: &[f32]) {
     assert_eq!(bias.len(), c);
-    for_each_chunk(x, c * p, |_, image| {
-        for (ch, plane) in image.chunks_mut(p).enumerate() {
-            plane.iter_mut().for_each(|v| *v += bias[ch]);
+    for image in x.chunks_exact_mut(c * p) {
+        for (plane, b) in image.chunks_exact_mut(p).zip(bias) {
+            plane.iter_mut().for_each(|v| *v += b);
         }
-    });
+    }
 }
 
-/// Per-channel sums of a `[C, m]` matrix (the bias gradient from channel-major output
-/// gradients).
-pub fn row_sums(x: &[f32], c: usize) -> Vec<f32> {
-    let m = x.len() / c.max(1);
-    x.chunks(m.max(1)).map(|r| r.iter().sum()).collect()
+/// Adds the per-channel sums of `x` (`[n, C, P]`) to `sums` (`[C]`): a bias gradient.
+pub fn add_channel_sums(x: &[f32], c: usize, p: usize, sums: &mut [f32]) {
+    assert_eq!(sums.len(), c);
+    for image in x.chunks_exact(c * p) {
+        for (plane, s) in image.chunks_exact(p).zip(sums.iter_mut()) {
+            *s += plane.iter().sum::<f32>();
+        }
+    }
 }

@@ -69,39 +69,57 @@ fn parallelism(work: usize) -> Parallelism {
 
 /// `a · b`, row-major `[a.rows, b.cols]`.
 pub fn product(a: Mat, b: Mat) -> Vec<f32> {
+    let len = a.rows * b.cols;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    // SAFETY: `gemm_into` with `accumulate` false writes all of `out` without reading it.
+    unsafe {
+        gemm_into(a, b, out.as_mut_ptr(), len, false);
+        out.set_len(len);
+    }
+    out
+}
+
+/// `out = a · b` (`accumulate` false) or `out += a · b` (true), `out` row-major
+/// `[a.rows, b.cols]`.
+pub fn product_into(a: Mat, b: Mat, out: &mut [f32], accumulate: bool) {
+    // SAFETY: `out` is an initialised slice of its length.
+    unsafe { gemm_into(a, b, out.as_mut_ptr(), out.len(), accumulate) }
+}
+
+/// # Safety
+/// `out` points to `len` writable floats, initialised when `accumulate` is true.
+unsafe fn gemm_into(a: Mat, b: Mat, out: *mut f32, len: usize, accumulate: bool) {
     assert_eq!(a.cols, b.rows, "inner dimensions");
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    assert_eq!(len, m * n, "output of {m}×{n}");
     let (a_cs, a_rs) = a.strides();
     let (b_cs, b_rs) = b.strides();
     // SAFETY: the views were checked against their slices' lengths (`Mat::new`), so every
-    // element gemm reads is inside `a.data` and `b.data`; `out` has room for the m×n result,
-    // which gemm writes in full without reading it (`read_dst` false) before `set_len`.
+    // element gemm reads is inside `a.data` and `b.data`; `out` has room for the m×n result
+    // (checked above), which gemm reads only when `accumulate` (`read_dst`, alpha 1).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out,
             1,
             n as isize,
-            false,
+            accumulate,
             a.data.as_ptr(),
             a_cs,
             a_rs,
             b.data.as_ptr(),
             b_cs,
             b_rs,
-            0.0,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
             false,
             parallelism(m * n * k),
         );
-        out.set_len(m * n);
     }
-    out
 }
 
 #[cfg(test)]
@@ -128,6 +146,12 @@ mod tests {
             let got = product(x, y);
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+            }
+            // Accumulating onto what is there: twice the product.
+            let mut twice = got.clone();
+            product_into(x, y, &mut twice, true);
+            for (g, w) in twice.iter().zip(&want) {
+                assert!((g - 2.0 * w).abs() < 2e-5, "{g} vs 2×{w}");
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Faster 2-D convolutions and transposed convolutions for burn's CPU backend (Flex), with their
 //! own backward pass, plugged in through burn's backend-extension API (issue 21).
 //!
-//! Each op is im2col (or its adjoint col2im) plus one matrix product over the whole batch
-//! (burn's own GEMM), in forward and backward alike:
+//! Each op is im2col (or its adjoint col2im) plus a matrix product (the `gemm` crate burn's
+//! CPU backend uses), in forward and backward alike, a few images at a time so that the column
+//! matrix stays in cache (`conv.rs`):
 //!
 //! | op | forward | input gradient | weight gradient |
 //! |---|---|---|---|
@@ -21,6 +22,7 @@
 //! Tests (`tests.rs`): values and all three gradients against burn's reference ops on the
 //! models' shapes and on random shapes.
 
+pub mod conv;
 pub mod im2col;
 pub mod loss;
 pub mod matmul;
@@ -36,8 +38,8 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::{DType, Shape};
 
+use conv::Shapes;
 use im2col::Geometry;
-use matmul::{Mat, product};
 
 /// Which op and its geometry (plain integers; the kernels run in CPU memory only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,117 +104,37 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
     [s[0], s[1], s[2], s[3]]
 }
 
-/// What the forward passes keep for the backward ones.
+/// What the forward passes keep for the backward ones: the input (each chunk's column matrix
+/// is rebuilt from it, see `conv.rs`) and the weight.
 #[derive(Clone, Debug)]
 #[cfg_attr(not(feature = "train"), allow(dead_code))] // no backward without `train`
 pub struct ConvSaved {
-    /// conv: im2col(x) `[K, n·P]`; transposed conv: x channel-major `[c_in, n·P]`.
-    saved: FlexTensor,
+    x: FlexTensor,
     weight: FlexTensor,
-    geometry: Geometry,
-    batch: usize,
+    shapes: Shapes,
+    transpose: bool,
 }
 
-/// im2col of `n` images as a `[K, n·P]` tensor.
-fn columns(images: &[f32], n: usize, g: &Geometry) -> FlexTensor {
-    let len = g.rows() * n * g.positions();
-    let mut cols = Vec::with_capacity(len);
-    im2col::im2col(images, n, g, &mut cols.spare_capacity_mut()[..len]);
-    // SAFETY: `im2col` writes all `len` entries (it checks the buffer's length first).
-    unsafe { cols.set_len(len) };
-    flex(cols, [g.rows(), n * g.positions()])
-}
-
-/// col2im of a `[K, n·P]` tensor: `n` images `[n, C, H, W]` of `g`'s input side.
-fn images_from_columns(cols: &[f32], n: usize, g: &Geometry) -> Vec<f32> {
-    let mut images = vec![0.0; n * g.channels * g.height * g.width];
-    im2col::col2im(cols, n, g, &mut images);
-    images
-}
-
-/// `[n, c, P]` → a `[c, n·P]` tensor.
-fn channel_major(x: &[f32], n: usize, c: usize, p: usize) -> FlexTensor {
-    let mut out = vec![0.0; n * c * p];
-    im2col::to_channel_major(x, n, c, p, &mut out);
-    flex(out, [c, n * p])
-}
-
-/// A `[c, n·P]` tensor → `[n, c, h, w]` (P = h·w), plus `bias[c]` on channel `c`.
-fn batch_major(y: &[f32], [n, c, h, w]: [usize; 4], bias: &[f32]) -> FlexTensor {
-    let mut out = vec![0.0; n * c * h * w];
-    im2col::to_batch_major(y, n, c, h * w, bias, &mut out);
-    flex(out, [n, c, h, w])
-}
-
-/// Conv forward; also returns im2col(x) for the weight gradient.
-fn conv_forward(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    bias: &FlexTensor,
-    op: ConvOp,
-) -> (FlexTensor, ConvSaved) {
+/// The shapes of `op` on `x` with `weight`; also the output's dims.
+fn shapes(x: &FlexTensor, weight: &FlexTensor, op: ConvOp) -> (Shapes, [usize; 4]) {
     let [n, c_in, h, w] = dims4(x);
-    let [c_out, c_in_w, kh, kw] = dims4(weight);
-    assert_eq!(c_in, c_in_w, "conv2d: input channels");
-    let g = op.geometry(c_in, [h, w], [kh, kw]);
-    let [oh, ow] = g
-        .output()
-        .expect("conv2d: kernel larger than the padded input");
-    let cols = columns(&f32_data(x), n, &g);
-    let np = n * oh * ow;
-    let weight_data = f32_data(weight);
-    let w2 = Mat::new(&weight_data, c_out, g.rows());
-    let y = product(w2, Mat::new(&f32_data(&cols), g.rows(), np)); // [c_out, n·P]
-    let out = batch_major(&y, [n, c_out, oh, ow], &f32_data(bias));
-    let saved = ConvSaved {
-        saved: cols,
-        weight: weight.clone(),
-        geometry: g,
-        batch: n,
-    };
-    (out, saved)
-}
-
-/// The gradients of an op's inputs: (x if wanted, weight, bias).
-#[cfg(feature = "train")]
-type Grads = (Option<FlexTensor>, FlexTensor, FlexTensor);
-
-/// Conv backward.
-#[cfg(feature = "train")]
-fn conv_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Grads {
-    let (g, n) = (&s.geometry, s.batch);
-    let [_, c_out, oh, ow] = dims4(grad);
-    let dy = channel_major(&f32_data(grad), n, c_out, oh * ow);
-    let db = im2col::row_sums(&f32_data(&dy), c_out);
-    let w_shape = s.weight.layout().shape().clone();
-    let (dy, cols, np) = (f32_data(&dy), f32_data(&s.saved), n * oh * ow);
-    let dy = Mat::new(&dy, c_out, np);
-    let dw = flex(product(dy, Mat::new(&cols, g.rows(), np).t()), w_shape);
-    let dx = want_x.then(|| {
-        let weight = f32_data(&s.weight);
-        let dcols = product(Mat::new(&weight, c_out, g.rows()).t(), dy); // [K, n·P]
-        let dx = images_from_columns(&dcols, n, g);
-        flex(dx, [n, g.channels, g.height, g.width])
-    });
-    (dx, dw, flex(db, [c_out]))
-}
-
-/// Transposed-conv forward; also returns x channel-major for the weight gradient.
-fn conv_transpose_forward(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    bias: &FlexTensor,
-    op: ConvOp,
-) -> (FlexTensor, ConvSaved) {
+    let [w0, w1, kh, kw] = dims4(weight);
+    if !op.transpose {
+        assert_eq!(c_in, w1, "conv2d: input channels");
+        let g = op.geometry(c_in, [h, w], [kh, kw]);
+        let [oh, ow] = g
+            .output()
+            .expect("conv2d: kernel larger than the padded input");
+        let shapes = Shapes { g, n, other: w0 };
+        return (shapes, [n, w0, oh, ow]);
+    }
     let ConvOp {
         stride,
         padding,
         padding_out,
         ..
     } = op;
-    let [n, c_in, h, w] = dims4(x);
-    let [c_in_w, c_out, kh, kw] = dims4(weight);
-    assert_eq!(c_in, c_in_w, "conv_transpose2d: input channels");
+    assert_eq!(c_in, w0, "conv_transpose2d: input channels");
     let side = |i: usize, axis: usize| {
         ((i - 1) * stride[axis] + [kh, kw][axis] + padding_out[axis])
             .checked_sub(2 * padding[axis])
@@ -220,63 +142,59 @@ fn conv_transpose_forward(
     };
     let (oh, ow) = (side(h, 0), side(w, 1));
     // The conv on the output side whose adjoint this op is.
-    let g = op.geometry(c_out, [oh, ow], [kh, kw]);
+    let g = op.geometry(w1, [oh, ow], [kh, kw]);
     assert_eq!(g.output(), Some([h, w]), "conv_transpose2d: geometry");
-    let xc = channel_major(&f32_data(x), n, c_in, h * w);
-    let weight_data = f32_data(weight);
-    let w2 = Mat::new(&weight_data, c_in, g.rows());
-    let cols = product(w2.t(), Mat::new(&f32_data(&xc), c_in, n * h * w)); // [K, n·P]
-    let mut out = images_from_columns(&cols, n, &g);
-    im2col::add_bias(&mut out, c_out, oh * ow, &f32_data(bias));
-    let saved = ConvSaved {
-        saved: xc,
-        weight: weight.clone(),
-        geometry: g,
-        batch: n,
-    };
-    (flex(out, [n, c_out, oh, ow]), saved)
+    let shapes = Shapes { g, n, other: c_in };
+    (shapes, [n, w1, oh, ow])
 }
 
-/// Transposed-conv backward.
-#[cfg(feature = "train")]
-fn conv_transpose_backward(s: &ConvSaved, grad: &FlexTensor, want_x: bool) -> Grads {
-    let (g, n) = (&s.geometry, s.batch);
-    let [c_in, _, _, _] = dims4(&s.weight);
-    let [h, w] = g.output().expect("valid geometry");
-    let grad = f32_data(grad);
-    let cols = columns(&grad, n, g);
-    let db: Vec<f32> = {
-        let plane = g.height * g.width;
-        let mut db = vec![0.0f32; g.channels];
-        for (i, chunk) in grad.chunks(plane).enumerate() {
-            db[i % g.channels] += chunk.iter().sum::<f32>();
-        }
-        db
-    };
-    let w_shape = s.weight.layout().shape().clone();
-    let (xc, cols_data, np) = (f32_data(&s.saved), f32_data(&cols), n * h * w);
-    let cols = Mat::new(&cols_data, g.rows(), np);
-    let dw = flex(product(Mat::new(&xc, c_in, np), cols.t()), w_shape);
-    let dx = want_x.then(|| {
-        let weight = f32_data(&s.weight);
-        let dxc = product(Mat::new(&weight, c_in, g.rows()), cols); // [c_in, n·P]
-        batch_major(&dxc, [n, c_in, h, w], &vec![0.0; c_in])
-    });
-    (dx, dw, flex(db, [g.channels]))
-}
-
-/// Either forward pass, by `op.transpose`.
+/// Either forward pass, by `op.transpose`; also what the backward pass needs.
 fn forward(
     x: &FlexTensor,
     weight: &FlexTensor,
     bias: &FlexTensor,
     op: ConvOp,
 ) -> (FlexTensor, ConvSaved) {
+    let (shapes, out_dims) = shapes(x, weight, op);
+    let mut out = vec![0.0; out_dims.iter().product()];
+    let (xs, ws, bs) = (f32_data(x), f32_data(weight), f32_data(bias));
     if op.transpose {
-        conv_transpose_forward(x, weight, bias, op)
+        conv::conv_transpose_forward(&shapes, &xs, &ws, &bs, &mut out);
     } else {
-        conv_forward(x, weight, bias, op)
+        conv::conv_forward(&shapes, &xs, &ws, &bs, &mut out);
     }
+    let saved = ConvSaved {
+        x: x.clone(),
+        weight: weight.clone(),
+        shapes,
+        transpose: op.transpose,
+    };
+    (flex(out, out_dims), saved)
+}
+
+/// The backward pass: the gradients of (x if wanted, weight, bias).
+#[cfg(feature = "train")]
+fn backward(
+    s: &ConvSaved,
+    grad: &FlexTensor,
+    want_x: bool,
+) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+    let x_dims = dims4(&s.x);
+    let mut dx = want_x.then(|| vec![0.0; x_dims.iter().product()]);
+    let (x, weight, grad) = (f32_data(&s.x), f32_data(&s.weight), f32_data(grad));
+    let pass = if s.transpose {
+        conv::conv_transpose_backward
+    } else {
+        conv::conv_backward
+    };
+    let grads = pass(&s.shapes, &x, &weight, &grad, dx.as_deref_mut());
+    let w_shape = s.weight.layout().shape().clone();
+    let bias_len = grads.bias.len();
+    (
+        dx.map(|dx| flex(dx, x_dims)),
+        flex(grads.weight, w_shape),
+        flex(grads.bias, [bias_len]),
+    )
 }
 
 impl ConvKernels for Flex {
@@ -298,9 +216,7 @@ mod autodiff {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 
     #[derive(Debug)]
-    struct ConvBackward {
-        transpose: bool,
-    }
+    struct ConvBackward;
 
     impl Backward<Flex, 3> for ConvBackward {
         type State = ConvSaved;
@@ -308,11 +224,7 @@ mod autodiff {
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
             let [node_x, node_w, node_b] = ops.parents;
             let grad = grads.consume::<Flex>(&ops.node);
-            let (dx, dw, db) = if self.transpose {
-                conv_transpose_backward(&ops.state, &grad, node_x.is_some())
-            } else {
-                conv_backward(&ops.state, &grad, node_x.is_some())
-            };
+            let (dx, dw, db) = backward(&ops.state, &grad, node_x.is_some());
             if let (Some(node), Some(dx)) = (node_x, dx) {
                 grads.register::<Flex>(node.id, dx);
             }
@@ -336,10 +248,7 @@ mod autodiff {
         ) -> FloatTensor<Self> {
             let nodes = [x.node(), weight.node(), bias.node()];
             let (x, weight, bias) = (Self::inner(x), Self::inner(weight), Self::inner(bias));
-            let backward = ConvBackward {
-                transpose: op.transpose,
-            };
-            match backward.prepare::<C>(nodes).compute_bound().stateful() {
+            match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => {
                     let (out, saved) = forward(&x, &weight, &bias, op);
                     prep.finish(saved, out)

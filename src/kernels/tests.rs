@@ -115,13 +115,23 @@ fn check(case: Case) {
             bias.grad(&grads).unwrap(),
         )
     };
-    let (y1, dx1, dw1, db1) = run(true);
     let (y0, dx0, dw0, db0) = run(false);
-    let what = format!("{case:?}");
-    close(y1, y0, &format!("{what} output"));
-    close(dx1, dx0, &format!("{what} input grad"));
-    close(dw1, dw0, &format!("{what} weight grad"));
-    close(db1, db0, &format!("{what} bias grad"));
+    // The batch as one chunk, one image per chunk, and two (an odd batch leaves a last chunk of
+    // one); on a test thread the chunks are also shared out among rayon's threads.
+    let [_, _, oh, ow] = y0.dims();
+    let (rows, positions) = if transpose {
+        (c_out * k[0] * k[1], h * w)
+    } else {
+        (c_in * k[0] * k[1], oh * ow)
+    };
+    for floats in [conv::CHUNK_FLOATS, 1, 2 * rows * positions] {
+        let (y1, dx1, dw1, db1) = conv::with_chunk_floats(floats, || run(true));
+        let what = format!("{case:?}, chunks of {floats} floats");
+        close(y1, y0.clone(), &format!("{what}: output"));
+        close(dx1, dx0.clone(), &format!("{what}: input grad"));
+        close(dw1, dw0.clone(), &format!("{what}: weight grad"));
+        close(db1, db0.clone(), &format!("{what}: bias grad"));
+    }
 }
 
 #[test]

@@ -1,0 +1,313 @@
+//! The convolution passes on plain `f32` slices, a few images at a time.
+//!
+//! A whole batch's column matrix is large (the VAE's second convolution: 512 rows × 6,272
+//! columns, 12.8 MB at batch 128), and every pass over it went through memory: im2col wrote it,
+//! gemm read it back to pack it, the backward pass packed it again for the weight gradient,
+//! and the column-matrix gradient was written and read once more by col2im. Here the batch is
+//! cut into chunks whose column matrix fits in half of a core's L2 cache ([`CHUNK_FLOATS`]); each
+//! chunk's im2col, products and col2im run back to back on the same small buffers, and the
+//! backward pass rebuilds a chunk's column matrix from the saved input instead of keeping the
+//! whole batch's. The weight gradient adds up over the chunks inside the matrix product.
+//!
+//! Threads: inside a data-parallel training step (`train::step`) each thread runs its own
+//! part of the batch, and all of this runs on that thread. Elsewhere (a whole batch on the
+//! calling thread) the chunks are shared out among rayon's threads in contiguous groups, one
+//! per thread; each group adds up its own weight gradient and the groups' sums are added in
+//! order, so results depend on the thread count but never on timing.
+
+use super::im2col::{self, Geometry};
+use super::matmul::{Mat, product_into};
+
+/// Column-matrix floats per chunk: 128 Ki floats, 512 KiB, half of a 1 MiB L2 (measured on the
+/// VAE's shapes: the three products of its second convolution ran 20 % faster in chunks of
+/// 4–8 images than over the whole batch of 128).
+pub const CHUNK_FLOATS: usize = 128 * 1024;
+
+/// A convolution's shapes: the geometry `g` of the side the column matrix is taken from (the
+/// input of a convolution, the output of a transposed one), the batch `n` and the channels on
+/// the other side of the weight (`c_out` of a convolution, `c_in` of a transposed one).
+#[derive(Clone, Copy, Debug)]
+pub struct Shapes {
+    pub g: Geometry,
+    pub n: usize,
+    pub other: usize,
+}
+
+impl Shapes {
+    /// Column-matrix rows, K.
+    fn k(&self) -> usize {
+        self.g.rows()
+    }
+
+    /// Columns per image, P.
+    fn p(&self) -> usize {
+        self.g.positions()
+    }
+
+    /// Values of one image on the geometry's side.
+    fn image(&self) -> usize {
+        self.g.channels * self.g.height * self.g.width
+    }
+
+    /// Values of one image on the other side (`other` channels over P positions).
+    fn other_image(&self) -> usize {
+        self.other * self.p()
+    }
+
+    /// Images per chunk: as many as keep the column matrix within `budget` floats (at least 1).
+    fn chunk(&self, budget: usize) -> usize {
+        (budget / (self.k() * self.p()).max(1)).clamp(1, self.n.max(1))
+    }
+}
+
+/// How many images a chunk takes; tests lower it to run many chunks on small shapes.
+fn budget() -> usize {
+    #[cfg(test)]
+    {
+        TEST_BUDGET.get()
+    }
+    #[cfg(not(test))]
+    {
+        CHUNK_FLOATS
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static TEST_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(CHUNK_FLOATS) };
+}
+
+/// Runs `f` with chunks of at most `floats` column-matrix values (tests).
+#[cfg(test)]
+pub fn with_chunk_floats<T>(floats: usize, f: impl FnOnce() -> T) -> T {
+    let outer = TEST_BUDGET.replace(floats);
+    let out = f();
+    TEST_BUDGET.set(outer);
+    out
+}
+
+/// Per-thread work buffers for one chunk.
+struct Scratch {
+    /// The chunk's column matrix `[K, m·P]`.
+    cols: Vec<f32>,
+    /// The chunk on the other side, channel-major `[other, m·P]`.
+    other: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(s: &Shapes, chunk: usize) -> Self {
+        Scratch {
+            cols: vec![0.0; s.k() * chunk * s.p()],
+            other: vec![0.0; s.other * chunk * s.p()],
+        }
+    }
+
+    /// The buffers cut to `m` images.
+    fn take(&mut self, s: &Shapes, m: usize) -> (&mut [f32], &mut [f32]) {
+        (
+            &mut self.cols[..s.k() * m * s.p()],
+            &mut self.other[..s.other * m * s.p()],
+        )
+    }
+}
+
+/// Splits the batch's chunks into groups (one, or one per thread when the calling thread is
+/// not already one of rayon's) and runs `f(first image, images, the group's slice of out)` on
+/// each, returning the groups' results in order. `out` holds `per_image` values per image.
+fn groups<T: Send>(
+    n: usize,
+    chunk: usize,
+    out: Option<&mut [f32]>,
+    per_image: usize,
+    f: impl Fn(usize, usize, Option<&mut [f32]>) -> T + Sync + Send,
+) -> Vec<T> {
+    let chunks = n.div_ceil(chunk).max(1);
+    let count = threads().min(chunks);
+    let images = chunks.div_ceil(count) * chunk;
+    let starts: Vec<usize> = (0..n).step_by(images.max(1)).collect();
+    let outs: Vec<Option<&mut [f32]>> = match out {
+        Some(out) => out.chunks_mut(images * per_image).map(Some).collect(),
+        None => starts.iter().map(|_| None).collect(),
+    };
+    let run = |(start, out): (usize, Option<&mut [f32]>)| f(start, images.min(n - start), out);
+    #[cfg(not(target_arch = "wasm32"))]
+    if count > 1 {
+        use rayon::prelude::*;
+        return starts.into_par_iter().zip(outs).map(run).collect();
+    }
+    starts.into_iter().zip(outs).map(run).collect()
+}
+
+/// Threads to share a batch among: 1 on a rayon thread (a part of a data-parallel step) and
+/// in the browser.
+fn threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    if rayon::current_thread_index().is_none() {
+        return rayon::current_num_threads();
+    }
+    1
+}
+
+/// The chunks `(first image, images)` of `count` images from `start`, `chunk` at a time.
+fn chunks(start: usize, count: usize, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
+    (start..start + count)
+        .step_by(chunk)
+        .map(move |i| (i, chunk.min(start + count - i)))
+}
+
+/// Convolution forward: `x` `[n, C, H, W]` → `out` `[n, c_out, P]` (`weight` `[c_out, K]`).
+pub fn conv_forward(s: &Shapes, x: &[f32], weight: &[f32], bias: &[f32], out: &mut [f32]) {
+    let chunk = s.chunk(budget());
+    groups(
+        s.n,
+        chunk,
+        Some(out),
+        s.other_image(),
+        |start, count, out| {
+            let out = out.expect("an output");
+            let mut scratch = Scratch::new(s, chunk);
+            for (i, m) in chunks(start, count, chunk) {
+                let (cols, y) = scratch.take(s, m);
+                im2col::im2col(&x[i * s.image()..][..m * s.image()], m, &s.g, cols);
+                let cols = Mat::new(cols, s.k(), m * s.p());
+                product_into(Mat::new(weight, s.other, s.k()), cols, y, false);
+                let out = &mut out[(i - start) * s.other_image()..][..m * s.other_image()];
+                im2col::to_batch_major(y, m, s.other, s.p(), Some(bias), out);
+            }
+        },
+    );
+}
+
+/// A weight gradient `[rows, K]` and a bias gradient.
+pub struct ParamGrads {
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// Adds up the groups' gradients in order (zeros of `[rows, K]` and `[channels]` for none: an
+/// empty batch).
+fn sum(parts: Vec<ParamGrads>, rows: usize, k: usize, channels: usize) -> ParamGrads {
+    let mut total = ParamGrads {
+        weight: vec![0.0; rows * k],
+        bias: vec![0.0; channels],
+    };
+    for part in parts {
+        total
+            .weight
+            .iter_mut()
+            .zip(&part.weight)
+            .for_each(|(t, p)| *t += p);
+        total
+            .bias
+            .iter_mut()
+            .zip(&part.bias)
+            .for_each(|(t, p)| *t += p);
+    }
+    total
+}
+
+/// Convolution backward from the output gradient `grad` `[n, c_out, P]`: the weight and bias
+/// gradients, and the input gradient into `dx` `[n, C, H, W]` when given.
+pub fn conv_backward(
+    s: &Shapes,
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    dx: Option<&mut [f32]>,
+) -> ParamGrads {
+    let chunk = s.chunk(budget());
+    let (k, p, c_out) = (s.k(), s.p(), s.other);
+    let parts = groups(s.n, chunk, dx, s.image(), |start, count, mut dx| {
+        let mut scratch = Scratch::new(s, chunk);
+        let mut dw = vec![0.0; c_out * k];
+        let mut db = vec![0.0; c_out];
+        for (n, (i, m)) in chunks(start, count, chunk).enumerate() {
+            let (cols, dy) = scratch.take(s, m);
+            let grad = &grad[i * s.other_image()..][..m * s.other_image()];
+            im2col::add_channel_sums(grad, c_out, p, &mut db);
+            im2col::to_channel_major(grad, m, c_out, p, dy);
+            im2col::im2col(&x[i * s.image()..][..m * s.image()], m, &s.g, cols);
+            let dy = Mat::new(dy, c_out, m * p);
+            product_into(dy, Mat::new(cols, k, m * p).t(), &mut dw, n > 0);
+            if let Some(dx) = dx.as_deref_mut() {
+                // The column matrix is not needed again: its buffer takes Wᵀ·dY.
+                product_into(Mat::new(weight, c_out, k).t(), dy, cols, false);
+                let dx = &mut dx[(i - start) * s.image()..][..m * s.image()];
+                im2col::col2im(cols, m, &s.g, dx);
+            }
+        }
+        ParamGrads {
+            weight: dw,
+            bias: db,
+        }
+    });
+    sum(parts, c_out, k, c_out)
+}
+
+/// Transposed-convolution forward: `x` `[n, c_in, P]` → `out` `[n, C, H, W]` (`weight`
+/// `[c_in, K]`; the geometry is that of the output side).
+pub fn conv_transpose_forward(
+    s: &Shapes,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let chunk = s.chunk(budget());
+    let (k, p, c_in) = (s.k(), s.p(), s.other);
+    groups(s.n, chunk, Some(out), s.image(), |start, count, out| {
+        let out = out.expect("an output");
+        let mut scratch = Scratch::new(s, chunk);
+        for (i, m) in chunks(start, count, chunk) {
+            let (cols, xc) = scratch.take(s, m);
+            let x = &x[i * s.other_image()..][..m * s.other_image()];
+            im2col::to_channel_major(x, m, c_in, p, xc);
+            let xc = Mat::new(xc, c_in, m * p);
+            product_into(Mat::new(weight, c_in, k).t(), xc, cols, false);
+            let out = &mut out[(i - start) * s.image()..][..m * s.image()];
+            im2col::col2im(cols, m, &s.g, out);
+        }
+        let plane = s.g.height * s.g.width;
+        im2col::add_bias(&mut out[..count * s.image()], s.g.channels, plane, bias);
+    });
+}
+
+/// Transposed-convolution backward from the output gradient `grad` `[n, C, H, W]`: the weight
+/// and bias gradients, and the input gradient into `dx` `[n, c_in, P]` when given.
+pub fn conv_transpose_backward(
+    s: &Shapes,
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    dx: Option<&mut [f32]>,
+) -> ParamGrads {
+    let chunk = s.chunk(budget());
+    let (k, p, c_in) = (s.k(), s.p(), s.other);
+    let plane = s.g.height * s.g.width;
+    let parts = groups(s.n, chunk, dx, s.other_image(), |start, count, mut dx| {
+        let mut scratch = Scratch::new(s, chunk);
+        let mut dw = vec![0.0; c_in * k];
+        let mut db = vec![0.0; s.g.channels];
+        for (n, (i, m)) in chunks(start, count, chunk).enumerate() {
+            let (cols, xc) = scratch.take(s, m);
+            let grad = &grad[i * s.image()..][..m * s.image()];
+            im2col::add_channel_sums(grad, s.g.channels, plane, &mut db);
+            im2col::im2col(grad, m, &s.g, cols);
+            let cols = Mat::new(cols, k, m * p);
+            let x = &x[i * s.other_image()..][..m * s.other_image()];
+            im2col::to_channel_major(x, m, c_in, p, xc);
+            product_into(Mat::new(xc, c_in, m * p), cols.t(), &mut dw, n > 0);
+            if let Some(dx) = dx.as_deref_mut() {
+                // x is not needed again: its buffer takes W·cols.
+                product_into(Mat::new(weight, c_in, k), cols, xc, false);
+                let dx = &mut dx[(i - start) * s.other_image()..][..m * s.other_image()];
+                im2col::to_batch_major(xc, m, c_in, p, None, dx);
+            }
+        }
+        ParamGrads {
+            weight: dw,
+            bias: db,
+        }
+    });
+    sum(parts, c_in, k, s.g.channels)
+}
