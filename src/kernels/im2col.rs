@@ -64,62 +64,143 @@ impl Geometry {
         ]
     }
 
-    /// `n` images `[n, C, H, W]` with a zero border of the padding's width.
-    fn pad(&self, x: &[f32], n: usize) -> Vec<f32> {
+    /// Sides of one phase plane of [`Geometry::phases`].
+    fn phase_side(&self) -> [usize; 2] {
         let [ph, pw] = self.padded_side();
+        [ph.div_ceil(self.stride[0]), pw.div_ceil(self.stride[1])]
+    }
+
+    /// `n` images `[n, C, H, W]` with a zero border of the padding's width, each plane split
+    /// into its stride's phases: `[n, C, sh, sw, qh, qw]`, where phase `(a, b)` holds the
+    /// padded pixels `(sh·i + a, sw·j + b)` (zeros past the padded edge). A kernel tap
+    /// `(ki, kj)` then reads phase `(ki mod sh, kj mod sw)` from `(ki div sh, kj div sw)` on,
+    /// in unit steps: a strided convolution's gathers become plain copies.
+    fn phases(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let [sh, sw] = self.stride;
+        let [qh, qw] = self.phase_side();
         let (h, w) = (self.height, self.width);
         let [top, left] = self.padding;
-        let mut padded = vec![0.0; n * self.channels * ph * pw];
-        for (dst, src) in padded.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
+        let mut phases = vec![0.0; n * self.channels * sh * sw * qh * qw];
+        for (dst, src) in phases
+            .chunks_exact_mut(sh * sw * qh * qw)
+            .zip(x.chunks_exact(h * w))
+        {
             for (y, row) in src.chunks_exact(w).enumerate() {
-                dst[(y + top) * pw + left..][..w].copy_from_slice(row);
+                let (a, i) = ((y + top) % sh, (y + top) / sh);
+                let lines = &mut dst[a * sw * qh * qw..][..sw * qh * qw];
+                split_line(row, left, sw, lines, [qh, qw], i);
             }
         }
-        padded
+        phases
+    }
+}
+
+/// One image row's pixels into their phase lines: pixel `x` goes to phase `(x + left) mod
+/// stride`, column `(x + left) div stride`, of `line` (`[stride, qh, qw]`: phase `b`'s line is
+/// at `(b·qh + line)·qw`). Strides 1 and 2, the models' own, as a copy and as a split into
+/// even and odd pixels that vectorises.
+#[inline(always)]
+fn split_line(
+    row: &[f32],
+    left: usize,
+    stride: usize,
+    lines: &mut [f32],
+    [qh, qw]: [usize; 2],
+    line: usize,
+) {
+    match stride {
+        1 => lines[line * qw + left..][..row.len()].copy_from_slice(row),
+        2 => {
+            let (phase0, phase1) = lines.split_at_mut(qh * qw);
+            let (even, odd) = (
+                &mut phase0[line * qw..][..qw],
+                &mut phase1[line * qw..][..qw],
+            );
+            // From the first pixel in an even padded column on, pixels pair up as (phase 0,
+            // phase 1) at the same phase column.
+            let skip = (left % 2).min(row.len());
+            if skip == 1 {
+                odd[left / 2] = row[0];
+            }
+            let j0 = (left + skip) / 2;
+            let pairs = row[skip..].chunks_exact(2);
+            if let Some(&last) = pairs.remainder().first() {
+                even[j0 + pairs.len()] = last;
+            }
+            for ((pair, e), o) in pairs.zip(&mut even[j0..]).zip(&mut odd[j0..]) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+        }
+        _ => {
+            for b in 0..stride {
+                let first = (b + stride - left % stride) % stride;
+                let Some(pixels) = row.get(first..) else {
+                    continue;
+                };
+                let j0 = (first + left) / stride;
+                let dst = &mut lines[(b * qh + line) * qw..][..qw];
+                for (d, v) in dst[j0..].iter_mut().zip(pixels.iter().step_by(stride)) {
+                    *d = *v;
+                }
+            }
+        }
     }
 }
 
 /// `x` (`[n, C, H, W]`) → `cols` (`[C·kh·kw, n·P]`), zeros where the kernel reads padding.
 pub fn im2col(x: &[f32], n: usize, g: &Geometry, cols: &mut [f32]) {
     g.check_buffers(n, x.len(), cols.len());
-    // The images with their zero border, so that the gathers below need no bounds logic.
-    let padded = g.pad(x, n);
+    // The images with their zero border, split into phases, so that the gathers below need no
+    // bounds logic and read in unit steps.
+    let phases = g.phases(x, n);
     for (row, out) in cols.chunks_exact_mut(n * g.positions()).enumerate() {
-        im2col_row(&padded, n, g, row, out);
+        im2col_row(&phases, n, g, row, out);
     }
 }
 
-/// One row `(c, ki, kj)` of [`im2col`] from the padded images (a named function, so profiles
-/// can tell it apart).
+/// One row `(c, ki, kj)` of [`im2col`] from the phase-split padded images (a named function,
+/// so profiles can tell it apart).
 #[inline(never)]
-fn im2col_row(padded: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
+fn im2col_row(phases: &[f32], n: usize, g: &Geometry, row: usize, out: &mut [f32]) {
     let [oh, ow] = g.output().expect("valid geometry");
     let (c, ki, kj) = g.row_origin(row);
-    let [ph, pw] = g.padded_side();
     let [sh, sw] = g.stride;
+    let [qh, qw] = g.phase_side();
+    let phase = ((ki % sh) * sw + kj % sw) * qh * qw;
+    let offset = (ki / sh) * qw + kj / sw;
+    let image = sh * sw * qh * qw;
     for (img, out) in out.chunks_exact_mut(oh * ow).enumerate() {
-        let plane = &padded[(img * g.channels + c) * ph * pw..][..ph * pw];
-        for (o_h, dst) in out.chunks_exact_mut(ow).enumerate() {
-            let src = &plane[(o_h * sh + ki) * pw + kj..][..(ow - 1) * sw + 1];
-            strided_copy(src, sw, dst);
-        }
+        let src = &phases[(img * g.channels + c) * image + phase + offset..];
+        copy_lines(src, qw, ow, out);
     }
     debug_assert_eq!(out.len(), n * oh * ow);
 }
 
-/// `dst[i] = src[i·stride]`, with the common strides as fixed-stride loops.
+/// Lines of `width` values, `stride` apart in `src`, one after another into `dst`; the common
+/// widths as fixed-size copies (a copy of a run-time length is a call to memcpy, slow for
+/// runs of 3 to 14 values).
 #[inline(always)]
-fn strided_copy(src: &[f32], stride: usize, dst: &mut [f32]) {
-    match stride {
-        1 => dst.copy_from_slice(&src[..dst.len()]),
-        2 => dst
-            .iter_mut()
-            .zip(src.iter().step_by(2))
-            .for_each(|(d, s)| *d = *s),
-        _ => dst
-            .iter_mut()
-            .zip(src.iter().step_by(stride))
-            .for_each(|(d, s)| *d = *s),
+fn copy_lines(src: &[f32], stride: usize, width: usize, dst: &mut [f32]) {
+    fn fixed<const W: usize>(src: &[f32], stride: usize, dst: &mut [f32]) {
+        for (i, d) in dst.chunks_exact_mut(W).enumerate() {
+            let s: &[f32; W] = src[i * stride..][..W].try_into().expect("W values");
+            d.copy_from_slice(s);
+        }
+    }
+    match width {
+        3 => fixed::<3>(src, stride, dst),
+        4 => fixed::<4>(src, stride, dst),
+        7 => fixed::<7>(src, stride, dst),
+        8 => fixed::<8>(src, stride, dst),
+        14 => fixed::<14>(src, stride, dst),
+        16 => fixed::<16>(src, stride, dst),
+        28 => fixed::<28>(src, stride, dst),
+        _ => {
+            for (i, d) in dst.chunks_exact_mut(width).enumerate() {
+                d.copy_from_slice(&src[i * stride..][..width]);
+            }
+        }
     }
 }
 
@@ -241,7 +322,19 @@ pub fn add_channel_sums(x: &[f32], c: usize, p: usize, sums: &mut [f32]) {
     assert_eq!(sums.len(), c);
     for image in x.chunks_exact(c * p) {
         for (plane, s) in image.chunks_exact(p).zip(sums.iter_mut()) {
-            *s += plane.iter().sum::<f32>();
+            *s += sum(plane);
         }
     }
+}
+
+/// Σ `values`, in 16 running sums (a single running sum is a chain of dependent adds that
+/// does not vectorise).
+fn sum(values: &[f32]) -> f32 {
+    let blocks = values.chunks_exact(16);
+    let tail: f32 = blocks.remainder().iter().sum();
+    let mut lanes = [0.0f32; 16];
+    for block in blocks {
+        lanes.iter_mut().zip(block).for_each(|(l, v)| *l += v);
+    }
+    lanes.iter().sum::<f32>() + tail
 }
