@@ -37,6 +37,10 @@ pub(crate) struct BenchArgs {
     /// own, the optimiser, the whole step (docs/PROFILE.md).
     #[arg(long)]
     profile: bool,
+    /// Time a large f32 matrix product (2048³) through the kernels' GEMM instead: this CPU's
+    /// practical peak in GFLOP/s, for `scripts/bench-vs-pytorch`'s "% of limit".
+    #[arg(long)]
+    sgemm: bool,
 }
 
 pub(crate) fn run(args: BenchArgs) -> Result<()> {
@@ -45,6 +49,14 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         for r in bench::bench_decode(&device, &backend, threads(), 100) {
             println!("{}", serde_json::to_string(&r)?);
         }
+        return Ok(());
+    }
+    if args.sgemm {
+        let gflops = bench::sgemm_gflops(1.0);
+        println!(
+            "{}",
+            serde_json::json!({ "threads": threads(), "sgemm_gflops": gflops })
+        );
         return Ok(());
     }
     if args.profile {

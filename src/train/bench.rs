@@ -190,6 +190,27 @@ fn time_steps<M: Module + Clone + Send + Sync>(
     start.elapsed().as_secs_f64()
 }
 
+/// A large f32 matrix product (2048³, as `scripts/bench_pytorch.py --peak` times PyTorch's)
+/// through the kernels' GEMM on rayon's threads, repeated for about `seconds`: this CPU's
+/// practical peak, GFLOP/s, the "physical limit" of `scripts/bench-vs-pytorch`.
+pub fn sgemm_gflops(seconds: f64) -> f64 {
+    use crate::kernels::matmul::{Mat, product};
+    const SIDE: usize = 2048;
+    let mut rng = StdRng::seed_from_u64(0);
+    let a: Vec<f32> = (0..SIDE * SIDE).map(|_| rng.random()).collect();
+    let b: Vec<f32> = (0..SIDE * SIDE).map(|_| rng.random()).collect();
+    let multiply = || product(Mat::new(&a, SIDE, SIDE), Mat::new(&b, SIDE, SIDE));
+    for _ in 0..3 {
+        std::hint::black_box(multiply());
+    }
+    let (mut count, start) = (0, Instant::now());
+    while start.elapsed().as_secs_f64() < seconds {
+        std::hint::black_box(multiply());
+        count += 1;
+    }
+    2.0 * (SIDE as f64).powi(3) * count as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
 /// Native inference latency of one decoder call (readback included), the same calls the web
 /// page makes: median and p90 over `repeats` after `warmup`.
 #[derive(Debug, Serialize)]
