@@ -60,29 +60,23 @@ impl Shapes {
     }
 }
 
-/// How many images a chunk takes; tests lower it to run many chunks on small shapes.
+/// Column-matrix floats per chunk: [`CHUNK_FLOATS`] unless [`with_chunk_floats`] says
+/// otherwise on this thread.
 fn budget() -> usize {
-    #[cfg(test)]
-    {
-        TEST_BUDGET.get()
-    }
-    #[cfg(not(test))]
-    {
-        CHUNK_FLOATS
-    }
+    CHUNK_BUDGET.get()
 }
 
-#[cfg(test)]
 thread_local! {
-    static TEST_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(CHUNK_FLOATS) };
+    static CHUNK_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(CHUNK_FLOATS) };
 }
 
-/// Runs `f` with chunks of at most `floats` column-matrix values (tests).
-#[cfg(test)]
+/// Runs `f` with chunks of at most `floats` column-matrix values (at least one image): the
+/// tests use it to run many chunks on small shapes.
+#[doc(hidden)]
 pub fn with_chunk_floats<T>(floats: usize, f: impl FnOnce() -> T) -> T {
-    let outer = TEST_BUDGET.replace(floats);
+    let outer = CHUNK_BUDGET.replace(floats);
     let out = f();
-    TEST_BUDGET.set(outer);
+    CHUNK_BUDGET.set(outer);
     out
 }
 

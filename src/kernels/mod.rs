@@ -19,9 +19,13 @@
 //! backends. `DIGIT_LAB_KERNELS=burn` in the environment switches them off (native), for
 //! side-by-side comparisons with burn's reference ops.
 //!
-//! Tests (`tests.rs`): values and all three gradients against burn's reference ops on the
+//! Tests (`check.rs`, run natively by `tests.rs` and in headless Chromium by
+//! `tests/web_kernels.rs`): values and all three gradients against burn's reference ops on the
 //! models' shapes and on random shapes.
 
+#[cfg(feature = "train")]
+#[doc(hidden)]
+pub mod check;
 pub mod conv;
 pub mod im2col;
 pub mod loss;
