@@ -200,6 +200,36 @@ fn sum(parts: Vec<ParamGrads>, rows: usize, k: usize, channels: usize) -> ParamG
     total
 }
 
+/// The backward passes' frame: the chunks shared out in groups, each group adding up its own
+/// weight gradient `[rows, K]` and bias gradient `[channels]`, and the groups' sums added in
+/// order. `pass(scratch, first image, images, accumulate, grads, dx)` does one chunk: `dx` is
+/// the chunk's part of the input gradient (`dx_image` values per image) when one is wanted,
+/// `accumulate` false on a group's first chunk.
+fn backward_chunks(
+    s: &Shapes,
+    dx: Option<&mut [f32]>,
+    dx_image: usize,
+    [rows, channels]: [usize; 2],
+    pass: impl Fn(&mut Scratch, usize, usize, bool, &mut ParamGrads, Option<&mut [f32]>) + Sync + Send,
+) -> ParamGrads {
+    let chunk = s.chunk(budget());
+    let parts = groups(s.n, chunk, dx, dx_image, |start, count, mut dx| {
+        let mut scratch = Scratch::new(s, chunk);
+        let mut grads = ParamGrads {
+            weight: vec![0.0; rows * s.k()],
+            bias: vec![0.0; channels],
+        };
+        for (n, (i, m)) in chunks(start, count, chunk).enumerate() {
+            let dx = dx
+                .as_deref_mut()
+                .map(|dx| &mut dx[(i - start) * dx_image..][..m * dx_image]);
+            pass(&mut scratch, i, m, n > 0, &mut grads, dx);
+        }
+        grads
+    });
+    sum(parts, rows, s.k(), channels)
+}
+
 /// Convolution backward from the output gradient `grad` `[n, c_out, P]`: the weight and bias
 /// gradients, and the input gradient into `dx` `[n, C, H, W]` when given.
 pub fn conv_backward(
@@ -209,33 +239,28 @@ pub fn conv_backward(
     grad: &[f32],
     dx: Option<&mut [f32]>,
 ) -> ParamGrads {
-    let chunk = s.chunk(budget());
     let (k, p, c_out) = (s.k(), s.p(), s.other);
-    let parts = groups(s.n, chunk, dx, s.image(), |start, count, mut dx| {
-        let mut scratch = Scratch::new(s, chunk);
-        let mut dw = vec![0.0; c_out * k];
-        let mut db = vec![0.0; c_out];
-        for (n, (i, m)) in chunks(start, count, chunk).enumerate() {
+    // The weight gradient has c_out rows, the bias c_out channels.
+    backward_chunks(
+        s,
+        dx,
+        s.image(),
+        [c_out, c_out],
+        |scratch, i, m, add, grads, dx| {
             let (cols, dy) = scratch.take(s, m);
             let grad = &grad[i * s.other_image()..][..m * s.other_image()];
-            im2col::add_channel_sums(grad, c_out, p, &mut db);
+            im2col::add_channel_sums(grad, c_out, p, &mut grads.bias);
             im2col::to_channel_major(grad, m, c_out, p, dy);
             im2col::im2col(&x[i * s.image()..][..m * s.image()], m, &s.g, cols);
             let dy = Mat::new(dy, c_out, m * p);
-            product_into(dy, Mat::new(cols, k, m * p).t(), &mut dw, n > 0);
-            if let Some(dx) = dx.as_deref_mut() {
+            product_into(dy, Mat::new(cols, k, m * p).t(), &mut grads.weight, add);
+            if let Some(dx) = dx {
                 // The column matrix is not needed again: its buffer takes Wᵀ·dY.
                 product_into(Mat::new(weight, c_out, k).t(), dy, cols, false);
-                let dx = &mut dx[(i - start) * s.image()..][..m * s.image()];
                 im2col::col2im(cols, m, &s.g, dx);
             }
-        }
-        ParamGrads {
-            weight: dw,
-            bias: db,
-        }
-    });
-    sum(parts, c_out, k, c_out)
+        },
+    )
 }
 
 /// Transposed-convolution forward: `x` `[n, c_in, P]` → `out` `[n, C, H, W]` (`weight`
@@ -275,33 +300,28 @@ pub fn conv_transpose_backward(
     grad: &[f32],
     dx: Option<&mut [f32]>,
 ) -> ParamGrads {
-    let chunk = s.chunk(budget());
     let (k, p, c_in) = (s.k(), s.p(), s.other);
     let plane = s.g.height * s.g.width;
-    let parts = groups(s.n, chunk, dx, s.other_image(), |start, count, mut dx| {
-        let mut scratch = Scratch::new(s, chunk);
-        let mut dw = vec![0.0; c_in * k];
-        let mut db = vec![0.0; s.g.channels];
-        for (n, (i, m)) in chunks(start, count, chunk).enumerate() {
+    // The weight gradient has c_in rows, the bias one value per output channel.
+    backward_chunks(
+        s,
+        dx,
+        s.other_image(),
+        [c_in, s.g.channels],
+        |scratch, i, m, add, grads, dx| {
             let (cols, xc) = scratch.take(s, m);
             let grad = &grad[i * s.image()..][..m * s.image()];
-            im2col::add_channel_sums(grad, s.g.channels, plane, &mut db);
+            im2col::add_channel_sums(grad, s.g.channels, plane, &mut grads.bias);
             im2col::im2col(grad, m, &s.g, cols);
             let cols = Mat::new(cols, k, m * p);
             let x = &x[i * s.other_image()..][..m * s.other_image()];
             im2col::to_channel_major(x, m, c_in, p, xc);
-            product_into(Mat::new(xc, c_in, m * p), cols.t(), &mut dw, n > 0);
-            if let Some(dx) = dx.as_deref_mut() {
+            product_into(Mat::new(xc, c_in, m * p), cols.t(), &mut grads.weight, add);
+            if let Some(dx) = dx {
                 // x is not needed again: its buffer takes W·cols.
                 product_into(Mat::new(weight, c_in, k), cols, xc, false);
-                let dx = &mut dx[(i - start) * s.other_image()..][..m * s.other_image()];
                 im2col::to_batch_major(xc, m, c_in, p, None, dx);
             }
-        }
-        ParamGrads {
-            weight: dw,
-            bias: db,
-        }
-    });
-    sum(parts, c_in, k, s.g.channels)
+        },
+    )
 }
