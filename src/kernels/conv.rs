@@ -120,7 +120,11 @@ fn groups<T: Send>(
     let images = chunks.div_ceil(count) * chunk;
     let starts: Vec<usize> = (0..n).step_by(images.max(1)).collect();
     let outs: Vec<Option<&mut [f32]>> = match out {
-        Some(out) => out.chunks_mut(images * per_image).map(Some).collect(),
+        // (`max(1)`: images of no values, e.g. no channels, leave nothing to split.)
+        Some(out) => out
+            .chunks_mut((images * per_image).max(1))
+            .map(Some)
+            .collect(),
         None => starts.iter().map(|_| None).collect(),
     };
     let run = |(start, out): (usize, Option<&mut [f32]>)| f(start, images.min(n - start), out);
