@@ -135,3 +135,27 @@ fn fused_sigmoid_losses_match_burn() {
         }
     }
 }
+
+#[test]
+fn an_empty_batch_gives_no_output_and_zero_gradients() {
+    use super::conv::{self, Shapes};
+    let g = Geometry {
+        channels: 2,
+        height: 5,
+        width: 5,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+    };
+    let s = Shapes { g, n: 0, other: 3 };
+    let (weight, bias) = (vec![0.5; 3 * g.rows()], vec![0.5; 3]);
+    conv::conv_forward(&s, &[], &weight, &bias, &mut []);
+    conv::conv_transpose_forward(&s, &[], &weight, &bias, &mut []);
+    for grads in [
+        conv::conv_backward(&s, &[], &weight, &[], Some(&mut [])),
+        conv::conv_transpose_backward(&s, &[], &weight, &[], Some(&mut [])),
+    ] {
+        assert_eq!(grads.weight, vec![0.0; 3 * g.rows()]);
+        assert!(grads.bias.iter().all(|&b| b == 0.0));
+    }
+}
