@@ -1,10 +1,10 @@
 //! The data-movement half of the convolution kernels, on plain `f32` slices: im2col, its adjoint
-//! col2im, and the two layout changes around the matrix products. The arithmetic is one large
-//! matrix product per op (burn's GEMM), so these loops only move data.
+//! col2im, and the layout changes around the matrix products. The arithmetic is in the matrix
+//! products (`conv.rs` runs them a few images at a time), so these loops only move data.
 //!
 //! Layouts: images are NCHW; a column matrix is `[C·kh·kw, N·P]` (row `(c, ki, kj)`, column
 //! `(n, oh, ow)`, P = OH·OW), so that one product with a `[Cout, C·kh·kw]` weight gives the
-//! outputs of the whole batch as `[Cout, N·P]`.
+//! outputs of N images as `[Cout, N·P]`.
 
 /// A 2-D convolution's geometry (dilation 1, one group): input `channels × height × width`,
 /// kernel `kh × kw`, stride and symmetric padding per axis.
@@ -98,7 +98,7 @@ impl Geometry {
 /// One image row's pixels into their phase lines: pixel `x` goes to phase `(x + left) mod
 /// stride`, column `(x + left) div stride`, of `line` (`[stride, qh, qw]`: phase `b`'s line is
 /// at `(b·qh + line)·qw`). Strides 1 and 2, the models' own, as a copy and as a split into
-/// even and odd pixels that vectorises.
+/// pairs of even and odd pixels; other strides pixel by pixel.
 #[inline(always)]
 fn split_line(
     row: &[f32],
