@@ -124,27 +124,59 @@ pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, We
         name: name.to_string(),
         reason: e.to_string(),
     })?;
-    let model = model
-        .try_load_record(record.cast_to_module_dtype())
-        .map_err(|e| WeightsError::WrongArchitecture {
-            name: name.to_string(),
-            reason: e.to_string(),
-        })?;
-    // Native loads read the values back to reject NaN/inf (a model that answers `label 9` with
-    // null probabilities); in wasm a synchronous read is impossible on WebGPU, and the page's
-    // bundled weights were checked natively when they were published (and match the manifest's
-    // SHA-256 when the page loads them).
-    #[cfg(not(target_arch = "wasm32"))]
-    if let Some(param) = first_non_finite(&model) {
+    // NaN or infinity in the weights makes a model that answers `label 9` with null
+    // probabilities: refuse them from the file's own bytes, which are CPU data on every target
+    // (a WebGPU model's values cannot be read back synchronously in the browser).
+    if let Some(param) = first_non_finite_stored(bytes).map_err(|reason| WeightsError::Malformed {
+        name: name.to_string(),
+        reason,
+    })? {
         return Err(WeightsError::NonFinite {
             name: name.to_string(),
             param,
         });
     }
-    Ok(model)
+    model
+        .try_load_record(record.cast_to_module_dtype())
+        .map_err(|e| WeightsError::WrongArchitecture {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })
 }
 
-/// The path-less id of the first parameter holding NaN or infinity, if any.
+/// The module path (`encoder.fc.weight`) of the first tensor of a burnpack buffer that holds
+/// NaN or infinity, read from the stored bits. Quantised tensors are refused: their scales could
+/// hold either, and this program never writes them.
+fn first_non_finite_stored(bytes: &[u8]) -> Result<Option<String>, String> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| e.to_string())?;
+    for tensor in reader.into_tensors().map_err(|e| e.to_string())? {
+        let (path, dtype, _, _, data) = tensor.into_parts().map_err(|e| e.to_string())?;
+        // A value is NaN or infinite when every bit of its exponent is set (IEEE 754, stored
+        // little-endian).
+        let exponent_full = |width: usize, mask: u64| {
+            data.chunks_exact(width).any(|value| {
+                let mut bits = [0u8; 8];
+                bits[..width].copy_from_slice(value);
+                u64::from_le_bytes(bits) & mask == mask
+            })
+        };
+        let non_finite = match dtype {
+            DType::F64 => exponent_full(8, 0x7ff0_0000_0000_0000),
+            DType::F32 | DType::Flex32 => exponent_full(4, 0x7f80_0000),
+            DType::F16 => exponent_full(2, 0x7c00),
+            DType::BF16 => exponent_full(2, 0x7f80),
+            DType::QFloat(_) => return Err(format!("tensor `{path}` is quantised")),
+            _ => false, // integers and booleans hold neither
+        };
+        if non_finite {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// The path-less id of the first parameter of a built model holding NaN or infinity, if any.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn first_non_finite<M: Module>(model: &M) -> Option<String> {
     struct Find(Option<String>);
@@ -220,5 +252,68 @@ mod tests {
         );
         assert!(err.to_string().contains("shape mismatch"), "{err}");
         assert!(from_bytes(ConvAeConfig::new().init(&device), &bytes, "code 2").is_ok());
+    }
+
+    /// Sets the first value of the parameter at module path `target` to `value`.
+    struct SetFirst {
+        target: String,
+        value: f32,
+        path: Vec<String>,
+    }
+
+    impl ModuleMapper for SetFirst {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if self.path.join(".") != self.target {
+                return param;
+            }
+            let value = self.value;
+            param.map(|tensor| {
+                let mut values = tensor.clone().into_data().try_into_vec::<f32>().unwrap();
+                values[0] = value;
+                Tensor::from_data(TensorData::new(values, tensor.shape()), &tensor.device())
+            })
+        }
+    }
+
+    /// Weights whose stored values hold +inf (half precision) or NaN (exact f32) are refused
+    /// from the file's bytes, with the parameter named by its module path; the same weights
+    /// without them load.
+    #[test]
+    fn weights_holding_infinity_or_nan_are_refused_naming_the_parameter() {
+        let device = Device::flex();
+        let model = ConvAeConfig::new().init(&device);
+        let good = to_bytes(model.clone(), "ae").unwrap();
+        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(good.clone())).unwrap();
+        let names: Vec<String> = reader.tensor_names().iter().map(|n| n.to_string()).collect();
+        let last = names.last().unwrap().clone();
+        assert!(last.contains('.'), "a module path: {last}");
+        for (value, exact) in [(f32::INFINITY, false), (f32::NAN, true)] {
+            let mut set = SetFirst {
+                target: last.clone(),
+                value,
+                path: Vec::new(),
+            };
+            let changed = model.clone().map(&mut set);
+            let bytes = if exact {
+                to_exact_bytes(changed, "ae").unwrap()
+            } else {
+                to_bytes(changed, "ae").unwrap()
+            };
+            let err = from_bytes(ConvAeConfig::new().init(&device), &bytes, "ae").unwrap_err();
+            assert!(matches!(err, WeightsError::NonFinite { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!("ae: weight `{last}` holds a non-finite value (NaN or infinity)")
+            );
+        }
+        assert!(from_bytes(ConvAeConfig::new().init(&device), &good, "ae").is_ok());
     }
 }
