@@ -8,6 +8,7 @@ use std::time::Instant;
 use burn::module::{Module, ParamGroup};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -272,6 +273,23 @@ impl FitConfig {
     }
 }
 
+/// What a run trains on and how it reports: everything [`fit_with`] needs besides the model and
+/// its hooks.
+pub struct FitTask<'a, T, V> {
+    pub config: &'a FitConfig,
+    /// Training images; an epoch visits each once, in an order drawn from (seed, epoch).
+    pub train_len: usize,
+    /// `train_loss(model, batch_indices, rng)` builds a training batch and returns its mean loss.
+    pub train_loss: T,
+    /// `valid_loss(model)` returns the loss on the whole validation split for a model in
+    /// validation mode.
+    pub valid_loss: V,
+    /// Names the run on the progress bar and in messages.
+    pub label: &'a str,
+    /// No progress bar and no messages.
+    pub quiet: bool,
+}
+
 /// Trains `model` (whose parameters live on an autodiff device).
 ///
 /// `train_loss(model, batch_indices, rng)` builds a training batch and returns its mean loss;
@@ -286,181 +304,60 @@ pub fn fit<M: Module + Clone + Send + Sync>(
     label: &str,
     quiet: bool,
 ) -> Result<FitOutcome<M>, FitError> {
-    fit_with(
-        model,
+    let task = FitTask {
         config,
         train_len,
         train_loss,
         valid_loss,
         label,
         quiet,
-        FitHooks::default(),
-    )
+    };
+    fit_with(model, task, FitHooks::default())
 }
 
 /// [`fit`] with a checkpoint hook, a state to resume from and per-epoch reseeding.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_with<M: Module + Clone + Send + Sync>(
+///
+/// The run is a state machine over [`FitState`]: each epoch takes the state after the previous
+/// one to the next (train, validate, judge, checkpoint) until the epochs run out or early
+/// stopping ends it. Its parts: the learning-rate [`Schedule`], weight averaging
+/// ([`FitConfig::average_from`]), early stopping (`patience`) and the checkpoint hook.
+pub fn fit_with<M, T, V>(
     model: M,
-    config: &FitConfig,
-    train_len: usize,
-    train_loss: impl Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
-    mut valid_loss: impl FnMut(&M) -> f64,
-    label: &str,
-    quiet: bool,
-    hooks: FitHooks<M>,
-) -> Result<FitOutcome<M>, FitError> {
-    config.validate().map_err(FitError::Config)?;
-    if config.encoder_weight_decay.is_some() && config.encoder_params.is_none() {
-        return Err(FitError::Config(
-            "a separate encoder weight decay is for the VAE only".into(),
-        ));
-    }
-    if train_len == 0 {
-        return Err(FitError::NoData);
-    }
-    let steps_per_epoch = train_len.div_ceil(config.batch_size);
-    let mut scheduler = match config.schedule {
-        Schedule::Constant => None,
-        Schedule::Cosine => Some(
-            CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * steps_per_epoch)
-                .init()
-                .map_err(FitError::Config)?,
-        ),
-    };
-    let mut state = match hooks.resume {
-        Some(state) => {
-            // The schedule is a function of the step: replay it to where the run stopped.
-            if let Some(s) = scheduler.as_mut() {
-                for _ in 0..state.progress.epochs_done * steps_per_epoch {
-                    s.step();
-                }
-            }
-            state
-        }
-        None => FitState {
-            progress: Progress::default(),
-            model,
-            optimizer: config.optimizer(),
-            best: None,
-            average: WeightAverage::default(),
+    task: FitTask<'_, T, V>,
+    hooks: FitHooks<'_, M>,
+) -> Result<FitOutcome<M>, FitError>
+where
+    M: Module + Clone + Send + Sync,
+    T: Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
+    V: FnMut(&M) -> f64,
+{
+    let config = task.config;
+    check(config, task.train_len)?;
+    let steps_per_epoch = task.train_len.div_ceil(config.batch_size);
+    let mut state = hooks.resume.unwrap_or_else(|| FitState {
+        progress: Progress::default(),
+        model,
+        optimizer: config.optimizer(),
+        best: None,
+        average: WeightAverage::default(),
+    });
+    let mut run = FitRun {
+        schedule: LrSchedule::new(config, steps_per_epoch, state.progress.epochs_done)?,
+        stopping: EarlyStopping {
+            patience: config.patience,
         },
+        device: hooks.device,
+        on_epoch: hooks.on_epoch,
+        steps_per_epoch,
+        // One batch part per thread (see `step`); results depend on the count, so a run
+        // records it.
+        threads: rayon::current_num_threads(),
+        started: Instant::now(),
+        seconds_before: state.progress.seconds,
+        task,
     };
-    let mut on_epoch = hooks.on_epoch;
-    // One batch part per thread (see `step`); results depend on the count, so a run records it.
-    let threads = rayon::current_num_threads();
-    let start = Instant::now();
-    let seconds_before = state.progress.seconds;
-
-    let first = state.progress.epochs_done + 1;
-    for epoch in first..=config.epochs {
-        if state.progress.stopped {
-            break;
-        }
-        let epoch_start = Instant::now();
-        let mut rng = StdRng::seed_from_u64(epoch_seed(config.seed, epoch, 0));
-        if let Some(device) = hooks.device {
-            device.seed(epoch_seed(config.seed, epoch, 1));
-        }
-        let mut order: Vec<usize> = (0..train_len).collect();
-        order.shuffle(&mut rng);
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(steps_per_epoch as u64)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{label} epoch {epoch}/{}", config.epochs));
-        let (mut loss_sum, mut lr) = (0.0, config.lr);
-        let mut model = state.model;
-        for (step, batch) in order.chunks(config.batch_size).enumerate() {
-            if let Some(s) = scheduler.as_mut() {
-                lr = s.step().base();
-            }
-            let (grads, loss) = step::gradients(&model, batch, threads, &mut rng, &train_loss);
-            let value = f64::from(loss.into_scalar::<f32>());
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(FitError::Diverged {
-                    label: label.to_string(),
-                    value,
-                    epoch,
-                    what: "training loss",
-                });
-            }
-            loss_sum += value;
-            model = state.optimizer.step(lr, model, grads);
-            bar.inc(1);
-            bar.set_message(format!("loss {:.4}", loss_sum / (step + 1) as f64));
-        }
-        state.model = model;
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let mut snapshot = state.model.valid();
-        if config.average_from.is_some_and(|start| epoch >= start) {
-            state.average.add(&snapshot);
-            snapshot = state.average.apply(snapshot).ok_or_else(|| {
-                FitError::Config("weight averaging lost track of a parameter".into())
-            })?;
-        }
-        let valid = valid_loss(&snapshot);
-        bar.finish_and_clear();
-        if !valid.is_finite() {
-            return Err(FitError::Diverged {
-                label: label.to_string(),
-                value: valid,
-                epoch,
-                what: "validation loss",
-            });
-        }
-        let stats = EpochStats {
-            epoch,
-            train_loss: loss_sum / steps_per_epoch as f64,
-            valid_loss: valid,
-            lr,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-            // A clock that did not advance must not put an infinity (JSON null) into the history.
-            train_samples_per_second: train_len as f64 / train_seconds.max(1e-9),
-            averaged_epochs: (state.average.count() > 0).then_some(state.average.count()),
-        };
-        let progress = &mut state.progress;
-        let improved = state.best.is_none() || valid < progress.best_valid_loss;
-        if !quiet {
-            eprintln!(
-                "{label} epoch {epoch:>3}: train {:.5}  valid {:.5}{}  lr {:.2e}  {:.1}s ({:.0} samples/s)",
-                stats.train_loss,
-                valid,
-                if improved { " *" } else { "  " },
-                lr,
-                stats.seconds,
-                stats.train_samples_per_second
-            );
-        }
-        progress.history.push(stats);
-        progress.epochs_done = epoch;
-        progress.averaged = state.average.count();
-        progress.seconds = seconds_before + start.elapsed().as_secs_f64();
-        if improved {
-            state.best = Some(snapshot);
-            progress.best_epoch = epoch;
-            progress.best_valid_loss = valid;
-        } else if epoch - progress.best_epoch >= config.patience {
-            if !quiet {
-                eprintln!(
-                    "{label}: early stop, no improvement for {} epochs",
-                    config.patience
-                );
-            }
-            progress.stopped = true;
-        }
-        if let Some(save) = on_epoch.as_mut() {
-            save(&state).map_err(FitError::Checkpoint)?;
-        }
+    while let Some(epoch) = run.next_epoch(&state.progress) {
+        state = run.epoch(state, epoch)?;
     }
     let progress = state.progress;
     let model = state.best.ok_or_else(|| {
@@ -474,4 +371,296 @@ pub fn fit_with<M: Module + Clone + Send + Sync>(
         best_valid_loss: progress.best_valid_loss,
         seconds: progress.seconds,
     })
+}
+
+/// The configuration is valid for a run on `train_len` images.
+fn check(config: &FitConfig, train_len: usize) -> Result<(), FitError> {
+    config.validate().map_err(FitError::Config)?;
+    if config.encoder_weight_decay.is_some() && config.encoder_params.is_none() {
+        return Err(FitError::Config(
+            "a separate encoder weight decay is for the VAE only".into(),
+        ));
+    }
+    if train_len == 0 {
+        return Err(FitError::NoData);
+    }
+    Ok(())
+}
+
+/// The learning rate of each step: the configured one, or the cosine decay over every step of
+/// the run.
+struct LrSchedule {
+    lr: f64,
+    cosine: Option<ModuleLrScheduler>,
+}
+
+impl LrSchedule {
+    /// The schedule of a run that has finished `epochs_done` epochs.
+    fn new(
+        config: &FitConfig,
+        steps_per_epoch: usize,
+        epochs_done: usize,
+    ) -> Result<Self, FitError> {
+        let mut cosine = match config.schedule {
+            Schedule::Constant => None,
+            Schedule::Cosine => Some(
+                CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * steps_per_epoch)
+                    .init()
+                    .map_err(FitError::Config)?,
+            ),
+        };
+        // The schedule is a function of the step: replay it to where a resumed run stopped.
+        if let Some(s) = cosine.as_mut() {
+            for _ in 0..epochs_done * steps_per_epoch {
+                s.step();
+            }
+        }
+        Ok(Self {
+            lr: config.lr,
+            cosine,
+        })
+    }
+
+    /// The learning rate of the next step.
+    fn next(&mut self) -> f64 {
+        match self.cosine.as_mut() {
+            Some(s) => s.step().base(),
+            None => self.lr,
+        }
+    }
+}
+
+/// Early stopping on the validation loss.
+struct EarlyStopping {
+    /// Epochs without a better validation loss before stopping.
+    patience: usize,
+}
+
+/// What early stopping makes of an epoch's validation loss.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Judgement {
+    /// Better than every epoch before (or the first): the new best model.
+    Improved,
+    /// Not better, and patience is left.
+    Waiting,
+    /// Not better for `patience` epochs: the run ends.
+    Stop,
+}
+
+impl EarlyStopping {
+    fn judge(&self, progress: &Progress, has_best: bool, epoch: usize, valid: f64) -> Judgement {
+        if !has_best || valid < progress.best_valid_loss {
+            Judgement::Improved
+        } else if epoch - progress.best_epoch >= self.patience {
+            Judgement::Stop
+        } else {
+            Judgement::Waiting
+        }
+    }
+}
+
+/// An epoch's training steps, done.
+struct TrainedEpoch<M> {
+    model: M,
+    /// Mean training loss over the epoch's batches.
+    loss: f64,
+    /// Learning rate of its last step.
+    lr: f64,
+    /// Seconds of the training steps (the samples-per-second figure).
+    seconds: f64,
+    /// Shown until the epoch is validated.
+    bar: ProgressBar,
+}
+
+/// The parts of a run that do not change from epoch to epoch (besides the schedule's step).
+struct FitRun<'t, 'h, M, T, V> {
+    task: FitTask<'t, T, V>,
+    schedule: LrSchedule,
+    stopping: EarlyStopping,
+    /// The hooks' device and checkpoint function.
+    device: Option<&'h Device>,
+    #[allow(clippy::type_complexity)]
+    on_epoch: Option<&'h mut dyn FnMut(&FitState<M>) -> Result<(), String>>,
+    steps_per_epoch: usize,
+    threads: usize,
+    /// When this process started on the run, and the training seconds before it.
+    started: Instant,
+    seconds_before: f64,
+}
+
+impl<M, T, V> FitRun<'_, '_, M, T, V>
+where
+    M: Module + Clone + Send + Sync,
+    T: Fn(&M, &[usize], &mut StdRng) -> Tensor<1> + Sync,
+    V: FnMut(&M) -> f64,
+{
+    /// The epoch to run after `progress`, if any.
+    fn next_epoch(&self, progress: &Progress) -> Option<usize> {
+        (!progress.stopped && progress.epochs_done < self.task.config.epochs)
+            .then_some(progress.epochs_done + 1)
+    }
+
+    /// One transition of the run: trains epoch `epoch`, validates, judges and checkpoints.
+    fn epoch(&mut self, mut state: FitState<M>, epoch: usize) -> Result<FitState<M>, FitError> {
+        let started = Instant::now();
+        let trained = self.train(state.model, &mut state.optimizer, epoch)?;
+        state.model = trained.model;
+        let snapshot = self.validated_model(&state.model, &mut state.average, epoch)?;
+        let valid = (self.task.valid_loss)(&snapshot);
+        trained.bar.finish_and_clear();
+        if !valid.is_finite() {
+            return Err(self.diverged(valid, epoch, "validation loss"));
+        }
+        let averaged = state.average.count();
+        let stats = EpochStats {
+            epoch,
+            train_loss: trained.loss,
+            valid_loss: valid,
+            lr: trained.lr,
+            seconds: started.elapsed().as_secs_f64(),
+            // A clock that did not advance must not put an infinity (JSON null) into the history.
+            train_samples_per_second: self.task.train_len as f64 / trained.seconds.max(1e-9),
+            averaged_epochs: (averaged > 0).then_some(averaged),
+        };
+        let judgement = self
+            .stopping
+            .judge(&state.progress, state.best.is_some(), epoch, valid);
+        self.print_epoch(&stats, judgement);
+        let progress = &mut state.progress;
+        progress.history.push(stats);
+        progress.epochs_done = epoch;
+        progress.averaged = averaged;
+        progress.seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
+        match judgement {
+            Judgement::Improved => {
+                state.best = Some(snapshot);
+                progress.best_epoch = epoch;
+                progress.best_valid_loss = valid;
+            }
+            Judgement::Waiting => {}
+            Judgement::Stop => progress.stopped = true,
+        }
+        if let Some(save) = self.on_epoch.as_mut() {
+            save(&state).map_err(FitError::Checkpoint)?;
+        }
+        Ok(state)
+    }
+
+    /// The training steps of epoch `epoch`: the data order, the training RNG and the device's
+    /// are drawn from (seed, epoch), so that a resumed run takes the same steps.
+    fn train(
+        &mut self,
+        mut model: M,
+        optimizer: &mut ModuleOptimizer,
+        epoch: usize,
+    ) -> Result<TrainedEpoch<M>, FitError> {
+        let started = Instant::now();
+        let (config, train_len) = (self.task.config, self.task.train_len);
+        let mut rng = StdRng::seed_from_u64(epoch_seed(config.seed, epoch, 0));
+        if let Some(device) = self.device {
+            device.seed(epoch_seed(config.seed, epoch, 1));
+        }
+        let mut order: Vec<usize> = (0..train_len).collect();
+        order.shuffle(&mut rng);
+        let bar = self.progress_bar(epoch);
+        let (mut loss_sum, mut lr) = (0.0, config.lr);
+        for (step, batch) in order.chunks(config.batch_size).enumerate() {
+            lr = self.schedule.next();
+            let (grads, loss) =
+                step::gradients(&model, batch, self.threads, &mut rng, &self.task.train_loss);
+            let value = f64::from(loss.into_scalar::<f32>());
+            if !value.is_finite() {
+                bar.abandon();
+                return Err(self.diverged(value, epoch, "training loss"));
+            }
+            loss_sum += value;
+            model = optimizer.step(lr, model, grads);
+            bar.inc(1);
+            bar.set_message(format!("loss {:.4}", loss_sum / (step + 1) as f64));
+        }
+        Ok(TrainedEpoch {
+            model,
+            loss: loss_sum / self.steps_per_epoch as f64,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+            bar,
+        })
+    }
+
+    /// The model validated after epoch `epoch`: the last weights, or from `average_from` on
+    /// the mean of every epoch's weights since (stochastic weight averaging).
+    fn validated_model(
+        &self,
+        model: &M,
+        average: &mut WeightAverage,
+        epoch: usize,
+    ) -> Result<M, FitError> {
+        let snapshot = model.valid();
+        if !self
+            .task
+            .config
+            .average_from
+            .is_some_and(|start| epoch >= start)
+        {
+            return Ok(snapshot);
+        }
+        average.add(&snapshot);
+        average
+            .apply(snapshot)
+            .ok_or_else(|| FitError::Config("weight averaging lost track of a parameter".into()))
+    }
+
+    fn progress_bar(&self, epoch: usize) -> ProgressBar {
+        let bar = if self.task.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(self.steps_per_epoch as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        let label = self.task.label;
+        bar.set_prefix(format!("{label} epoch {epoch}/{}", self.task.config.epochs));
+        bar
+    }
+
+    fn print_epoch(&self, stats: &EpochStats, judgement: Judgement) {
+        if self.task.quiet {
+            return;
+        }
+        let label = self.task.label;
+        eprintln!(
+            "{label} epoch {:>3}: train {:.5}  valid {:.5}{}  lr {:.2e}  {:.1}s ({:.0} samples/s)",
+            stats.epoch,
+            stats.train_loss,
+            stats.valid_loss,
+            if judgement == Judgement::Improved {
+                " *"
+            } else {
+                "  "
+            },
+            stats.lr,
+            stats.seconds,
+            stats.train_samples_per_second
+        );
+        if judgement == Judgement::Stop {
+            eprintln!(
+                "{label}: early stop, no improvement for {} epochs",
+                self.task.config.patience
+            );
+        }
+    }
+
+    fn diverged(&self, value: f64, epoch: usize, what: &'static str) -> FitError {
+        FitError::Diverged {
+            label: self.task.label.to_string(),
+            value,
+            epoch,
+            what,
+        }
+    }
 }

@@ -11,7 +11,7 @@ use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::checkpoint::{self, CheckpointError};
-use super::fit::{EpochStats, FitConfig, FitHooks, FitState, fit_with};
+use super::fit::{EpochStats, FitConfig, FitHooks, FitState, FitTask, fit_with};
 use crate::data::augment::{AugmentConfig, augment_images};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
@@ -82,14 +82,17 @@ fn run_fit<M: Module + Clone + Send + Sync>(
     }
     let dir = ctx.run_dir;
     let mut save = |state: &FitState<M>| checkpoint::save(dir, state).map_err(|e| e.to_string());
-    let outcome = fit_with(
-        model,
-        fit_config,
-        ctx.data.train.len(),
+    let task = FitTask {
+        config: fit_config,
+        train_len: ctx.data.train.len(),
         train_loss,
         valid_loss,
         label,
-        ctx.quiet,
+        quiet: ctx.quiet,
+    };
+    let outcome = fit_with(
+        model,
+        task,
         FitHooks {
             resume,
             device: Some(&ad),
