@@ -17,28 +17,7 @@ pub fn metrics_table(
     let get = |m: &str, k: &str| metrics.get(m).and_then(|v| v[k].as_f64());
     let fmt =
         |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
-    let facts = |m: &str| {
-        manifest.models.get(m).map_or("–".to_string(), |e| {
-            let facts = format!(
-                "{}, {} thread(s): {} epochs (best {}), {:.0} s",
-                e.backend, e.threads, e.epochs, e.best_epoch, e.train_seconds
-            );
-            // A run continued with `--init-from`: say which epochs were which phase.
-            match e.hyperparameters["warm_start"]["epochs"].as_u64() {
-                Some(first) => format!(
-                    "{facts}; epochs {}–{} continued from the best weights of the first {first}{}",
-                    first + 1,
-                    e.epochs,
-                    if e.hyperparameters["average_from"].is_u64() {
-                        ", with weight averaging"
-                    } else {
-                        ""
-                    }
-                ),
-                None => facts,
-            }
-        })
-    };
+    let facts = |m: &str| training_facts(manifest, m);
     let (noisy, wide_psnr) = (
         fmt(get("dae", "noisy_mse"), 4),
         fmt(get("dae_wide", "psnr"), 1),
@@ -107,6 +86,30 @@ pub fn metrics_table(
     out
 }
 
+/// How model `m` of the manifest was trained, for the table's last column.
+fn training_facts(manifest: &Manifest, m: &str) -> String {
+    manifest.models.get(m).map_or("–".to_string(), |e| {
+        let facts = format!(
+            "{}, {} thread(s): {} epochs (best {}), {:.0} s",
+            e.backend, e.threads, e.epochs, e.best_epoch, e.train_seconds
+        );
+        // A run continued with `--init-from`: say which epochs were which phase.
+        match e.hyperparameters["warm_start"]["epochs"].as_u64() {
+            Some(first) => format!(
+                "{facts}; epochs {}–{} continued from the best weights of the first {first}{}",
+                first + 1,
+                e.epochs,
+                if e.hyperparameters["average_from"].is_u64() {
+                    ", with weight averaging"
+                } else {
+                    ""
+                }
+            ),
+            None => facts,
+        }
+    })
+}
+
 fn mse_psnr(mse: f64, psnr: f64) -> String {
     format!("{mse:.4} | {psnr:.1}")
 }
@@ -161,13 +164,6 @@ pub fn knn_table(maps: &Maps) -> String {
 
 /// The search: what ran, the ten best configurations and where the paper's choice ranks.
 pub fn search_section(search: &super::SearchResults) -> String {
-    let mut out = String::new();
-    let rungs = search
-        .records
-        .iter()
-        .map(|r| r.rung)
-        .max()
-        .map_or(0, |r| r + 1);
     let samples = |rung| {
         search
             .records
@@ -179,7 +175,35 @@ pub fn search_section(search: &super::SearchResults) -> String {
         (Some(a), Some(b)) if a > 0 => Some(b / a),
         _ => None,
     };
-    let mut per_rung = Vec::new();
+    let total: f64 = search.records.iter().map(|r| r.seconds).sum();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Successive halving over the paper's grid of {} configurations \
+         ([PROTOCOL.md](PROTOCOL.md)), selecting on the validation MSE of the first 2,000 \
+         validation images only; batch 64, constant learning rate as in the paper. Results file: `{}` ({} trials, {:.0} min of training).\n",
+        search.grid_size,
+        search.path,
+        search.records.len(),
+        total / 60.0
+    );
+    for line in rung_lines(search, eta) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out += &halving_bias(search, eta);
+    out += &ranking_table(search);
+    out
+}
+
+/// One line per rung: how many configurations it trained, on how many images, for how long.
+fn rung_lines(search: &super::SearchResults, eta: Option<usize>) -> Vec<String> {
+    let rungs = search
+        .records
+        .iter()
+        .map(|r| r.rung)
+        .max()
+        .map_or(0, |r| r + 1);
+    let mut lines = Vec::new();
     // Configurations a complete rung holds: the grid, then 1/η of the previous rung.
     let mut planned = search.grid_size;
     for rung in 0..rungs {
@@ -193,27 +217,19 @@ pub fn search_section(search: &super::SearchResults) -> String {
         } else {
             format!("{} configurations", of_rung.len())
         };
-        per_rung.push(format!(
+        lines.push(format!(
             "rung {rung}: {done} × {} training images ({:.0} s)",
             of_rung.first().map_or(0, |r| r.samples),
             seconds
         ));
         planned = planned.div_ceil(eta.unwrap_or(1).max(1));
     }
-    let total: f64 = search.records.iter().map(|r| r.seconds).sum();
-    let _ = writeln!(
-        out,
-        "Successive halving over the paper's grid of {} configurations \
-         ([PROTOCOL.md](PROTOCOL.md)), selecting on the validation MSE of the first 2,000 \
-         validation images only; batch 64, constant learning rate as in the paper. Results file: `{}` ({} trials, {:.0} min of training).\n",
-        search.grid_size,
-        search.path,
-        search.records.len(),
-        total / 60.0
-    );
-    for line in per_rung {
-        let _ = writeln!(out, "- {line}");
-    }
+    lines
+}
+
+/// How successive halving promotes, and the bias of short budgets it brings.
+fn halving_bias(search: &super::SearchResults, eta: Option<usize>) -> String {
+    let mut out = String::new();
     let eta = eta.map_or("η".to_string(), |e| e.to_string());
     let _ = write!(
         out,
@@ -238,8 +254,16 @@ pub fn search_section(search: &super::SearchResults) -> String {
     }
     out += "That bias is the price of covering the whole grid on two CPU cores; a rerun of \
             `search` with more budget continues from the results file.\n";
+    out
+}
+
+/// The ten best configurations, and the rank of the paper's.
+fn ranking_table(search: &super::SearchResults) -> String {
+    let mse = |m: Option<f64>| m.map_or("diverged".into(), |m| format!("{m:.5}"));
     let ranked = ranking(&search.records);
-    out += "\n| rank | configuration | furthest rung | training images | validation MSE |\n|---|---|---|---|---|\n";
+    let mut out = String::from(
+        "\n| rank | configuration | furthest rung | training images | validation MSE |\n|---|---|---|---|---|\n",
+    );
     for (i, r) in ranked.iter().take(10).enumerate() {
         let _ = writeln!(
             out,
@@ -248,7 +272,7 @@ pub fn search_section(search: &super::SearchResults) -> String {
             r.point.key(),
             r.rung,
             r.samples,
-            r.valid_mse.map_or("diverged".into(), |m| format!("{m:.5}"))
+            mse(r.valid_mse)
         );
     }
     let paper = SearchPoint::paper_best().key();
@@ -262,7 +286,7 @@ pub fn search_section(search: &super::SearchResults) -> String {
                 i + 1,
                 ranked.len(),
                 r.rung,
-                r.valid_mse.map_or("diverged".into(), |m| format!("{m:.5}"))
+                mse(r.valid_mse)
             );
         }
         None => {
