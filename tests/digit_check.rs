@@ -132,7 +132,7 @@ fn the_recorded_check_is_reproduced() {
     let recorded: Report = serde_json::from_str(&file()).expect("weights/digit_check.json");
     let data = common::real_mnist();
     let settings = &recorded.measured.settings;
-    let r = with_models(|models, device| measure(models, &data, settings, device));
+    let r = with_models(|models, device| measure(models, &data, settings, device).unwrap());
     let near = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 2e-3, "{what}: {a} vs {b}");
     near(r.check.threshold, recorded.check.threshold, "threshold");
     let (m, was) = (&r.measured, &recorded.measured);

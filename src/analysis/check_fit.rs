@@ -13,14 +13,16 @@ use std::collections::BTreeMap;
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
-use super::digit_check::{DigitCheck, FeatureGaussians, Models, Scores, features, score_all};
+use super::digit_check::{
+    DigitCheck, Feature, FeatureGaussians, Models, Needs, Scores, any_needs, features, score_all,
+};
 use super::non_digits;
 use crate::data::{Dataset, Mnist};
 
 /// How the check is fitted and measured.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
-    pub features: Vec<String>,
+    pub features: Vec<Feature>,
     pub quantile: f64,
     pub l2: f64,
     pub quadratic: bool,
@@ -85,8 +87,13 @@ pub struct Report {
     pub measured: Measured,
 }
 
-/// Scores every image the settings name.
-pub fn score_sets(models: &Models, data: &Mnist, settings: &Settings, device: &Device) -> Scored {
+/// Scores every image the settings name (an error when the non-digits cannot be drawn).
+pub fn score_sets(
+    models: &Models,
+    data: &Mnist,
+    settings: &Settings,
+    device: &Device,
+) -> Result<Scored, String> {
     let all = |d: &Dataset| d.pixels(&(0..d.len()).collect::<Vec<_>>());
     let n = data.train.len();
     let [hidden, conv] = features(models.classifier, &all(&data.train), device);
@@ -107,24 +114,24 @@ pub fn score_sets(models: &Models, data: &Mnist, settings: &Settings, device: &D
     // Every `step`-th training digit (spread over the classes and the file).
     let step = (n / settings.fit_digits.clamp(1, n)).max(1);
     let fit_idx: Vec<usize> = (0..n).step_by(step).take(settings.fit_digits).collect();
-    let generate = |seed| {
-        let (pixels, kinds) = non_digits::generate(settings.non_digits, seed);
-        NonDigits {
+    let generate = |seed| -> Result<NonDigits, String> {
+        let (pixels, kinds) = non_digits::generate(settings.non_digits, seed)?;
+        Ok(NonDigits {
             scores: score(&pixels),
             kinds,
-        }
+        })
     };
     let (drawn, _) = non_digits::drawn_digits(settings.drawn, settings.dev_seed);
-    Scored {
+    Ok(Scored {
         fit_digits: score(&data.train.pixels(&fit_idx)),
         valid: score(&all(&data.validation)),
-        fit: generate(settings.fit_seed),
-        dev: generate(settings.dev_seed),
-        held_out: generate(settings.held_out_seed),
+        fit: generate(settings.fit_seed)?,
+        dev: generate(settings.dev_seed)?,
+        held_out: generate(settings.held_out_seed)?,
         drawn: score(&drawn),
         test: settings.test.then(|| score(&all(&data.test))),
         gaussians,
-    }
+    })
 }
 
 fn accepted(check: &DigitCheck, scores: &[Scores]) -> f64 {
@@ -162,11 +169,10 @@ pub fn evaluate(scored: &Scored, settings: &Settings) -> Report {
         )
     };
     let mut check = fit(&scored.fit.scores);
-    let uses = |f: &[&str]| settings.features.iter().any(|n| f.contains(&n.as_str()));
-    if uses(&["log_distance", "distance_gap"]) {
+    if any_needs(&settings.features, Needs::HiddenGaussians) {
         check.hidden_gaussians = Some(scored.gaussians[0].clone());
     }
-    if uses(&["log_conv_distance"]) {
+    if any_needs(&settings.features, Needs::ConvGaussians) {
         check.conv_gaussians = Some(scored.gaussians[1].clone());
     }
     let mut unseen = BTreeMap::new();
@@ -205,6 +211,14 @@ pub fn evaluate(scored: &Scored, settings: &Settings) -> Report {
 }
 
 /// [`score_sets`], then [`evaluate`].
-pub fn measure(models: &Models, data: &Mnist, settings: &Settings, device: &Device) -> Report {
-    evaluate(&score_sets(models, data, settings, device), settings)
+pub fn measure(
+    models: &Models,
+    data: &Mnist,
+    settings: &Settings,
+    device: &Device,
+) -> Result<Report, String> {
+    Ok(evaluate(
+        &score_sets(models, data, settings, device)?,
+        settings,
+    ))
 }

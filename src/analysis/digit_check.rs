@@ -27,30 +27,167 @@ use super::logistic::Logistic;
 use crate::data::IMAGE_PIXELS;
 use crate::model::{Autoencoder, Classifier, ConvAe, Vae};
 
-/// Every feature the check can use, by name (see [`Scores::feature`]).
-pub const FEATURES: [&str; 21] = [
-    "log_neg_elbo",
-    "confidence_logit",
-    "energy",
-    "log_feature_norm",
-    "log_distance",
-    "log_conv_distance",
-    "log_recon",
-    "ink",
-    "thickness",
-    "mean_thickness",
-    "log_components",
-    "stray_ink",
-    "holes",
-    "hole_area",
-    "log_aspect",
-    "fill",
-    "log_skeleton",
-    "endpoints",
-    "branches",
-    "max_crossing",
-    "distance_gap",
+/// Declares [`Feature`] from one table of variants and names, so that [`Feature::ALL`] and
+/// [`Feature::name`] cannot leave a feature out.
+macro_rules! features {
+    ($($variant:ident = $name:literal,)*) => {
+        /// A feature the check can combine, named in `digit_check.json` and `--features` by
+        /// [`Feature::name`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum Feature {
+            $($variant,)*
+        }
+
+        impl Feature {
+            /// Every feature, in the order of the `--dump` table's columns.
+            pub const ALL: [Feature; [$($name),*].len()] = [$(Feature::$variant),*];
+
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Feature::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+features! {
+    LogNegElbo = "log_neg_elbo",
+    ConfidenceLogit = "confidence_logit",
+    Energy = "energy",
+    LogFeatureNorm = "log_feature_norm",
+    LogDistance = "log_distance",
+    LogConvDistance = "log_conv_distance",
+    LogRecon = "log_recon",
+    Ink = "ink",
+    Thickness = "thickness",
+    MeanThickness = "mean_thickness",
+    LogComponents = "log_components",
+    StrayInk = "stray_ink",
+    Holes = "holes",
+    HoleArea = "hole_area",
+    LogAspect = "log_aspect",
+    Fill = "fill",
+    LogSkeleton = "log_skeleton",
+    Endpoints = "endpoints",
+    Branches = "branches",
+    MaxCrossing = "max_crossing",
+    DistanceGap = "distance_gap",
+}
+
+/// What a feature reads besides the VAE, the classifier and the drawing itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// The class Gaussians of the classifier's hidden features.
+    HiddenGaussians,
+    /// Those of its last convolution's features.
+    ConvGaussians,
+    /// The ConvAE.
+    ConvAe,
+}
+
+/// The features of the adopted check (`weights/digit_check.json`; `digit-check`'s default).
+pub const ADOPTED_FEATURES: [Feature; 19] = [
+    Feature::LogNegElbo,
+    Feature::ConfidenceLogit,
+    Feature::LogDistance,
+    Feature::Energy,
+    Feature::LogFeatureNorm,
+    Feature::DistanceGap,
+    Feature::Ink,
+    Feature::Thickness,
+    Feature::MeanThickness,
+    Feature::LogComponents,
+    Feature::StrayInk,
+    Feature::Holes,
+    Feature::HoleArea,
+    Feature::LogAspect,
+    Feature::Fill,
+    Feature::LogSkeleton,
+    Feature::Endpoints,
+    Feature::Branches,
+    Feature::MaxCrossing,
 ];
+
+impl Feature {
+    /// The feature called `name`, or an error listing the known names.
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.map(Feature::name).to_vec();
+                format!("unknown feature {name:?}; known: {}", known.join(", "))
+            })
+    }
+
+    /// What the feature reads beyond the VAE, the classifier and the drawing (None: nothing).
+    pub const fn needs(self) -> Option<Needs> {
+        match self {
+            Feature::LogDistance | Feature::DistanceGap => Some(Needs::HiddenGaussians),
+            Feature::LogConvDistance => Some(Needs::ConvGaussians),
+            Feature::LogRecon => Some(Needs::ConvAe),
+            _ => None,
+        }
+    }
+
+    /// Its value for an image with these scores.
+    pub fn value(self, scores: &Scores) -> f64 {
+        let s = &scores.image;
+        match self {
+            Feature::LogNegElbo => scores.neg_elbo.max(1e-3).ln(),
+            Feature::ConfidenceLogit => {
+                let p = scores.confidence.clamp(1e-7, 1.0 - 1e-7);
+                (p / (1.0 - p)).ln()
+            }
+            Feature::Energy => scores.energy,
+            Feature::LogFeatureNorm => scores.feature_norm.max(1e-6).ln(),
+            Feature::LogDistance => scores.distance.max(1e-6).ln(),
+            Feature::LogConvDistance => scores.conv_distance.max(1e-6).ln(),
+            Feature::LogRecon => scores.recon.max(1e-9).ln(),
+            Feature::Ink => s.ink,
+            Feature::Thickness => s.thickness,
+            Feature::MeanThickness => s.mean_thickness,
+            Feature::LogComponents => s.components.ln_1p(),
+            Feature::StrayInk => s.stray_ink,
+            Feature::Holes => s.holes,
+            Feature::HoleArea => s.hole_area,
+            Feature::LogAspect => s.log_aspect,
+            Feature::Fill => s.fill,
+            Feature::LogSkeleton => s.skeleton.ln_1p(),
+            Feature::Endpoints => s.endpoints,
+            Feature::Branches => s.branches,
+            Feature::MaxCrossing => s.max_crossing,
+            Feature::DistanceGap => scores.distance_gap,
+        }
+    }
+}
+
+impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Feature> for &'static str {
+    fn from(feature: Feature) -> Self {
+        feature.name()
+    }
+}
+
+impl TryFrom<String> for Feature {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Feature::from_name(&name)
+    }
+}
+
+/// Whether any of `features` needs `what`.
+pub fn any_needs(features: &[Feature], what: Needs) -> bool {
+    features.iter().any(|f| f.needs() == Some(what))
+}
 
 /// What the check measures of one image.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -77,52 +214,17 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// The feature called `name` (one of [`FEATURES`]).
-    pub fn feature(&self, name: &str) -> Option<f64> {
-        let s = &self.image;
-        Some(match name {
-            "log_neg_elbo" => self.neg_elbo.max(1e-3).ln(),
-            "confidence_logit" => {
-                let p = self.confidence.clamp(1e-7, 1.0 - 1e-7);
-                (p / (1.0 - p)).ln()
-            }
-            "energy" => self.energy,
-            "log_feature_norm" => self.feature_norm.max(1e-6).ln(),
-            "log_distance" => self.distance.max(1e-6).ln(),
-            "log_conv_distance" => self.conv_distance.max(1e-6).ln(),
-            "log_recon" => self.recon.max(1e-9).ln(),
-            "ink" => s.ink,
-            "thickness" => s.thickness,
-            "mean_thickness" => s.mean_thickness,
-            "log_components" => s.components.ln_1p(),
-            "stray_ink" => s.stray_ink,
-            "holes" => s.holes,
-            "hole_area" => s.hole_area,
-            "log_aspect" => s.log_aspect,
-            "fill" => s.fill,
-            "log_skeleton" => s.skeleton.ln_1p(),
-            "endpoints" => s.endpoints,
-            "branches" => s.branches,
-            "max_crossing" => s.max_crossing,
-            "distance_gap" => self.distance_gap,
-            _ => return None,
-        })
-    }
-
-    /// The features called `names`, in order (NaN for an unknown name: never a digit).
-    pub fn features(&self, names: &[String]) -> Vec<f64> {
-        names
-            .iter()
-            .map(|n| self.feature(n).unwrap_or(f64::NAN))
-            .collect()
+    /// The values of `features`, in order.
+    pub fn features(&self, features: &[Feature]) -> Vec<f64> {
+        features.iter().map(|f| f.value(self)).collect()
     }
 }
 
 /// The check as `weights/digit_check.json` stores it for the page.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DigitCheck {
-    /// The features the combination reads, by name ([`FEATURES`]).
-    pub features: Vec<String>,
+    /// The features the combination reads.
+    pub features: Vec<Feature>,
     /// The log-odds that an image is not a digit (quadratic in the features when
     /// `model.quadratic`).
     pub model: Logistic,
@@ -149,7 +251,8 @@ pub struct Verdict {
 
 impl DigitCheck {
     /// The check stored in `digit_check.json` (its `check` field), verified to be usable: known
-    /// features, consistent sizes, the Gaussians the features need.
+    /// features (an unknown name fails to parse), consistent sizes, the Gaussians the features
+    /// need.
     pub fn parse(json: &str) -> Result<Self, String> {
         #[derive(Deserialize)]
         struct File {
@@ -158,9 +261,6 @@ impl DigitCheck {
         let file: File =
             serde_json::from_str(json).map_err(|e| format!("digit_check.json: {e}"))?;
         let c = file.check;
-        if let Some(bad) = c.features.iter().find(|f| !FEATURES.contains(&f.as_str())) {
-            return Err(format!("digit_check.json: unknown feature {bad:?}"));
-        }
         let d = c.features.len();
         let expanded = if c.model.quadratic {
             d + d * (d + 1) / 2
@@ -171,15 +271,14 @@ impl DigitCheck {
         if sizes != [d, d] || c.model.weights.len() != expanded || c.model.bound.len() != expanded {
             return Err("digit_check.json: the model's sizes do not match its features".into());
         }
-        let needs = |f: &[&str]| c.features.iter().any(|n| f.contains(&n.as_str()));
         for (needed, g, what) in [
             (
-                needs(&["log_distance", "distance_gap"]),
+                any_needs(&c.features, Needs::HiddenGaussians),
                 &c.hidden_gaussians,
                 "hidden_gaussians",
             ),
             (
-                needs(&["log_conv_distance"]),
+                any_needs(&c.features, Needs::ConvGaussians),
                 &c.conv_gaussians,
                 "conv_gaussians",
             ),
@@ -200,7 +299,7 @@ impl DigitCheck {
 
     /// Whether the check reads the ConvAE (`log_recon`): without it the page need not run it.
     pub fn needs_conv_ae(&self) -> bool {
-        self.features.iter().any(|f| f == "log_recon")
+        any_needs(&self.features, Needs::ConvAe)
     }
 
     /// The verdicts on the images `pixels` (784 values each) from their model outputs.
@@ -261,7 +360,7 @@ impl DigitCheck {
     /// Fits the combination of `features` on `digits` against `non_digits` and sets the
     /// threshold at the `quantile` of the log-odds of the `valid` digits.
     pub fn fit(
-        features: &[String],
+        features: &[Feature],
         digits: &[Scores],
         non_digits: &[Scores],
         valid: &[Scores],
@@ -638,7 +737,7 @@ mod tests {
             .map(|i| score(1.0 + f64::from(i) * 0.01))
             .collect();
         let check = DigitCheck::fit(
-            &["thickness".into()],
+            &[Feature::Thickness],
             &digits,
             &others,
             &valid,
@@ -653,12 +752,28 @@ mod tests {
     }
 
     #[test]
-    fn every_named_feature_exists() {
-        let s = Scores::default();
-        for name in FEATURES {
-            assert!(s.feature(name).is_some(), "{name}");
+    fn every_feature_has_one_name_that_reads_back() {
+        let names: std::collections::BTreeSet<&str> = Feature::ALL.map(Feature::name).into();
+        assert_eq!(names.len(), Feature::ALL.len(), "a name used twice");
+        for feature in Feature::ALL {
+            assert_eq!(Feature::from_name(feature.name()), Ok(feature));
+            let json = serde_json::to_string(&feature).unwrap();
+            assert_eq!(json, format!("\"{}\"", feature.name()));
+            assert_eq!(serde_json::from_str::<Feature>(&json).unwrap(), feature);
         }
-        assert!(s.features(&["no such".into()])[0].is_nan());
+        let e = Feature::from_name("log_neg_elbow").unwrap_err();
+        assert!(
+            e.contains("\"log_neg_elbow\"") && e.contains("log_neg_elbo,"),
+            "{e}"
+        );
+        assert!(serde_json::from_str::<Feature>("\"thicknes\"").is_err());
+    }
+
+    #[test]
+    fn the_adopted_features_are_those_of_the_committed_check() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/digit_check.json");
+        let check = DigitCheck::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(check.features, ADOPTED_FEATURES);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! put in MNIST's format as the page puts a drawing. Each seed gives a different set (the check
 //! is fitted on one, chosen on another, measured on a third).
 
+use std::path::Path;
+
 use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -17,11 +19,65 @@ const PEN: f32 = 4.5;
 /// etc. that a hasty hand makes digit-like).
 const LETTERS: &str = "CEFHKMNRUVWXaceflmnrvwx";
 
-/// The kinds of drawing, in the order [`generate`] cycles through them.
-pub const KINDS: [&str; 11] = [
-    "dot", "dash", "scribble", "hatch", "star", "noise", "letter", "smiley", "arrow", "spiral",
-    "squiggle",
-];
+/// A kind of non-digit drawing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Dot,
+    Dash,
+    Scribble,
+    Hatch,
+    Star,
+    Noise,
+    Letter,
+    Smiley,
+    Arrow,
+    Spiral,
+    Squiggle,
+}
+
+impl Kind {
+    /// Every kind, in the order [`generate`] cycles through them.
+    const ALL: [Kind; 11] = [
+        Kind::Dot,
+        Kind::Dash,
+        Kind::Scribble,
+        Kind::Hatch,
+        Kind::Star,
+        Kind::Noise,
+        Kind::Letter,
+        Kind::Smiley,
+        Kind::Arrow,
+        Kind::Spiral,
+        Kind::Squiggle,
+    ];
+
+    const fn name(self) -> &'static str {
+        match self {
+            Kind::Dot => "dot",
+            Kind::Dash => "dash",
+            Kind::Scribble => "scribble",
+            Kind::Hatch => "hatch",
+            Kind::Star => "star",
+            Kind::Noise => "noise",
+            Kind::Letter => "letter",
+            Kind::Smiley => "smiley",
+            Kind::Arrow => "arrow",
+            Kind::Spiral => "spiral",
+            Kind::Squiggle => "squiggle",
+        }
+    }
+}
+
+/// The kinds of drawing by name, in the order [`generate`] cycles through them.
+pub const KINDS: [&str; Kind::ALL.len()] = {
+    let mut names = [""; Kind::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Kind::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// A canvas with a round pen.
 struct Canvas(Vec<f32>);
@@ -63,150 +119,183 @@ fn point(rng: &mut StdRng, margin: f32) -> (f32, f32) {
     )
 }
 
-/// `count` non-digit images (784 pixels each, concatenated) and the kind of each.
-pub fn generate(count: usize, seed: u64) -> (Vec<f32>, Vec<&'static str>) {
-    // Without the font (scripts/setup installs it) there are no letters; the other kinds stay.
-    let font = std::fs::read(FONT_PATH)
-        .ok()
-        .and_then(|bytes| ab_glyph::FontVec::try_from_vec(bytes).ok());
+/// `count` non-digit images (784 pixels each, concatenated) and the kind of each; an error
+/// names the font the letters are drawn with when it cannot be read.
+pub fn generate(count: usize, seed: u64) -> Result<(Vec<f32>, Vec<&'static str>), String> {
+    generate_with_font(count, seed, Path::new(FONT_PATH))
+}
+
+fn generate_with_font(
+    count: usize,
+    seed: u64,
+    font_path: &Path,
+) -> Result<(Vec<f32>, Vec<&'static str>), String> {
+    let font = load_font(font_path)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut images, mut kinds) = (Vec::with_capacity(count * 784), Vec::with_capacity(count));
-    let mut i = 0;
-    while kinds.len() < count {
-        let kind = KINDS[i % KINDS.len()];
-        i += 1;
+    for kind in Kind::ALL.iter().cycle() {
+        if kinds.len() == count {
+            break;
+        }
         let mut canvas = Canvas::new();
         let pen = PEN * (0.7 + 0.6 * rng.random::<f32>());
-        match kind {
-            "dot" => {
-                let c = point(&mut rng, 20.0);
-                canvas.stroke(&[c, (c.0 + 0.5, c.1)], pen * (1.0 + rng.random::<f32>()));
-            }
-            "dash" => {
-                // Within 30° of horizontal: a steeper stroke is a one.
-                let (a, angle) = (point(&mut rng, 30.0), rng.random_range(-0.5f32..0.5));
-                let len = 20.0 + 40.0 * rng.random::<f32>();
-                canvas.stroke(
-                    &[a, (a.0 + len * angle.cos(), a.1 + len * angle.sin())],
-                    pen,
-                );
-            }
-            "scribble" => {
-                // Crossing-out: a zigzag back and forth, drifting down.
-                let (mut y, rows) = (rng.random_range(15.0..40.0), rng.random_range(6..12));
-                let mut path = Vec::new();
-                for k in 0..rows {
-                    let x = if k % 2 == 0 { 12.0 } else { 100.0 } + rng.random_range(-8.0..8.0);
-                    path.push((x, y));
-                    y += rng.random_range(4.0..12.0);
-                }
-                canvas.stroke(&path, pen * 0.8);
-            }
-            "hatch" => {
-                let lines = rng.random_range(3..6);
-                for k in 0..lines {
-                    let y = 20.0 + 72.0 * k as f32 / lines as f32;
-                    canvas.stroke(&[(20.0, y), (92.0, y + 12.0)], pen);
-                    canvas.stroke(
-                        &[
-                            (20.0 + 18.0 * k as f32, 16.0),
-                            (26.0 + 18.0 * k as f32, 96.0),
-                        ],
-                        pen,
-                    );
-                }
-            }
-            "star" => {
-                let c = (56.0, 56.0);
-                let arms = rng.random_range(5..9);
-                for k in 0..arms {
-                    let a =
-                        k as f32 * std::f32::consts::TAU / arms as f32 + rng.random::<f32>() * 0.3;
-                    canvas.stroke(&[c, (c.0 + 40.0 * a.cos(), c.1 + 40.0 * a.sin())], pen);
-                }
-            }
-            "noise" => {
-                for v in canvas.0.iter_mut() {
-                    if rng.random::<f32>() < 0.08 {
-                        *v = rng.random();
-                    }
-                }
-            }
-            "smiley" => {
-                // A face: a circle with two eyes and a smile (a circle alone is a zero).
-                let (c, r) = ((56.0, 56.0), rng.random_range(32.0..46.0));
-                canvas.stroke(&arc(c, r, r, 0.0, std::f32::consts::TAU, 40), pen);
-                let eye = rng.random_range(0.25..0.4) * r;
-                for side in [-1.0, 1.0] {
-                    let e = (c.0 + side * eye, c.1 - 0.3 * r);
-                    canvas.stroke(&[e, (e.0 + 0.5, e.1)], pen * 1.2);
-                }
-                let (a, b) = (rng.random_range(0.4..0.8), rng.random_range(2.3..2.7));
-                canvas.stroke(
-                    &arc((c.0, c.1 + 0.05 * r), 0.55 * r, 0.5 * r, a, b, 12),
-                    pen,
-                );
-            }
-            "arrow" => {
-                // A shaft with a head, pointing anywhere but up or down (a 1 or a 4 with a flag).
-                let mut angle = rng.random_range(-1.0f32..1.0);
-                if rng.random::<bool>() {
-                    angle += std::f32::consts::PI;
-                }
-                let (c, len) = ((56.0, 56.0), rng.random_range(30.0..45.0));
-                let (dx, dy) = (angle.cos(), angle.sin());
-                let tip = (c.0 + len * dx, c.1 + len * dy);
-                canvas.stroke(&[(c.0 - len * dx, c.1 - len * dy), tip], pen);
-                let head = rng.random_range(12.0..22.0);
-                for side in [-0.5f32, 0.5] {
-                    let back = angle + std::f32::consts::PI + side;
-                    canvas.stroke(
-                        &[tip, (tip.0 + head * back.cos(), tip.1 + head * back.sin())],
-                        pen,
-                    );
-                }
-            }
-            "spiral" => {
-                // Two to three and a half turns from the centre out.
-                let turns = rng.random_range(2.0f32..3.5);
-                let start = rng.random::<f32>() * std::f32::consts::TAU;
-                let path: Vec<(f32, f32)> = (0..=200)
-                    .map(|k| {
-                        let t = k as f32 / 200.0;
-                        let (a, r) = (start + t * turns * std::f32::consts::TAU, 4.0 + 44.0 * t);
-                        (56.0 + r * a.cos(), 56.0 + r * a.sin())
-                    })
-                    .collect();
-                canvas.stroke(&path, pen * 0.8);
-            }
-            "squiggle" => {
-                // A wavy line, roughly horizontal, two to five waves.
-                let (waves, amp) = (rng.random_range(2.0f32..5.0), rng.random_range(6.0..18.0));
-                let (tilt, y0) = (rng.random_range(-0.3f32..0.3), rng.random_range(35.0..75.0));
-                let path: Vec<(f32, f32)> = (0..=120)
-                    .map(|k| {
-                        let t = k as f32 / 120.0;
-                        let x = 10.0 + 92.0 * t;
-                        let y = y0
-                            + tilt * (x - 56.0)
-                            + amp * (t * waves * std::f32::consts::TAU).sin();
-                        (x, y)
-                    })
-                    .collect();
-                canvas.stroke(&path, pen);
-            }
-            _ => {
-                let Some(font) = &font else { continue };
-                let letter = LETTERS.as_bytes()[rng.random_range(0..LETTERS.len())] as char;
-                draw_letter(&mut canvas, font, letter);
-            }
-        }
+        draw(*kind, &mut canvas, &mut rng, pen, &font);
         if let Some(image) = to_mnist_format(&canvas.0, SIDE, SIDE) {
             images.extend(image);
-            kinds.push(kind);
+            kinds.push(kind.name());
         }
     }
-    (images, kinds)
+    Ok((images, kinds))
+}
+
+/// The font of the letters (scripts/setup installs it), or an error naming its path.
+fn load_font(path: &Path) -> Result<ab_glyph::FontVec, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "the non-digit letters' font {}: {e} (install it: `apt-get install fonts-dejavu-core`)",
+            path.display()
+        )
+    })?;
+    ab_glyph::FontVec::try_from_vec(bytes)
+        .map_err(|e| format!("the non-digit letters' font {}: {e}", path.display()))
+}
+
+/// Draws one drawing of `kind` with a pen of radius `pen`.
+fn draw(kind: Kind, canvas: &mut Canvas, rng: &mut StdRng, pen: f32, font: &ab_glyph::FontVec) {
+    match kind {
+        Kind::Dot => {
+            let c = point(rng, 20.0);
+            canvas.stroke(&[c, (c.0 + 0.5, c.1)], pen * (1.0 + rng.random::<f32>()));
+        }
+        Kind::Dash => {
+            // Within 30° of horizontal: a steeper stroke is a one.
+            let (a, angle) = (point(rng, 30.0), rng.random_range(-0.5f32..0.5));
+            let len = 20.0 + 40.0 * rng.random::<f32>();
+            canvas.stroke(
+                &[a, (a.0 + len * angle.cos(), a.1 + len * angle.sin())],
+                pen,
+            );
+        }
+        Kind::Scribble => scribble(canvas, rng, pen),
+        Kind::Hatch => hatch(canvas, rng, pen),
+        Kind::Star => star(canvas, rng, pen),
+        Kind::Noise => {
+            for v in canvas.0.iter_mut() {
+                if rng.random::<f32>() < 0.08 {
+                    *v = rng.random();
+                }
+            }
+        }
+        Kind::Letter => {
+            let letter = LETTERS.as_bytes()[rng.random_range(0..LETTERS.len())] as char;
+            draw_letter(canvas, font, letter);
+        }
+        Kind::Smiley => smiley(canvas, rng, pen),
+        Kind::Arrow => arrow(canvas, rng, pen),
+        Kind::Spiral => spiral(canvas, rng, pen),
+        Kind::Squiggle => squiggle(canvas, rng, pen),
+    }
+}
+
+/// Crossing-out: a zigzag back and forth, drifting down.
+fn scribble(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let (mut y, rows) = (rng.random_range(15.0..40.0), rng.random_range(6..12));
+    let mut path = Vec::new();
+    for k in 0..rows {
+        let x = if k % 2 == 0 { 12.0 } else { 100.0 } + rng.random_range(-8.0..8.0);
+        path.push((x, y));
+        y += rng.random_range(4.0..12.0);
+    }
+    canvas.stroke(&path, pen * 0.8);
+}
+
+fn hatch(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let lines = rng.random_range(3..6);
+    for k in 0..lines {
+        let y = 20.0 + 72.0 * k as f32 / lines as f32;
+        canvas.stroke(&[(20.0, y), (92.0, y + 12.0)], pen);
+        canvas.stroke(
+            &[
+                (20.0 + 18.0 * k as f32, 16.0),
+                (26.0 + 18.0 * k as f32, 96.0),
+            ],
+            pen,
+        );
+    }
+}
+
+fn star(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let c = (56.0, 56.0);
+    let arms = rng.random_range(5..9);
+    for k in 0..arms {
+        let a = k as f32 * std::f32::consts::TAU / arms as f32 + rng.random::<f32>() * 0.3;
+        canvas.stroke(&[c, (c.0 + 40.0 * a.cos(), c.1 + 40.0 * a.sin())], pen);
+    }
+}
+
+/// A face: a circle with two eyes and a smile (a circle alone is a zero).
+fn smiley(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let (c, r) = ((56.0, 56.0), rng.random_range(32.0..46.0));
+    canvas.stroke(&arc(c, r, r, 0.0, std::f32::consts::TAU, 40), pen);
+    let eye = rng.random_range(0.25..0.4) * r;
+    for side in [-1.0, 1.0] {
+        let e = (c.0 + side * eye, c.1 - 0.3 * r);
+        canvas.stroke(&[e, (e.0 + 0.5, e.1)], pen * 1.2);
+    }
+    let (a, b) = (rng.random_range(0.4..0.8), rng.random_range(2.3..2.7));
+    canvas.stroke(
+        &arc((c.0, c.1 + 0.05 * r), 0.55 * r, 0.5 * r, a, b, 12),
+        pen,
+    );
+}
+
+/// A shaft with a head, pointing anywhere but up or down (a 1 or a 4 with a flag).
+fn arrow(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let mut angle = rng.random_range(-1.0f32..1.0);
+    if rng.random::<bool>() {
+        angle += std::f32::consts::PI;
+    }
+    let (c, len) = ((56.0, 56.0), rng.random_range(30.0..45.0));
+    let (dx, dy) = (angle.cos(), angle.sin());
+    let tip = (c.0 + len * dx, c.1 + len * dy);
+    canvas.stroke(&[(c.0 - len * dx, c.1 - len * dy), tip], pen);
+    let head = rng.random_range(12.0..22.0);
+    for side in [-0.5f32, 0.5] {
+        let back = angle + std::f32::consts::PI + side;
+        canvas.stroke(
+            &[tip, (tip.0 + head * back.cos(), tip.1 + head * back.sin())],
+            pen,
+        );
+    }
+}
+
+/// Two to three and a half turns from the centre out.
+fn spiral(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let turns = rng.random_range(2.0f32..3.5);
+    let start = rng.random::<f32>() * std::f32::consts::TAU;
+    let path: Vec<(f32, f32)> = (0..=200)
+        .map(|k| {
+            let t = k as f32 / 200.0;
+            let (a, r) = (start + t * turns * std::f32::consts::TAU, 4.0 + 44.0 * t);
+            (56.0 + r * a.cos(), 56.0 + r * a.sin())
+        })
+        .collect();
+    canvas.stroke(&path, pen * 0.8);
+}
+
+/// A wavy line, roughly horizontal, two to five waves.
+fn squiggle(canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    let (waves, amp) = (rng.random_range(2.0f32..5.0), rng.random_range(6.0..18.0));
+    let (tilt, y0) = (rng.random_range(-0.3f32..0.3), rng.random_range(35.0..75.0));
+    let path: Vec<(f32, f32)> = (0..=120)
+        .map(|k| {
+            let t = k as f32 / 120.0;
+            let x = 10.0 + 92.0 * t;
+            let y = y0 + tilt * (x - 56.0) + amp * (t * waves * std::f32::consts::TAU).sin();
+            (x, y)
+        })
+        .collect();
+    canvas.stroke(&path, pen);
 }
 
 /// `steps` points of the ellipse arc round `c` with radii `rx`, `ry` from angle `a` to `b`.
@@ -336,12 +425,10 @@ mod tests {
 
     #[test]
     fn every_kind_and_digit_is_drawn() {
-        let (pixels, kinds) = generate(2 * KINDS.len(), 5);
+        let (pixels, kinds) = generate(2 * KINDS.len(), 5).unwrap();
         assert_eq!(pixels.len(), 784 * kinds.len());
         for kind in KINDS {
-            if kind != "letter" || std::path::Path::new(FONT_PATH).exists() {
-                assert!(kinds.contains(&kind), "{kind}");
-            }
+            assert!(kinds.contains(&kind), "{kind}");
         }
         let (pixels, labels) = drawn_digits(TEMPLATES.len(), 5);
         assert_eq!(pixels.len(), 784 * labels.len());
@@ -354,6 +441,23 @@ mod tests {
             10
         );
         // Another seed, other drawings.
-        assert_ne!(generate(11, 5).0, generate(11, 6).0);
+        assert_ne!(generate(11, 5).unwrap().0, generate(11, 6).unwrap().0);
+    }
+
+    #[test]
+    fn a_missing_or_broken_font_is_an_error_naming_it() {
+        let missing = Path::new("/no/such/dir/Font.ttf");
+        let e = generate_with_font(11, 5, missing).unwrap_err();
+        assert!(e.contains("/no/such/dir/Font.ttf"), "{e}");
+        let not_a_font = Path::new(file!()).canonicalize().unwrap();
+        let e = generate_with_font(11, 5, &not_a_font).unwrap_err();
+        assert!(e.contains(&not_a_font.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn kinds_are_named_once_each() {
+        let names: std::collections::BTreeSet<&str> = KINDS.into_iter().collect();
+        assert_eq!(names.len(), Kind::ALL.len());
+        assert_eq!(KINDS[6], "letter");
     }
 }

@@ -9,21 +9,20 @@
 //! - Only with `--final` are the test digits measured, and the check and its figures written to
 //!   `<weights>/digit_check.json` (for the adopted setting, once).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use digit_lab::analysis::check_fit::{Measured, Report, Scored};
 use digit_lab::analysis::digit_check::{
-    DigitCheck, FEATURES, Models, Scores, Settings, evaluate, score_sets,
+    ADOPTED_FEATURES, DigitCheck, Feature, Models, Scores, Settings, evaluate, score_sets,
 };
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 
 use super::common::{Common, device, load_data};
-
-/// The features of the adopted check.
-const ADOPTED: &str = "log_neg_elbo,confidence_logit,log_distance,energy,log_feature_norm,distance_gap,ink,thickness,mean_thickness,log_components,stray_ink,holes,hole_area,log_aspect,fill,log_skeleton,endpoints,branches,max_crossing";
 
 #[derive(Args)]
 pub(crate) struct DigitCheckArgs {
@@ -36,10 +35,14 @@ pub(crate) struct DigitCheckArgs {
     /// Share of validation digits the check lets through.
     #[arg(long, default_value_t = 0.995)]
     quantile: f64,
-    /// Features the check combines, comma-separated, from: the FEATURES list of
-    /// analysis::digit_check.
-    #[arg(long, default_value = ADOPTED)]
-    features: String,
+    /// Features the check combines, comma-separated (`analysis::digit_check::Feature`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = parse_feature,
+        default_values_t = ADOPTED_FEATURES
+    )]
+    features: Vec<Feature>,
     /// L2 penalty of the logistic regression (standardised features).
     #[arg(long, default_value_t = 1e-4)]
     l2: f64,
@@ -76,35 +79,12 @@ pub(crate) struct DigitCheckArgs {
     leave_one_kind_out: bool,
 }
 
+fn parse_feature(name: &str) -> Result<Feature, String> {
+    Feature::from_name(name.trim())
+}
+
 pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
-    if !(args.quantile > 0.5 && args.quantile < 1.0) {
-        anyhow::bail!("--quantile must be in (0.5, 1), got {}", args.quantile);
-    }
-    if args.non_digits == 0 || args.fit_digits == 0 {
-        anyhow::bail!("--non-digits and --fit-digits must be at least 1");
-    }
-    let names: Vec<String> = args
-        .features
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect();
-    if let Some(bad) = names.iter().find(|n| !FEATURES.contains(&n.as_str())) {
-        anyhow::bail!("unknown feature {bad:?}; known: {}", FEATURES.join(", "));
-    }
-    let settings = Settings {
-        features: names,
-        quantile: args.quantile,
-        l2: args.l2,
-        quadratic: !args.linear,
-        fit_digits: args.fit_digits,
-        non_digits: args.non_digits,
-        fit_seed: args.fit_seed,
-        dev_seed: args.dev_seed,
-        held_out_seed: args.held_out_seed,
-        drawn: args.drawn,
-        leave_one_kind_out: args.leave_one_kind_out,
-        test: args.r#final,
-    };
+    let settings = settings(&args)?;
     let (device, _) = device(args.common.backend)?;
     let store = WeightsDir::open(&args.weights)?;
     let vae = store.load(ModelKind::Vae, &device)?.into_vae()?;
@@ -119,45 +99,101 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
     };
     let data = load_data(&args.common.data)?;
     let started = std::time::Instant::now();
-    let scored = score_sets(&models, &data, &settings, &device);
+    let scored = score_sets(&models, &data, &settings, &device).map_err(anyhow::Error::msg)?;
     eprintln!("scored ({:.0} s)", started.elapsed().as_secs_f64());
     if let Some(path) = &args.dump {
-        let mut csv = format!("set,kind,{}\n", FEATURES.join(","));
-        let mut put = |set: &str, scores: &[Scores], kinds: Option<&[&str]>| {
-            for (i, s) in scores.iter().enumerate() {
-                let kind = kinds.map_or("digit", |k| k[i]);
-                let _ = write!(csv, "{set},{kind}");
-                for f in FEATURES {
-                    let _ = write!(csv, ",{}", s.feature(f).unwrap_or(f64::NAN));
-                }
-                csv.push('\n');
-            }
-        };
-        put("fit_digits", &scored.fit_digits, None);
-        put("valid", &scored.valid, None);
-        put("fit_non", &scored.fit.scores, Some(&scored.fit.kinds));
-        put("dev_non", &scored.dev.scores, Some(&scored.dev.kinds));
-        put(
-            "held_non",
-            &scored.held_out.scores,
-            Some(&scored.held_out.kinds),
-        );
-        put("drawn", &scored.drawn, None);
-        if let Some(test) = &scored.test {
-            put("test", test, None);
-        }
-        std::fs::write(path, csv)?;
+        std::fs::write(path, features_csv(&scored))?;
         eprintln!("wrote {}", path.display());
     }
     let mut report = evaluate(&scored, &settings);
-    let (check, m) = (&report.check, &report.measured);
+    print_measured(&report, &scored, args.quantile);
+    if report.measured.test_digits_accepted.is_none() {
+        eprintln!(
+            "(test digits not measured, nothing written: add --final for the adopted setting)"
+        );
+        return Ok(());
+    }
+    report.measured.command = command(&args);
+    write_report(&args.weights.join("digit_check.json"), &report)
+}
+
+/// The settings the arguments ask for, checked.
+fn settings(args: &DigitCheckArgs) -> Result<Settings> {
+    if !(args.quantile > 0.5 && args.quantile < 1.0) {
+        anyhow::bail!("--quantile must be in (0.5, 1), got {}", args.quantile);
+    }
+    if args.non_digits == 0 || args.fit_digits == 0 {
+        anyhow::bail!("--non-digits and --fit-digits must be at least 1");
+    }
+    Ok(Settings {
+        features: args.features.clone(),
+        quantile: args.quantile,
+        l2: args.l2,
+        quadratic: !args.linear,
+        fit_digits: args.fit_digits,
+        non_digits: args.non_digits,
+        fit_seed: args.fit_seed,
+        dev_seed: args.dev_seed,
+        held_out_seed: args.held_out_seed,
+        drawn: args.drawn,
+        leave_one_kind_out: args.leave_one_kind_out,
+        test: args.r#final,
+    })
+}
+
+/// Every scored image's features, one row each (set, kind, then [`Feature::ALL`]).
+fn features_csv(scored: &Scored) -> String {
+    let names: Vec<&str> = Feature::ALL.map(Feature::name).to_vec();
+    let mut csv = format!("set,kind,{}\n", names.join(","));
+    let mut put = |set: &str, scores: &[Scores], kinds: Option<&[&str]>| {
+        for (i, s) in scores.iter().enumerate() {
+            let kind = kinds.map_or("digit", |k| k[i]);
+            let _ = write!(csv, "{set},{kind}");
+            for value in s.features(&Feature::ALL) {
+                let _ = write!(csv, ",{value}");
+            }
+            csv.push('\n');
+        }
+    };
+    put("fit_digits", &scored.fit_digits, None);
+    put("valid", &scored.valid, None);
+    put("fit_non", &scored.fit.scores, Some(&scored.fit.kinds));
+    put("dev_non", &scored.dev.scores, Some(&scored.dev.kinds));
+    put(
+        "held_non",
+        &scored.held_out.scores,
+        Some(&scored.held_out.kinds),
+    );
+    put("drawn", &scored.drawn, None);
+    if let Some(test) = &scored.test {
+        put("test", test, None);
+    }
+    csv
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.2} %", 100.0 * rate)
+}
+
+/// Rejection rates by kind on one line.
+fn by_kind(rates: &BTreeMap<String, f64>) -> String {
+    let line: Vec<String> = rates
+        .iter()
+        .map(|(k, r)| format!("{k} {:.1}", 100.0 * r))
+        .collect();
+    line.join(" · ")
+}
+
+/// Prints the check and what it accepts and rejects.
+fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
+    let (check, m): (&DigitCheck, &Measured) = (&report.check, &report.measured);
+    let names: Vec<&str> = check.features.iter().map(|f| f.name()).collect();
     println!(
         "features: {}\nthreshold: log-odds of not a digit <= {:.3} (passes {:.1} % of validation digits)",
-        check.features.join(", "),
+        names.join(", "),
         check.threshold,
-        100.0 * args.quantile
+        100.0 * quantile
     );
-    let percent = |r: f64| format!("{:.2} %", 100.0 * r);
     println!(
         "validation digits accepted  {}",
         percent(m.validation_digits_accepted)
@@ -171,13 +207,6 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
         percent(m.drawn_digits_accepted),
         scored.drawn.len()
     );
-    let by_kind = |rates: &std::collections::BTreeMap<String, f64>| {
-        let line: Vec<String> = rates
-            .iter()
-            .map(|(k, r)| format!("{k} {:.1}", 100.0 * r))
-            .collect();
-        line.join(" · ")
-    };
     for set in ["fit", "dev", "held_out"] {
         let r = &m.non_digits[set];
         println!(
@@ -195,17 +224,18 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
             by_kind(unseen)
         );
     }
-    let Some(test) = m.test_digits_accepted else {
-        eprintln!(
-            "(test digits not measured, nothing written: add --final for the adopted setting)"
-        );
-        return Ok(());
-    };
-    println!("test digits accepted        {}", percent(test));
-    report.measured.command = format!(
+    if let Some(test) = m.test_digits_accepted {
+        println!("test digits accepted        {}", percent(test));
+    }
+}
+
+/// The command that reproduces the figures of `--final`.
+fn command(args: &DigitCheckArgs) -> String {
+    let names: Vec<&str> = args.features.iter().map(|f| f.name()).collect();
+    format!(
         "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {}{} --final",
         args.quantile,
-        args.features,
+        names.join(","),
         args.l2,
         if args.linear { " --linear" } else { "" },
         args.fit_digits,
@@ -219,12 +249,14 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
         } else {
             ""
         }
-    );
-    let path = args.weights.join("digit_check.json");
-    let text = serde_json::to_string(&report)?;
-    // What the page will read back.
+    )
+}
+
+/// Writes `<weights>/digit_check.json`, checked to read back as the page will read it.
+fn write_report(path: &Path, report: &Report) -> Result<()> {
+    let text = serde_json::to_string(report)?;
     DigitCheck::parse(&text).map_err(anyhow::Error::msg)?;
-    digit_lab::fs_util::write_atomic(&path, text.as_bytes())?;
+    digit_lab::fs_util::write_atomic(path, text.as_bytes())?;
     eprintln!("wrote {} ({} bytes)", path.display(), text.len());
     Ok(())
 }
