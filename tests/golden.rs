@@ -74,6 +74,57 @@ fn compute(digits: &[Vec<u8>]) -> Value {
     })
 }
 
+/// Every output of `now` that `golden` lacks or holds another value for (numbers within 1e-5),
+/// one line each.
+fn differences(now: &Value, golden: &Value) -> Vec<String> {
+    let close = |x: &Value, y: &Value| match (x.as_f64(), y.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-5,
+        _ => x == y,
+    };
+    let mut found = Vec::new();
+    for (key, value) in now.as_object().expect("the outputs are an object") {
+        let Some(expected) = golden.get(key) else {
+            found.push(format!("{key}: missing from the golden file"));
+            continue;
+        };
+        match (value.as_array(), expected.as_array()) {
+            (Some(a), Some(b)) if a.len() != b.len() => {
+                found.push(format!("{key}: {} values, golden {}", a.len(), b.len()))
+            }
+            (Some(a), Some(b)) => found.extend(
+                a.iter()
+                    .zip(b)
+                    .filter(|(x, y)| !close(*x, *y))
+                    .map(|(x, y)| format!("{key}: native {x} vs golden {y}"))
+                    .take(1),
+            ),
+            _ if !close(value, expected) => {
+                found.push(format!("{key}: native {value} vs golden {expected}"))
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn a_missing_or_changed_golden_output_is_a_difference() {
+    let now = json!({"values": [1.0, 2.0], "amount": 0.3, "seed": 1});
+    assert!(differences(&now, &now).is_empty());
+    let close = json!({"values": [1.0, 2.000001], "amount": 0.3, "seed": 1});
+    assert!(differences(&now, &close).is_empty());
+    for golden in [
+        json!({"amount": 0.3, "seed": 1}),
+        json!({"values": [1.0], "amount": 0.3, "seed": 1}),
+        json!({"values": [1.0, 2.1], "amount": 0.3, "seed": 1}),
+        json!({"values": 1.0, "amount": 0.3, "seed": 1}),
+        json!({"values": [1.0, 2.0], "amount": 0.4, "seed": 1}),
+        json!({"values": [1.0, 2.0], "amount": 0.3}),
+    ] {
+        assert_eq!(differences(&now, &golden).len(), 1, "{golden}");
+    }
+}
+
 #[test]
 fn golden_outputs_match_the_native_models() {
     let path = common::root().join("tests/fixtures/golden.json");
@@ -92,19 +143,12 @@ fn golden_outputs_match_the_native_models() {
     let golden: Value = serde_json::from_slice(&common::read(&path)).unwrap();
     let digits: Vec<Vec<u8>> = serde_json::from_value(golden["digits"].clone()).unwrap();
     let now = compute(&digits);
-    for (key, value) in now.as_object().unwrap() {
-        let (Some(a), Some(b)) = (value.as_array(), golden[key].as_array()) else {
-            continue;
-        };
-        assert_eq!(a.len(), b.len(), "{key}");
-        for (x, y) in a.iter().zip(b) {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!(
-                (x - y).abs() < 1e-5,
-                "{key}: native {x} vs golden {y} (rerun with UPDATE_GOLDEN=1?)"
-            );
-        }
-    }
+    let differences = differences(&now, &golden);
+    assert!(
+        differences.is_empty(),
+        "{} (rerun with UPDATE_GOLDEN=1?)",
+        differences.join("\n")
+    );
     // The fixture digits are classified correctly by both classifiers.
     let labels: Vec<usize> = serde_json::from_value(golden["labels"].clone()).unwrap();
     for key in ["classify_best", "classify_paper"] {
