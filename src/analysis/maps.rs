@@ -293,6 +293,8 @@ pub fn tsne_validation_knn(data: &Mnist, options: TsneOptions) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
     use super::*;
 
     #[test]
@@ -310,13 +312,8 @@ mod tests {
     fn tsne_separates_well_separated_clusters() {
         // Three Gaussian-ish clusters in 10-D, far apart: t-SNE keeps them apart (k-NN ≈ 1).
         let (mut rows, mut labels) = (Vec::new(), Vec::new());
-        let mut s = 1u64;
-        let mut noise = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut noise = || rng.random::<f32>() - 0.5;
         for i in 0..150 {
             let c = i % 3;
             for d in 0..10 {
