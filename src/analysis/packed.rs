@@ -1,48 +1,29 @@
 //! `Vec<f32>` stored in JSON as base64 of its little-endian bytes (`#[serde(with = "packed")]`):
 //! a quarter of the size of decimal numbers, bit-exact, for the digit check's matrices.
 
+use base64::Engine as _;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Deserializer, Serializer};
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64, written padded; read with or without the padding and ignoring the unused
+/// bits of the last character, as the files this project wrote before have always been read.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 pub fn encode(values: &[f32]) -> String {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    BASE64.encode(bytes)
 }
 
 pub fn decode(text: &str) -> Result<Vec<f32>, String> {
-    let text = text.trim_end_matches('=');
-    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes() {
-        let v = ALPHABET
-            .iter()
-            .position(|&a| a == c)
-            .ok_or_else(|| format!("not base64: {:?}", c as char))?;
-        acc = acc << 6 | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            bytes.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
+    let bytes = BASE64
+        .decode(text)
+        .map_err(|e| format!("not base64: {e}"))?;
     if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "{} bytes is not a whole number of f32s",
@@ -74,6 +55,8 @@ mod tests {
             assert_eq!(decode(&encode(&v)).unwrap(), v);
         }
         assert_eq!(encode(&[1.0]), "AACAPw==");
+        assert_eq!(decode("AACAPw").unwrap(), [1.0], "padding is optional");
         assert!(decode("AAC").is_err() && decode("AA*A").is_err());
+        assert!(decode("AACAPw==AACAPw==").is_err(), "padding inside");
     }
 }
