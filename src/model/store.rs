@@ -127,10 +127,12 @@ pub fn from_bytes<M: Module>(model: M, bytes: &[u8], name: &str) -> Result<M, We
     // NaN or infinity in the weights makes a model that answers `label 9` with null
     // probabilities: refuse them from the file's own bytes, which are CPU data on every target
     // (a WebGPU model's values cannot be read back synchronously in the browser).
-    if let Some(param) = first_non_finite_stored(bytes).map_err(|reason| WeightsError::Malformed {
-        name: name.to_string(),
-        reason,
-    })? {
+    if let Some(param) =
+        first_non_finite_stored(bytes).map_err(|reason| WeightsError::Malformed {
+            name: name.to_string(),
+            reason,
+        })?
+    {
         return Err(WeightsError::NonFinite {
             name: name.to_string(),
             param,
@@ -292,7 +294,11 @@ mod tests {
         let model = ConvAeConfig::new().init(&device);
         let good = to_bytes(model.clone(), "ae").unwrap();
         let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(good.clone())).unwrap();
-        let names: Vec<String> = reader.tensor_names().iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = reader
+            .tensor_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         let last = names.last().unwrap().clone();
         assert!(last.contains('.'), "a module path: {last}");
         for (value, exact) in [(f32::INFINITY, false), (f32::NAN, true)] {
