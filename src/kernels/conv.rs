@@ -136,10 +136,12 @@ fn groups<T: Send>(
     starts.into_iter().zip(outs).map(run).collect()
 }
 
-/// Threads to share a batch among: 1 on a rayon thread (a part of a data-parallel step) and
-/// in the browser.
+/// Threads to share a batch among: 1 on a rayon thread (a part of a data-parallel step), in
+/// the browser and under Miri (`scripts/miri`; rayon's global pool would outlive the tests,
+/// which Miri reports, and its queues cast integers to pointers, which Miri's strict
+/// provenance checks refuse).
 fn threads() -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(any(target_arch = "wasm32", miri)))]
     if rayon::current_thread_index().is_none() {
         return rayon::current_num_threads();
     }
@@ -328,4 +330,103 @@ pub fn conv_transpose_backward(
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::direct::{self, assert_close, geometries, values};
+
+    fn assert_grads_close(got: &ParamGrads, want: &ParamGrads, what: &str) {
+        assert_close(
+            &got.weight,
+            &want.weight,
+            &format!("{what}: weight gradient"),
+        );
+        assert_close(&got.bias, &want.bias, &format!("{what}: bias gradient"));
+    }
+
+    /// The four passes against their definitions (`direct.rs`) on `n` images of `g`, with
+    /// `other` channels on the other side, `per_chunk` images per chunk.
+    fn check(g: Geometry, n: usize, other: usize, per_chunk: usize) {
+        let s = Shapes { g, n, other };
+        let what = format!("{g:?}, {n} images, {other} channels, {per_chunk} per chunk");
+        let x = values(n * s.image(), 0.37);
+        let y = values(n * s.other_image(), 0.73);
+        let weight = values(other * s.k(), 0.59);
+        let (bias_other, bias_image) = (values(other, 1.3), values(g.channels, 1.7));
+        let budget = per_chunk * s.k() * s.p();
+        with_chunk_floats(budget, || {
+            let mut out = vec![f32::NAN; y.len()];
+            conv_forward(&s, &x, &weight, &bias_other, &mut out);
+            let want = direct::conv_forward(&s, &x, &weight, &bias_other);
+            assert_close(&out, &want, &format!("conv forward, {what}"));
+
+            let mut dx = vec![f32::NAN; x.len()];
+            let grads = conv_backward(&s, &x, &weight, &y, Some(&mut dx));
+            let (want, want_dx) = direct::conv_backward(&s, &x, &weight, &y);
+            assert_grads_close(&grads, &want, &format!("conv, {what}"));
+            assert_close(&dx, &want_dx, &format!("conv input gradient, {what}"));
+
+            let mut out = vec![f32::NAN; x.len()];
+            conv_transpose_forward(&s, &y, &weight, &bias_image, &mut out);
+            let want = direct::conv_transpose_forward(&s, &y, &weight, &bias_image);
+            assert_close(&out, &want, &format!("transposed forward, {what}"));
+
+            let mut dy = vec![f32::NAN; y.len()];
+            let grads = conv_transpose_backward(&s, &y, &weight, &x, Some(&mut dy));
+            let (want, want_dy) = direct::conv_transpose_backward(&s, &y, &weight, &x);
+            assert_grads_close(&grads, &want, &format!("transposed, {what}"));
+            assert_close(&dy, &want_dy, &format!("transposed input gradient, {what}"));
+        });
+    }
+
+    /// Every geometry, three images as one chunk, one per chunk and two per chunk (a chunk of
+    /// two and one of one); under Miri only the last, which takes both a chunk of several
+    /// images and the sum over chunks.
+    #[test]
+    fn the_passes_match_their_definitions() {
+        let chunkings: &[usize] = if cfg!(miri) { &[2] } else { &[3, 1, 2] };
+        for g in geometries() {
+            for &per_chunk in chunkings {
+                check(g, 3, 2, per_chunk);
+            }
+        }
+    }
+
+    /// One output channel and one image, the smallest matrices.
+    #[test]
+    fn single_channels_and_images_match_their_definitions() {
+        for g in geometries() {
+            check(g, 1, 1, 1);
+        }
+    }
+
+    #[test]
+    fn an_empty_batch_gives_no_output_and_zero_gradients() {
+        let g = geometries()[2];
+        let s = Shapes { g, n: 0, other: 3 };
+        let (weight, bias) = (vec![0.5; 3 * g.rows()], vec![0.5; 3]);
+        conv_forward(&s, &[], &weight, &bias, &mut []);
+        conv_transpose_forward(&s, &[], &weight, &bias, &mut []);
+        for grads in [
+            conv_backward(&s, &[], &weight, &[], Some(&mut [])),
+            conv_transpose_backward(&s, &[], &weight, &[], Some(&mut [])),
+        ] {
+            assert_eq!(grads.weight, vec![0.0; 3 * g.rows()]);
+            assert!(grads.bias.iter().all(|&b| b == 0.0));
+        }
+    }
+
+    /// A weight of the wrong size is refused by the matrix product's checks.
+    #[test]
+    #[should_panic(expected = "matrix of 2×")]
+    fn a_short_weight_is_refused() {
+        let g = geometries()[0];
+        let s = Shapes { g, n: 1, other: 2 };
+        let x = values(s.image(), 0.37);
+        let mut out = vec![0.0; s.other_image()];
+        let weight = vec![0.0; 2 * g.rows() - 1];
+        conv_forward(&s, &x, &weight, &[0.0; 2], &mut out);
+    }
 }

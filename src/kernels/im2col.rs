@@ -276,8 +276,8 @@ fn col2im_channel(cols: &[f32], n: usize, g: &Geometry, c: usize, planes: &mut [
 
 /// `[n, C, P]` → `[C, n·P]`.
 pub fn to_channel_major(x: &[f32], n: usize, c: usize, p: usize, out: &mut [f32]) {
-    assert_eq!(x.len(), n * c * p);
-    assert_eq!(out.len(), n * c * p);
+    assert_eq!(x.len(), n * c * p, "batch-major buffer");
+    assert_eq!(out.len(), n * c * p, "channel-major buffer");
     for (ch, row) in out.chunks_exact_mut(n * p).enumerate() {
         for (img, dst) in row.chunks_exact_mut(p).enumerate() {
             dst.copy_from_slice(&x[(img * c + ch) * p..][..p]);
@@ -294,8 +294,8 @@ pub fn to_batch_major(
     bias: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    assert_eq!(y.len(), n * c * p);
-    assert_eq!(out.len(), n * c * p);
+    assert_eq!(y.len(), n * c * p, "channel-major buffer");
+    assert_eq!(out.len(), n * c * p, "batch-major buffer");
     for (img, image) in out.chunks_exact_mut(c * p).enumerate() {
         for (ch, dst) in image.chunks_exact_mut(p).enumerate() {
             let src = &y[ch * n * p + img * p..][..p];
@@ -309,7 +309,7 @@ pub fn to_batch_major(
 
 /// Adds `bias[c]` to every value of channel `c` of `x` (`[n, C, P]`) in place.
 pub fn add_bias(x: &mut [f32], c: usize, p: usize, bias: &[f32]) {
-    assert_eq!(bias.len(), c);
+    assert_eq!(bias.len(), c, "bias of {c} channels");
     for image in x.chunks_exact_mut(c * p) {
         for (plane, b) in image.chunks_exact_mut(p).zip(bias) {
             plane.iter_mut().for_each(|v| *v += b);
@@ -319,7 +319,7 @@ pub fn add_bias(x: &mut [f32], c: usize, p: usize, bias: &[f32]) {
 
 /// Adds the per-channel sums of `x` (`[n, C, P]`) to `sums` (`[C]`): a bias gradient.
 pub fn add_channel_sums(x: &[f32], c: usize, p: usize, sums: &mut [f32]) {
-    assert_eq!(sums.len(), c);
+    assert_eq!(sums.len(), c, "sums of {c} channels");
     for image in x.chunks_exact(c * p) {
         for (plane, s) in image.chunks_exact(p).zip(sums.iter_mut()) {
             *s += sum(plane);
@@ -337,4 +337,66 @@ fn sum(values: &[f32]) -> f32 {
         lanes.iter_mut().zip(block).for_each(|(l, v)| *l += v);
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::direct::{assert_close, geometries, taps, values};
+
+    /// Column-matrix index of a tap: row `row`, column `(img, p)` of `n` images.
+    fn column(g: &Geometry, n: usize, row: usize, img: usize, p: usize) -> usize {
+        (row * n + img) * g.positions() + p
+    }
+
+    #[test]
+    fn im2col_copies_every_tap_and_zeros_the_padding() {
+        let n = 2;
+        for g in geometries() {
+            let x = values(n * g.channels * g.height * g.width, 0.37);
+            let mut want = vec![0.0; g.rows() * n * g.positions()];
+            for t in taps(&g, n) {
+                want[column(&g, n, t.row, t.n, t.p)] = x[t.pixel];
+            }
+            let mut got = vec![f32::NAN; want.len()];
+            im2col(&x, n, &g, &mut got);
+            assert_eq!(got, want, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn col2im_adds_up_every_tap() {
+        let n = 2;
+        for g in geometries() {
+            let cols = values(g.rows() * n * g.positions(), 0.61);
+            let mut want = vec![0.0; n * g.channels * g.height * g.width];
+            for t in taps(&g, n) {
+                want[t.pixel] += cols[column(&g, n, t.row, t.n, t.p)];
+            }
+            let mut got = vec![f32::NAN; want.len()];
+            col2im(&cols, n, &g, &mut got);
+            assert_close(&got, &want, &format!("{g:?}"));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "column buffer")]
+    fn a_short_column_buffer_is_refused() {
+        let g = geometries()[0];
+        let x = vec![0.0; g.channels * g.height * g.width];
+        im2col(&x, 1, &g, &mut vec![0.0; g.rows() * g.positions() - 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "image buffer")]
+    fn a_short_image_buffer_is_refused() {
+        let g = geometries()[0];
+        let cols = vec![0.0; g.rows() * g.positions()];
+        col2im(
+            &cols,
+            1,
+            &g,
+            &mut vec![0.0; g.channels * g.height * g.width - 1],
+        );
+    }
 }

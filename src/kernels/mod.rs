@@ -21,12 +21,17 @@
 //!
 //! Tests (`check.rs`, run natively by `tests.rs` and in headless Chromium by
 //! `tests/web_kernels.rs`): values and all three gradients against burn's reference ops on the
-//! models' shapes and on random shapes.
+//! models' shapes and on random shapes. The unit tests of `matmul.rs`, `im2col.rs` and
+//! `conv.rs` check the kernels against their definitions (`direct.rs`) on small shapes, and
+//! run under Miri as well (`scripts/miri`), which checks the `unsafe` matrix product's reads
+//! and writes.
 
 #[cfg(feature = "train")]
 #[doc(hidden)]
 pub mod check;
 pub mod conv;
+#[cfg(test)]
+mod direct;
 pub mod im2col;
 pub mod loss;
 pub mod matmul;
@@ -298,7 +303,8 @@ pub fn supported<const D: usize>(x: &Tensor<D>) -> bool {
 /// pages took ~20 % of the ConvAE step on one thread (docs/PROFILE.md). The cost: the process
 /// keeps its peak heap. Only on Linux with glibc; elsewhere nothing to do.
 pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // (Not under Miri, which cannot call into C: there, nothing to do.)
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
@@ -307,8 +313,10 @@ pub fn keep_freed_memory() {
             }
             const M_TRIM_THRESHOLD: i32 = -1;
             const M_MMAP_THRESHOLD: i32 = -3;
-            // SAFETY: mallopt only changes allocator tuning parameters; glibc documents it as
-            // safe to call at any time.
+            // SAFETY: the declaration above is glibc's `int mallopt(int param, int value)`
+            // (malloc.h), and the parameters are glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
+            // with in-range values; mallopt takes no pointers and only changes the allocator's
+            // tuning, which glibc allows at any time (it takes the arena lock itself).
             unsafe {
                 mallopt(M_MMAP_THRESHOLD, 256 << 20);
                 mallopt(M_TRIM_THRESHOLD, 1 << 30);
