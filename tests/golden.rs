@@ -94,7 +94,7 @@ fn differences(now: &Value, golden: &Value) -> Vec<String> {
             (Some(a), Some(b)) => found.extend(
                 a.iter()
                     .zip(b)
-                    .filter(|(x, y)| !close(*x, *y))
+                    .filter(|(x, y)| !close(x, y))
                     .map(|(x, y)| format!("{key}: native {x} vs golden {y}"))
                     .take(1),
             ),

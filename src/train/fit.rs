@@ -596,12 +596,12 @@ where
         epoch: usize,
     ) -> Result<M, FitError> {
         let snapshot = model.valid();
-        if !self
+        let averaging = self
             .task
             .config
             .average_from
-            .is_some_and(|start| epoch >= start)
-        {
+            .is_some_and(|start| epoch >= start);
+        if !averaging {
             return Ok(snapshot);
         }
         average.add(&snapshot);
