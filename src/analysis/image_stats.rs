@@ -46,7 +46,6 @@ pub struct ImageStats {
 /// The statistics of `image` (784 values in [0, 1]).
 pub fn stats(image: &[f32]) -> ImageStats {
     assert_eq!(image.len(), IMAGE_PIXELS, "image size");
-    let n = IMAGE_SIDE;
     let ink: Vec<bool> = image.iter().map(|&v| v > INK).collect();
     let area = ink.iter().filter(|&&b| b).count();
     if area == 0 {
@@ -55,14 +54,57 @@ pub fn stats(image: &[f32]) -> ImageStats {
             ..Default::default()
         };
     }
-    // Bounding box.
+    let (w, h) = bounding_box(&ink);
+    let ink_dist: Vec<f64> = distances_to_background(&ink)
+        .iter()
+        .zip(&ink)
+        .filter(|(_, b)| **b)
+        .map(|(&d, _)| f64::from(d) / 3.0)
+        .collect();
+    let thickness = ink_dist.iter().copied().fold(0.0, f64::max);
+    let mean_thickness = ink_dist.iter().sum::<f64>() / area as f64;
+    // Pieces of ink, 8-connected.
+    let pieces = regions(&ink, true);
+    let largest = pieces.iter().map(|r| r.0).max().unwrap_or(0);
+    // Holes: background regions, 4-connected, that do not touch the edge.
+    let background: Vec<bool> = ink.iter().map(|b| !b).collect();
+    let holes: Vec<(usize, bool)> = regions(&background, false)
+        .into_iter()
+        .filter(|&(size, edge)| !edge && size >= MIN_HOLE)
+        .collect();
+    let skeleton = skeleton_stats(&ink);
+    ImageStats {
+        ink: mean(image),
+        skeleton: skeleton.pixels,
+        endpoints: skeleton.endpoints,
+        branches: skeleton.branches,
+        max_crossing: skeleton.max_crossing,
+        thickness,
+        mean_thickness,
+        components: pieces.len() as f64,
+        stray_ink: (area - largest) as f64 / area as f64,
+        holes: holes.len() as f64,
+        hole_area: holes.iter().map(|h| h.0).sum::<usize>() as f64 / area as f64,
+        log_aspect: (h / w).ln(),
+        fill: area as f64 / (w * h),
+    }
+}
+
+/// Width and height of the box round the ink (some ink assumed).
+fn bounding_box(ink: &[bool]) -> (f64, f64) {
+    let n = IMAGE_SIDE;
     let (mut x0, mut y0, mut x1, mut y1) = (n, n, 0, 0);
     for (i, _) in ink.iter().enumerate().filter(|(_, b)| **b) {
         let (x, y) = (i % n, i / n);
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
-    let (w, h) = ((x1 - x0 + 1) as f64, (y1 - y0 + 1) as f64);
-    // 3-4 chamfer distance to the background (outside the image counts as background).
+    ((x1 - x0 + 1) as f64, (y1 - y0 + 1) as f64)
+}
+
+/// The 3-4 chamfer distance of every pixel to the background, in thirds of a pixel (outside
+/// the image counts as background; background pixels are 0).
+fn distances_to_background(ink: &[bool]) -> Vec<u32> {
+    let n = IMAGE_SIDE;
     let mut dist: Vec<u32> = ink
         .iter()
         .map(|&b| if b { u32::MAX / 2 } else { 0 })
@@ -98,24 +140,23 @@ pub fn stats(image: &[f32]) -> ImageStats {
             }
         }
     }
-    let ink_dist: Vec<f64> = dist
-        .iter()
-        .zip(&ink)
-        .filter(|(_, b)| **b)
-        .map(|(&d, _)| f64::from(d) / 3.0)
-        .collect();
-    let thickness = ink_dist.iter().copied().fold(0.0, f64::max);
-    let mean_thickness = ink_dist.iter().sum::<f64>() / area as f64;
-    // Pieces of ink, 8-connected.
-    let pieces = regions(&ink, true);
-    let largest = pieces.iter().map(|r| r.0).max().unwrap_or(0);
-    // Holes: background regions, 4-connected, that do not touch the edge.
-    let background: Vec<bool> = ink.iter().map(|b| !b).collect();
-    let holes: Vec<(usize, bool)> = regions(&background, false)
-        .into_iter()
-        .filter(|&(size, edge)| !edge && size >= MIN_HOLE)
-        .collect();
-    let skeleton = thin(&ink);
+    dist
+}
+
+/// What the thinned ink shows.
+struct SkeletonStats {
+    pixels: f64,
+    /// Pixels where one stroke ends.
+    endpoints: f64,
+    /// Pixels where three or more strokes meet.
+    branches: f64,
+    /// Most strokes meeting at one pixel.
+    max_crossing: f64,
+}
+
+fn skeleton_stats(ink: &[bool]) -> SkeletonStats {
+    let n = IMAGE_SIDE;
+    let skeleton = thin(ink);
     let (mut endpoints, mut branches, mut max_crossing) = (0, 0, 0);
     for (i, _) in skeleton.iter().enumerate().filter(|(_, b)| **b) {
         let runs = crossings(&skeleton, i % n, i / n);
@@ -123,20 +164,11 @@ pub fn stats(image: &[f32]) -> ImageStats {
         endpoints += usize::from(runs == 1);
         branches += usize::from(runs >= 3);
     }
-    ImageStats {
-        ink: mean(image),
-        skeleton: skeleton.iter().filter(|&&b| b).count() as f64,
+    SkeletonStats {
+        pixels: skeleton.iter().filter(|&&b| b).count() as f64,
         endpoints: endpoints as f64,
         branches: branches as f64,
         max_crossing: max_crossing as f64,
-        thickness,
-        mean_thickness,
-        components: pieces.len() as f64,
-        stray_ink: (area - largest) as f64 / area as f64,
-        holes: holes.len() as f64,
-        hole_area: holes.iter().map(|h| h.0).sum::<usize>() as f64 / area as f64,
-        log_aspect: (h / w).ln(),
-        fill: area as f64 / (w * h),
     }
 }
 
