@@ -68,6 +68,37 @@ pub fn sweep_temp_files(dir: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
+/// Marks a directory being assembled before it is renamed into place: `.<name>.creating-<pid>`.
+pub const STAGING_MARKER: &str = ".creating-";
+
+/// Removes the directories that killed processes were assembling in `dir` (`.<name>.creating-
+/// <pid>` whose process is gone), returning how many.
+pub fn sweep_dead_staging_dirs(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(STAGING_MARKER))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !process_alive(pid)
+            && entry.file_type()?.is_dir()
+        {
+            std::fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The writer's process id of a temporary file name of [`write_atomic`].
 fn temp_file_pid(name: &str) -> Option<u32> {
     if !name.starts_with('.') {

@@ -7,8 +7,8 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use burn::prelude::*;
 use clap::{Args, ValueEnum};
-use digit_lab::data::Mnist;
 use digit_lab::data::mnist::FILES;
+use digit_lab::data::{Mnist, TrainingData};
 use digit_lab::model::Manifest;
 use digit_lab::model::weights_dir::WeightsDir;
 
@@ -30,9 +30,15 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    /// The device and the data these flags name (MNIST fetched first when missing).
-    pub fn device_and_data(&self) -> Result<(Device, Mnist)> {
-        Ok((device(self.backend)?.0, load_data(&self.data)?))
+    /// The device and the training and validation splits these flags name (MNIST fetched
+    /// first when missing): what training, search and model selection may see.
+    pub fn device_and_training_data(&self) -> Result<(Device, TrainingData)> {
+        Ok((device(self.backend)?.0, load_training_data(&self.data)?))
+    }
+
+    /// The device and all three splits, test included: for figures of adopted models only.
+    pub fn device_and_data_with_test(&self) -> Result<(Device, Mnist)> {
+        Ok((device(self.backend)?.0, load_data_with_test(&self.data)?))
     }
 }
 
@@ -72,8 +78,14 @@ pub(crate) fn fetch_if_missing(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Loads MNIST in the protocol's splits, fetching it first when it is missing.
-pub(crate) fn load_data(dir: &Path) -> Result<Mnist> {
+/// Loads MNIST's training and validation splits, fetching it first when it is missing.
+pub(crate) fn load_training_data(dir: &Path) -> Result<TrainingData> {
+    fetch_if_missing(dir)?;
+    Ok(TrainingData::load_protocol(dir)?)
+}
+
+/// Loads MNIST in the protocol's three splits, test included, fetching it first when missing.
+pub(crate) fn load_data_with_test(dir: &Path) -> Result<Mnist> {
     fetch_if_missing(dir)?;
     Ok(Mnist::load(dir)?)
 }
@@ -94,7 +106,7 @@ pub(crate) struct TsneArgs {
     )]
     tsne_iterations: usize,
     /// t-SNE learning rate [default: n / 12 for n points, at least 50].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     tsne_learning_rate: Option<f64>,
     /// Barnes-Hut angle θ in (0, 1] (smaller: a more exact, slower gradient).
     #[arg(long, default_value_t = 0.5, value_parser = parse_theta)]
@@ -131,6 +143,14 @@ pub(crate) fn parse_unit_interval(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
         Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
         _ => Err(format!("expected a number in [0, 1], got \"{text}\"")),
+    }
+}
+
+/// A finite number (`nan` and `inf` are refused here, with the flag named by clap).
+pub(crate) fn parse_finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("expected a finite number, got \"{text}\"")),
     }
 }
 

@@ -22,7 +22,7 @@ use digit_lab::analysis::digit_check::{
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 
-use super::common::{Common, device, load_data};
+use super::common::{Common, device, load_data_with_test};
 
 #[derive(Args)]
 pub(crate) struct DigitCheckArgs {
@@ -33,7 +33,7 @@ pub(crate) struct DigitCheckArgs {
     #[arg(long, default_value = "weights")]
     weights: PathBuf,
     /// Share of validation digits the check lets through.
-    #[arg(long, default_value_t = 0.995)]
+    #[arg(long, default_value_t = 0.995, value_parser = super::common::parse_finite)]
     quantile: f64,
     /// Features the check combines, comma-separated (`analysis::digit_check::Feature`).
     #[arg(
@@ -44,7 +44,7 @@ pub(crate) struct DigitCheckArgs {
     )]
     features: Vec<Feature>,
     /// L2 penalty of the logistic regression (standardised features).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = super::common::parse_finite)]
     l2: f64,
     /// Use the features only linearly (no squares and pairwise products).
     #[arg(long)]
@@ -97,7 +97,7 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
         classifier: &classifier,
         ae: Some(&ae),
     };
-    let data = load_data(&args.common.data)?;
+    let data = load_data_with_test(&args.common.data)?;
     let started = std::time::Instant::now();
     let scored = score_sets(&models, &data, &settings, &device).map_err(anyhow::Error::msg)?;
     eprintln!("scored ({:.0} s)", started.elapsed().as_secs_f64());

@@ -32,7 +32,7 @@ pub(crate) struct ExportMapsArgs {
 }
 
 pub(crate) fn run(args: ExportMapsArgs) -> Result<()> {
-    let (device, data) = args.common.device_and_data()?;
+    let (device, data) = args.common.device_and_data_with_test()?;
     if args.validate_tsne {
         let options = args.tsne.options();
         let (knn, seconds) = maps::tsne_validation_knn(&data, options);

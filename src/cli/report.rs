@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use burn::prelude::Device;
 use clap::Args;
 use digit_lab::analysis::maps::{self, Maps};
 use digit_lab::report::{self, Models, ReportInputs, SearchResults};
@@ -38,6 +39,49 @@ pub struct ReportArgs {
     tsne: TsneArgs,
 }
 
+/// The committed latent maps, or maps computed now (`--recompute-maps`, `--limit`).
+fn maps_for_report(
+    args: &ReportArgs,
+    data: &digit_lab::data::Mnist,
+    models: &Models,
+    device: &Device,
+) -> Result<Maps> {
+    let maps_path = args.weights.join("maps.json");
+    if args.recompute_maps || args.limit.is_some() {
+        return Ok(maps::export(
+            data,
+            &models.ae,
+            &models.vae,
+            device,
+            args.tsne.options(),
+            |m| eprintln!("{m}"),
+        ));
+    }
+    let text = std::fs::read_to_string(&maps_path).with_context(|| {
+        format!(
+            "reading {} (write it with `digit-lab export-maps`, or pass --recompute-maps)",
+            maps_path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", maps_path.display()))
+}
+
+/// The search's results file, if there is one.
+fn search_results(args: &ReportArgs) -> Result<Option<SearchResults>> {
+    if !args.search_results.exists() {
+        eprintln!(
+            "no search results at {}: the report skips them",
+            args.search_results.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(SearchResults {
+        path: args.search_results.display().to_string(),
+        records: ResultsFile::new(&args.search_results).load()?,
+        grid_size: Grid::paper().points().len(),
+    }))
+}
+
 pub fn run(args: ReportArgs) -> Result<()> {
     // First: it needs neither the data nor the models, and a malformed log stops the run early.
     let log = std::fs::read_to_string(&args.experiments)
@@ -51,45 +95,15 @@ pub fn run(args: ReportArgs) -> Result<()> {
         .with_context(|| format!("writing {}", experiments_path.display()))?;
     eprintln!("wrote {}", experiments_path.display());
 
-    let (device, mut data) = args.common.device_and_data()?;
+    let (device, mut data) = args.common.device_and_data_with_test()?;
     if let Some(n) = args.limit {
         data.test = data.test.slice(0..n.min(data.test.len()));
         data.train = data.train.slice(0..n.min(data.train.len()));
     }
     let manifest = read_manifest(&args.weights)?;
     let models = Models::load(&args.weights, &manifest, &device)?;
-    let maps_path = args.weights.join("maps.json");
-    let maps: Maps = if args.recompute_maps || args.limit.is_some() {
-        maps::export(
-            &data,
-            &models.ae,
-            &models.vae,
-            &device,
-            args.tsne.options(),
-            |m| eprintln!("{m}"),
-        )
-    } else {
-        let text = std::fs::read_to_string(&maps_path).with_context(|| {
-            format!(
-                "reading {} (write it with `digit-lab export-maps`, or pass --recompute-maps)",
-                maps_path.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", maps_path.display()))?
-    };
-    let search = if args.search_results.exists() {
-        Some(SearchResults {
-            path: args.search_results.display().to_string(),
-            records: ResultsFile::new(&args.search_results).load()?,
-            grid_size: Grid::paper().points().len(),
-        })
-    } else {
-        eprintln!(
-            "no search results at {}: the report skips them",
-            args.search_results.display()
-        );
-        None
-    };
+    let maps = maps_for_report(&args, &data, &models, &device)?;
+    let search = search_results(&args)?;
     let inputs = ReportInputs {
         weights_dir: &args.weights,
         manifest: &manifest,

@@ -1,10 +1,11 @@
-//! `digit-lab search`: budgeted successive halving over the paper's ConvAE grid.
+//! `digit-lab search`: budgeted successive halving over the paper's ConvAE grid, in one process
+//! or as shards of a rung (`--shard I/N`, see `scripts/search-slurm`) merged by `--merge`.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use digit_lab::search::{self, Grid, HalvingPlan, ResultsFile, SearchPoint, SearchStop};
+use digit_lab::search::{self, Grid, HalvingPlan, ResultsFile, SearchPoint, SearchStop, Shard};
 
 use super::common::Common;
 
@@ -16,7 +17,7 @@ pub struct SearchArgs {
     #[arg(long, default_value = "docs/search/results.jsonl")]
     results: PathBuf,
     /// Wall-clock budget in minutes for the trials of this run (resume to spend more).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = super::common::parse_finite)]
     budget_minutes: f64,
     /// Training images per configuration in the first rung.
     #[arg(long, default_value_t = 2048)]
@@ -35,6 +36,19 @@ pub struct SearchArgs {
     overrides: Vec<String>,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Train only shard I of N (0 <= I < N) of a rung, into `<results>.shard-I-of-N.jsonl`:
+    /// the rung's configurations sorted by key, every N-th from the I-th. Trials already in any
+    /// of the search's files are skipped.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// With --shard: the rung to work on (refused until every earlier rung is complete);
+    /// default the lowest rung not complete.
+    #[arg(long, requires = "shard")]
+    rung: Option<usize>,
+    /// Train nothing: fold the shard files into the results file and print the ranking; fails
+    /// when the search is not finished.
+    #[arg(long, conflicts_with = "shard")]
+    merge: bool,
 }
 
 pub fn run(args: SearchArgs) -> Result<()> {
@@ -58,23 +72,25 @@ pub fn run(args: SearchArgs) -> Result<()> {
         points.len(),
         (0..plan.rungs).map(|r| plan.samples(r)).collect::<Vec<_>>()
     );
-    let points_keys: Vec<String> = points.iter().map(|p| p.key()).collect();
-    let recorded_plan = serde_json::json!({
-        "grid_points": points.len(),
-        "grid_sha256": digit_lab::model::weights_dir::sha256_hex(points_keys.join("\n").as_bytes()),
-        "seed": args.seed,
-        "valid_size": args.valid_size,
-        "min_samples": args.min_samples,
-        "eta": args.eta,
-        "rungs": args.rungs,
-        "data": args.common.data.display().to_string(),
-    });
-    search::plan_file::check_or_record(&args.results, &recorded_plan)?;
-    let (device, data) = args.common.device_and_data()?;
+    search::plan_file::check_or_record(&args.results, &recorded_plan(&args, &points))?;
+    let results = ResultsFile::new(&args.results);
+    if args.merge {
+        return merge(&points, &plan, &results);
+    }
+    let (device, data) = args.common.device_and_training_data()?;
     let valid = data
         .validation
         .slice(0..args.valid_size.min(data.validation.len()));
-    let results = ResultsFile::new(&args.results);
+    let trial = |point: &SearchPoint, samples| {
+        search::trial::conv_ae_trial(point, samples, &data.train, &valid, &device, args.seed)
+    };
+    if let Some(shard) = args.shard {
+        return run_shard(&args, &points, &plan, &results, shard, trial);
+    }
+    let folded = search::merge::fold_into_main(&results)?;
+    if folded > 0 {
+        eprintln!("{folded} trials merged from the shard files");
+    }
     let total: usize = sizes.iter().sum();
     let mut seen = 0;
     let summary = search::run(
@@ -82,21 +98,11 @@ pub fn run(args: SearchArgs) -> Result<()> {
         &plan,
         args.budget_minutes * 60.0,
         &results,
-        |point, samples| {
-            search::trial::conv_ae_trial(point, samples, &data.train, &valid, &device, args.seed)
-        },
+        trial,
         |record, reused| {
             seen += 1;
             if !reused {
-                eprintln!(
-                    "[{seen}/{total}] rung {} {}: valid MSE {} ({:.1}s)",
-                    record.rung,
-                    record.point.key(),
-                    record
-                        .valid_mse
-                        .map_or("diverged".to_string(), |m| format!("{m:.5}")),
-                    record.seconds
-                );
+                eprintln!("[{seen}/{total}] {}", describe(record));
             }
         },
     )?;
@@ -111,7 +117,113 @@ pub fn run(args: SearchArgs) -> Result<()> {
         args.results.display(),
         summary.seconds
     );
-    let ranked = search::ranking(&results.load()?);
+    print_ranking(&search::ranking(&results.load()?));
+    Ok(())
+}
+
+/// `--shard I/N`: this process's share of a rung; an unfinished share is an error, so that a
+/// Slurm array task that ran out of budget fails and its rung's dependants do not start.
+fn run_shard(
+    args: &SearchArgs,
+    points: &[SearchPoint],
+    plan: &HalvingPlan,
+    results: &ResultsFile,
+    shard: Shard,
+    trial: impl FnMut(&SearchPoint, usize) -> Result<search::TrialOutcome, String>,
+) -> Result<()> {
+    let summary = search::run_shard(
+        points,
+        plan,
+        args.budget_minutes * 60.0,
+        results,
+        shard,
+        args.rung,
+        trial,
+        |record, reused| {
+            if !reused {
+                eprintln!("shard {}/{} {}", shard.index, shard.count, describe(record));
+            }
+        },
+    )?;
+    if summary.rung == plan.rungs {
+        eprintln!(
+            "search finished: shard {}/{} has nothing to do",
+            shard.index, shard.count
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "shard {}/{} of rung {}: {} of its {} trials trained now, {} found finished, {:.0}s",
+        shard.index,
+        shard.count,
+        summary.rung,
+        summary.trained,
+        summary.share,
+        summary.reused,
+        summary.seconds
+    );
+    if summary.stop == SearchStop::BudgetSpent {
+        bail!(
+            "budget spent before shard {}/{} of rung {} was done: run it again to continue",
+            shard.index,
+            shard.count,
+            summary.rung
+        );
+    }
+    Ok(())
+}
+
+/// `--merge`: the shard files folded into the results file, and the ranking.
+fn merge(points: &[SearchPoint], plan: &HalvingPlan, results: &ResultsFile) -> Result<()> {
+    let folded = search::merge::fold_into_main(results)?;
+    let at = search::progress(points, plan, results)?;
+    eprintln!(
+        "{folded} trials merged from the shard files into {}",
+        results.path().display()
+    );
+    print_ranking(&search::ranking(&results.load()?));
+    if at.rung < plan.rungs {
+        bail!(
+            "the search is not finished: rung {} lacks {} of its {} trials",
+            at.rung,
+            at.missing,
+            at.candidates.len()
+        );
+    }
+    Ok(())
+}
+
+/// One trial's line of progress.
+fn describe(record: &search::TrialRecord) -> String {
+    format!(
+        "rung {} {}: valid MSE {} ({:.1}s)",
+        record.rung,
+        record.point.key(),
+        record
+            .valid_mse
+            .map_or("diverged".to_string(), |m| format!("{m:.5}")),
+        record.seconds
+    )
+}
+
+/// What a results file records of the search that wrote it: resuming with other settings is
+/// refused.
+fn recorded_plan(args: &SearchArgs, points: &[SearchPoint]) -> serde_json::Value {
+    let points_keys: Vec<String> = points.iter().map(|p| p.key()).collect();
+    serde_json::json!({
+        "grid_points": points.len(),
+        "grid_sha256": digit_lab::model::weights_dir::sha256_hex(points_keys.join("\n").as_bytes()),
+        "seed": args.seed,
+        "valid_size": args.valid_size,
+        "min_samples": args.min_samples,
+        "eta": args.eta,
+        "rungs": args.rungs,
+        "data": args.common.data.display().to_string(),
+    })
+}
+
+/// The ten best trials by validation MSE, and where the paper's configuration ranks.
+fn print_ranking(ranked: &[search::TrialRecord]) {
     println!("rank  rung  images   valid MSE  configuration");
     for (i, r) in ranked.iter().take(10).enumerate() {
         println!(
@@ -127,5 +239,4 @@ pub fn run(args: SearchArgs) -> Result<()> {
     if let Some(i) = ranked.iter().position(|r| r.point.key() == paper) {
         println!("paper's configuration: rank {} of {}", i + 1, ranked.len());
     }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use digit_lab::mini_training::subset::{IMAGES_FILE, LABELS_FILE, Subset};
 
-use super::common::load_data;
+use super::common::load_training_data;
 
 #[derive(Args)]
 pub(crate) struct ExportSubsetArgs {
@@ -19,7 +19,7 @@ pub(crate) struct ExportSubsetArgs {
 }
 
 pub(crate) fn run(args: ExportSubsetArgs) -> Result<()> {
-    let data = load_data(&args.data)?;
+    let data = load_training_data(&args.data)?;
     let subset = Subset::from_splits(&data.train, &data.validation);
     let (images, labels) = subset.to_gzip();
     std::fs::create_dir_all(&args.out)

@@ -3,20 +3,23 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use digit_lab::data::augment::AugmentConfig;
+use digit_lab::data::mnist::TRAINING_FILES;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use digit_lab::model::{ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelKind, VaeConfig};
 use digit_lab::train::run::{
-    DataSpec, Run, RunSpec, RunState, StartFrom, data_hashes, new_run_dir, now_utc,
+    DataSpec, Run, RunSpec, RunState, StartFrom, check_reusable, data_hashes, new_run_dir, now_utc,
 };
 use digit_lab::train::tasks::{DEFAULT_NOISE_AMOUNT, default_fit};
 use digit_lab::train::{EpochStats, Optimizer, Schedule, publish};
 use serde_json::json;
 
-use super::common::{Backend, device, fetch_if_missing, parse_unit_interval, threads};
+use super::common::{
+    Backend, device, fetch_if_missing, parse_finite, parse_unit_interval, threads,
+};
 
 /// The models `train` takes by name: each model's manifest key with `-` for `_`, or `all` (every
 /// model in turn; the paper classifier uses the ConvAE trained just before).
@@ -65,6 +68,10 @@ pub(crate) struct TrainArgs {
     /// metrics): `--publish weights` adopts it for the page.
     #[arg(long, value_name = "WEIGHTS_DIR")]
     publish: Option<PathBuf>,
+    /// With --publish: publish even where the target holds a model that did better on the same
+    /// validation split.
+    #[arg(long, requires = "publish")]
+    replace_better: bool,
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
     /// No progress bars or per-epoch lines.
@@ -99,17 +106,17 @@ struct HyperArgs {
     #[arg(long)]
     batch_size: Option<usize>,
     /// Adam (peak) learning rate (default 1e-3, the paper's best).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     lr: Option<f64>,
     /// Weight decay (default 1e-5, the paper's best; 1.5e-2 for the VAE).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     l2: Option<f64>,
     /// `adam` adds the L2 penalty to the gradients; `adamw` decays the weights apart from
     /// Adam's step.
     #[arg(long, value_enum)]
     optimizer: Option<Optimizer>,
     /// VAE only: the encoder's own weight decay (then --l2 applies to the decoder).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     encoder_l2: Option<f64>,
     /// Learning-rate schedule (default cosine).
     #[arg(long, value_enum)]
@@ -129,7 +136,7 @@ struct HyperArgs {
     #[arg(long)]
     fc: Option<usize>,
     /// ConvAE dropout rate in [0, 1) (default 0.1).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     dropout: Option<f64>,
     /// Code size of the ConvAE / DAE / VAE (default 2); feature maps of the wide DAE's 7×7
     /// code (default 8).
@@ -165,28 +172,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         WeightsDir::open_or_create(target)?;
     }
     if let Some(dir) = &args.resume {
-        let run = Run::open(dir)?;
-        match run.state() {
-            RunState::Finished => bail!(
-                "{}: the run is finished (publish it with `digit-lab publish {0}`)",
-                dir.display()
-            ),
-            RunState::InProgress(epochs) => {
-                eprintln!("{}: resuming after epoch {epochs}", dir.display())
-            }
-            RunState::New => eprintln!("{}: no epoch was finished; starting it", dir.display()),
-        }
-        if run.spec.threads != threads() || run.spec.backend != backend {
-            eprintln!(
-                "warning: the run was started on {} with {} threads, this process has {} with {}; the result may differ in the last bits from an uninterrupted run",
-                run.spec.backend,
-                run.spec.threads,
-                backend,
-                threads()
-            );
-        }
-        let data = run.data()?;
-        return finish(&run, &data, &device, args.quiet, args.publish.as_deref());
+        return resume(dir, &device, &backend, &args);
     }
     let kinds = args
         .model
@@ -195,17 +181,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         .0;
     let h = &args.hyper;
     check_flags(&kinds, h, &args)?;
-    let data_dir = h
-        .data
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("data/mnist"));
-    fetch_if_missing(&data_dir)?;
-    let data_spec = DataSpec {
-        dir: data_dir.display().to_string(),
-        sha256: data_hashes(&data_dir)?,
-        valid_size: h.valid_size.unwrap_or(10_000),
-        limit_train: h.limit_train,
-    };
+    let data_spec = data_spec(h)?;
     // The data and its split are checked before any run directory is made.
     let data = data_spec.load()?;
     let mut last_ae_run: Option<PathBuf> = None;
@@ -227,7 +203,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             kind.key(),
             dir.display()
         );
-        finish(&run, &data, &device, args.quiet, args.publish.as_deref())?;
+        finish(&run, &data, &device, &args)?;
         if kind == ModelKind::Ae {
             last_ae_run = Some(dir);
         }
@@ -235,15 +211,67 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// `train --resume DIR`: the run's own settings, from its last checkpoint.
+fn resume(
+    dir: &Path,
+    device: &burn::prelude::Device,
+    backend: &str,
+    args: &TrainArgs,
+) -> Result<()> {
+    let run = Run::open(dir)?;
+    // Taken before anything is said or read: a second resume of the same run stops here.
+    let lock = run.lock()?;
+    match run.state()? {
+        RunState::Finished => bail!(
+            "{}: the run is finished (publish it with `digit-lab publish {0}`)",
+            dir.display()
+        ),
+        RunState::InProgress(epochs) => {
+            eprintln!("{}: resuming after epoch {epochs}", dir.display())
+        }
+        RunState::New => eprintln!("{}: no epoch was finished; starting it", dir.display()),
+    }
+    if run.spec.threads != threads() || run.spec.backend != backend {
+        eprintln!(
+            "warning: the run was started on {} with {} threads, this process has {} with {}; the result may differ in the last bits from an uninterrupted run",
+            run.spec.backend,
+            run.spec.threads,
+            backend,
+            threads()
+        );
+    }
+    let data = run.data()?;
+    // `Run::train` takes the lock again for the whole training.
+    drop(lock);
+    finish(&run, &data, device, args)
+}
+
+/// The data a new run records: the directory (absolute, so that `--resume` works from any
+/// directory), the training file's hashes and the split.
+fn data_spec(h: &HyperArgs) -> Result<DataSpec> {
+    let data_dir = h
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data/mnist"));
+    fetch_if_missing(&data_dir)?;
+    let data_dir = std::fs::canonicalize(&data_dir)
+        .with_context(|| format!("--data {}", data_dir.display()))?;
+    Ok(DataSpec {
+        dir: data_dir.display().to_string(),
+        sha256: data_hashes(&data_dir, &TRAINING_FILES)?,
+        valid_size: h.valid_size.unwrap_or(10_000),
+        limit_train: h.limit_train,
+    })
+}
+
 /// Trains the run to its end, reports it and publishes it if asked.
 fn finish(
     run: &Run,
-    data: &digit_lab::data::Mnist,
+    data: &digit_lab::data::TrainingData,
     device: &burn::prelude::Device,
-    quiet: bool,
-    publish_to: Option<&Path>,
+    args: &TrainArgs,
 ) -> Result<()> {
-    let entry = run.train(data, device, quiet)?;
+    let entry = run.train(data, device, args.quiet)?;
     let key = &run.spec.model;
     eprintln!(
         "{key}: {} epochs (best {}), {:.0}s, best validation loss {}",
@@ -257,9 +285,14 @@ fn finish(
             entry.best_valid_loss
         );
     }
-    match publish_to {
+    match &args.publish {
         Some(target) => {
-            let published = publish::publish(&run.dir, target, device)?;
+            let replace = if args.replace_better {
+                publish::Replace::Always
+            } else {
+                publish::Replace::IfNotWorse
+            };
+            let published = publish::publish(&run.dir, target, replace, device)?;
             eprintln!(
                 "{key}: published into {} (test {})",
                 target.display(),
@@ -315,14 +348,8 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
     if args.runs.exists() && !args.runs.is_dir() {
         bail!("--runs {}: not a directory", args.runs.display());
     }
-    if let Some(dir) = &args.run_dir
-        && dir.exists()
-        && (!dir.is_dir() || std::fs::read_dir(dir)?.next().is_some())
-    {
-        bail!(
-            "--run-dir {}: already exists and is not an empty directory",
-            dir.display()
-        );
+    if let Some(dir) = &args.run_dir {
+        check_reusable(dir).map_err(|e| anyhow::anyhow!("--run-dir {e}"))?;
     }
     Ok(())
 }
@@ -357,8 +384,49 @@ fn spec_for(
     dir: &Path,
     encoder_from: &Path,
 ) -> Result<(RunSpec, Option<Vec<u8>>)> {
+    let start = match kind {
+        ModelKind::Classifier => Some(start_from(encoder_from, ModelKind::Ae)?),
+        _ => h
+            .init_from
+            .as_deref()
+            .map(|d| start_from(d, kind))
+            .transpose()?,
+    };
+    let architecture = architecture(kind, h, start.as_ref().map(|(s, _)| s))?;
+    let augment = match kind {
+        ModelKind::ClassifierBest => Some(AugmentConfig::default()),
+        ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),
+        _ => None,
+    };
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| kind.key().to_string());
+    let spec = RunSpec {
+        id,
+        model: kind.key().to_string(),
+        architecture,
+        fit: fit_config(kind, h),
+        noise_amount: matches!(kind, ModelKind::Dae | ModelKind::DaeWide)
+            .then(|| h.noise_amount.unwrap_or(DEFAULT_NOISE_AMOUNT)),
+        encoder_noise: h.encoder_noise.filter(|s| *s > 0.0),
+        augment,
+        start: start.as_ref().map(|(s, _)| s.clone()),
+        data,
+        backend: backend.to_string(),
+        threads: threads(),
+        created_at: now_utc(),
+    };
+    // Every setting is checked before the data is read or a directory is made.
+    spec.check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", flag_names(&e.to_string())))?;
+    Ok((spec, start.map(|(_, w)| w)))
+}
+
+/// The optimisation settings: the flags, else the model's defaults.
+fn fit_config(kind: ModelKind, h: &HyperArgs) -> digit_lab::train::FitConfig {
     let defaults = default_fit(kind);
-    let fit = digit_lab::train::FitConfig {
+    digit_lab::train::FitConfig {
         epochs: h.epochs.unwrap_or(defaults.epochs),
         patience: h.patience.unwrap_or(defaults.patience),
         batch_size: h.batch_size.unwrap_or(defaults.batch_size),
@@ -370,22 +438,22 @@ fn spec_for(
         schedule: h.schedule.unwrap_or(defaults.schedule),
         seed: h.seed.unwrap_or(defaults.seed),
         average_from: h.average_from,
-    };
-    let start = match kind {
-        ModelKind::Classifier => Some(start_from(encoder_from, ModelKind::Ae)?),
-        _ => h
-            .init_from
-            .as_deref()
-            .map(|d| start_from(d, kind))
-            .transpose()?,
-    };
-    let architecture = match (&start, kind) {
-        (Some((s, _)), ModelKind::Classifier) => {
+    }
+}
+
+/// The architecture of a new run: the model it starts from, else the flags and defaults.
+fn architecture(
+    kind: ModelKind,
+    h: &HyperArgs,
+    start: Option<&StartFrom>,
+) -> Result<serde_json::Value> {
+    Ok(match (start, kind) {
+        (Some(s), ModelKind::Classifier) => {
             let encoder: ConvAeConfig =
                 serde_json::from_value(s.entry.hyperparameters["model"].clone())?;
             json!(ClassifierConfig::paper(encoder))
         }
-        (Some((s, _)), _) => s.entry.hyperparameters["model"].clone(),
+        (Some(s), _) => s.entry.hyperparameters["model"].clone(),
         (None, ModelKind::Ae | ModelKind::Dae) => {
             let d = ConvAeConfig::new();
             json!(
@@ -411,35 +479,7 @@ fn spec_for(
         }
         (None, ModelKind::ClassifierBest) => json!(ClassifierConfig::best()),
         (None, ModelKind::Classifier) => unreachable!("the classifier always has a start"),
-    };
-    let augment = match kind {
-        ModelKind::ClassifierBest => Some(AugmentConfig::default()),
-        ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),
-        _ => None,
-    };
-    let id = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| kind.key().to_string());
-    let spec = RunSpec {
-        id,
-        model: kind.key().to_string(),
-        architecture,
-        fit,
-        noise_amount: matches!(kind, ModelKind::Dae | ModelKind::DaeWide)
-            .then(|| h.noise_amount.unwrap_or(DEFAULT_NOISE_AMOUNT)),
-        encoder_noise: h.encoder_noise.filter(|s| *s > 0.0),
-        augment,
-        start: start.as_ref().map(|(s, _)| s.clone()),
-        data,
-        backend: backend.to_string(),
-        threads: threads(),
-        created_at: now_utc(),
-    };
-    // Every setting is checked before the data is read or a directory is made.
-    spec.check()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", flag_names(&e.to_string())))?;
-    Ok((spec, start.map(|(_, w)| w)))
+    })
 }
 
 /// Names the flag behind a spec field in an error message.

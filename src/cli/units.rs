@@ -22,7 +22,7 @@ pub(crate) struct DeadUnitsArgs {
 
 /// Prints one JSON line per layer: `{"layer","units","dead"}`.
 pub(crate) fn run(args: DeadUnitsArgs) -> Result<()> {
-    let (device, data) = args.common.device_and_data()?;
+    let (device, data) = args.common.device_and_training_data()?;
     let vae = WeightsDir::open(&args.weights)?
         .load(ModelKind::Vae, &device)?
         .into_vae()?;

@@ -24,6 +24,12 @@ pub const FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+/// The training file's two IDX files: all that training, search and model selection read.
+pub const TRAINING_FILES: [&str; 2] = [FILES[0], FILES[1]];
+/// The test split's two IDX files: read only by `publish`, `eval` and the report's figures of
+/// adopted models ([`Mnist`]).
+pub const TEST_FILES: [&str; 2] = [FILES[2], FILES[3]];
+
 /// Images (28×28 u8, concatenated) with their labels.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {
@@ -108,39 +114,32 @@ pub enum Split {
     Test,
 }
 
-/// The whole data set in its three splits.
+/// The splits training, search and model selection see: the training file cut into a
+/// training and a validation split. It holds no test image, so nothing that is handed one can
+/// tune on the test split (PROTOCOL.md).
 #[derive(Clone, Debug)]
-pub struct Mnist {
+pub struct TrainingData {
     pub train: Dataset,
     pub validation: Dataset,
-    pub test: Dataset,
 }
 
-impl Mnist {
-    /// Builds the splits from the 60k training and the 10k test data sets.
-    pub fn from_parts(training_file: Dataset, test: Dataset) -> Self {
+impl TrainingData {
+    /// Cuts the 60k training file into the protocol's training and validation splits.
+    pub fn from_training_file(training_file: Dataset) -> Self {
         let n = training_file.len();
         let cut = TRAIN_SIZE.min(n);
         Self {
             train: training_file.slice(0..cut),
             validation: training_file.slice(cut..n),
-            test,
         }
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    /// Reads the four IDX files from `dir` (see `scripts/fetch-mnist`), split as PROTOCOL.md says.
-    pub fn load(dir: &Path) -> Result<Self, LoadError> {
-        let (training_file, test) = Self::read_files(dir)?;
-        Ok(Self::from_parts(training_file, test))
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    /// Reads the four IDX files, with the last `valid_size` images of the training file as the
-    /// validation split (the protocol's 10,000 on MNIST; smaller for small test data). Both the
-    /// training and the validation split must hold images.
-    pub fn load_split(dir: &Path, valid_size: usize) -> Result<Self, LoadError> {
-        let (training_file, test) = Self::read_files(dir)?;
+    /// Reads the training file's two IDX files from `dir` (never the test files), with its last
+    /// `valid_size` images as the validation split (the protocol's 10,000 on MNIST; smaller for
+    /// small test data). Both splits must hold images.
+    pub fn load(dir: &Path, valid_size: usize) -> Result<Self, LoadError> {
+        let training_file = read_pair(dir, TRAINING_FILES)?;
         let n = training_file.len();
         if valid_size == 0 || valid_size >= n {
             return Err(LoadError::Split {
@@ -152,33 +151,59 @@ impl Mnist {
         Ok(Self {
             train: training_file.slice(0..n - valid_size),
             validation: training_file.slice(n - valid_size..n),
-            test,
         })
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn read_files(dir: &Path) -> Result<(Dataset, Dataset), LoadError> {
-        let read = |name: &str, kind| {
-            super::idx::read_file(&dir.join(name), kind).map_err(|e| match e {
-                super::idx::ReadError::Io { path, source } => LoadError::Io { path, source },
-                super::idx::ReadError::Idx(e) => LoadError::Idx(e),
-            })
-        };
-        let name = |f: &str| dir.join(f).display().to_string();
-        let pair = |images: &str, labels: &str| -> Result<Dataset, LoadError> {
-            let pixels = read(images, IdxKind::Images)?;
-            let classes = read(labels, IdxKind::Labels)?;
-            Ok(Dataset::from_idx(
-                &pixels,
-                &name(images),
-                &classes,
-                &name(labels),
-            )?)
-        };
-        let [train_images, train_labels, test_images, test_labels] = FILES;
-        let training_file = pair(train_images, train_labels)?;
-        let test = pair(test_images, test_labels)?;
-        Ok((training_file, test))
+    /// [`TrainingData::load`] with the protocol's split.
+    pub fn load_protocol(dir: &Path) -> Result<Self, LoadError> {
+        Ok(Self::from_training_file(read_pair(dir, TRAINING_FILES)?))
+    }
+}
+
+/// The whole data set in its three splits: for measuring adopted models (`publish`, `eval`, the
+/// report), never handed to training.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+impl Mnist {
+    /// Builds the splits from the 60k training and the 10k test data sets.
+    pub fn from_parts(training_file: Dataset, test: Dataset) -> Self {
+        Self::with_test(TrainingData::from_training_file(training_file), test)
+    }
+
+    /// The training splits joined with the test split.
+    pub fn with_test(training: TrainingData, test: Dataset) -> Self {
+        Self {
+            train: training.train,
+            validation: training.validation,
+            test,
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    /// Reads the four IDX files from `dir` (see `scripts/fetch-mnist`), split as PROTOCOL.md says.
+    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        let training = TrainingData::load_protocol(dir)?;
+        Ok(Self::with_test(training, read_pair(dir, TEST_FILES)?))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    /// The four IDX files with the last `valid_size` training-file images as validation
+    /// ([`TrainingData::load`]).
+    pub fn load_split(dir: &Path, valid_size: usize) -> Result<Self, LoadError> {
+        let training = TrainingData::load(dir, valid_size)?;
+        Ok(Self::with_test(training, read_pair(dir, TEST_FILES)?))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    /// `training` joined with the test split read from `dir`.
+    pub fn load_test(training: TrainingData, dir: &Path) -> Result<Self, LoadError> {
+        Ok(Self::with_test(training, read_pair(dir, TEST_FILES)?))
     }
 
     pub fn split(&self, split: Split) -> &Dataset {
@@ -188,6 +213,26 @@ impl Mnist {
             Split::Test => &self.test,
         }
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// Reads an images file and its labels file (`[images, labels]`) from `dir`.
+fn read_pair(dir: &Path, [images, labels]: [&str; 2]) -> Result<Dataset, LoadError> {
+    let read = |name: &str, kind| {
+        super::idx::read_file(&dir.join(name), kind).map_err(|e| match e {
+            super::idx::ReadError::Io { path, source } => LoadError::Io { path, source },
+            super::idx::ReadError::Idx(e) => LoadError::Idx(e),
+        })
+    };
+    let name = |f: &str| dir.join(f).display().to_string();
+    let pixels = read(images, IdxKind::Images)?;
+    let classes = read(labels, IdxKind::Labels)?;
+    Ok(Dataset::from_idx(
+        &pixels,
+        &name(images),
+        &classes,
+        &name(labels),
+    )?)
 }
 
 /// Failure to load the data set from disk.

@@ -8,4 +8,4 @@ pub mod mnist;
 pub mod noise;
 
 pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError};
-pub use mnist::{Dataset, Mnist, Split};
+pub use mnist::{Dataset, Mnist, Split, TrainingData};

@@ -27,6 +27,18 @@ pub enum StoreError {
     NotADirectory { path: String },
     #[error("{path}: no manifest.json (not a weights directory or a finished run)")]
     Missing { path: String },
+    #[error(
+        "{path}: holds weights files ({file}, …) but no readable manifest.json; nothing was changed (restore its manifest.json, or publish into an empty directory)"
+    )]
+    Orphaned { path: String, file: String },
+    #[error("{path}: manifest.json is a link to a missing file; nothing was changed")]
+    DanglingManifest { path: String },
+    #[error("{path}: manifest entry `{model}` has no sha256, so its weights cannot be checked")]
+    NoHash { path: String, model: String },
+    #[error(
+        "{path}: another process has held this directory's lock for {seconds} s; nothing was changed (is a digit-lab process stuck? DIGIT_LAB_LOCK_TIMEOUT sets the wait)"
+    )]
+    LockTimeout { path: String, seconds: u64 },
     #[error("{path}: the weights do not match the manifest's SHA-256 (the file was changed)")]
     HashMismatch { path: String },
     #[error("{path}: {source}")]
@@ -98,7 +110,10 @@ impl WeightsDir {
                 path: manifest_path.display().to_string(),
                 reason: e.to_string(),
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => Manifest::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                Self::check_unmanaged(path)?;
+                Manifest::default()
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Missing {
                     path: path.display().to_string(),
@@ -112,6 +127,33 @@ impl WeightsDir {
         })
     }
 
+    /// A directory without a manifest becomes a store only if it holds none of the
+    /// content-named files a store writes: the first commit's sweep would delete them all.
+    fn check_unmanaged(path: &Path) -> Result<(), StoreError> {
+        let manifest_path = path.join(MANIFEST_FILE);
+        if manifest_path.symlink_metadata().is_ok() {
+            return Err(StoreError::DanglingManifest {
+                path: path.display().to_string(),
+            });
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Self::io(path)(e)),
+        };
+        for entry in entries {
+            let name = entry.map_err(Self::io(path))?.file_name();
+            let name = name.to_string_lossy();
+            if is_content_name(&name) {
+                return Err(StoreError::Orphaned {
+                    path: path.display().to_string(),
+                    file: name.into_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The bytes of `kind`'s weights, checked against the manifest's hash.
     pub fn read_weights(&self, kind: ModelKind) -> Result<Vec<u8>, StoreError> {
         let entry = self.manifest.entry(kind).map_err(|e| StoreError::Load {
@@ -119,12 +161,14 @@ impl WeightsDir {
             source: e.into(),
         })?;
         let path = self.path.join(&entry.file);
+        let Some(expected) = &entry.sha256 else {
+            return Err(StoreError::NoHash {
+                path: self.path.join(MANIFEST_FILE).display().to_string(),
+                model: kind.key().to_string(),
+            });
+        };
         let bytes = std::fs::read(&path).map_err(Self::io(&path))?;
-        if entry
-            .sha256
-            .as_ref()
-            .is_some_and(|h| *h != sha256_hex(&bytes))
-        {
+        if *expected != sha256_hex(&bytes) {
             return Err(StoreError::HashMismatch {
                 path: path.display().to_string(),
             });
@@ -166,9 +210,14 @@ impl WeightsDir {
         std::fs::create_dir_all(&self.path).map_err(Self::io(&self.path))?;
         // One writer at a time: an exclusive lock on the directory, then the manifest as it is
         // now (another process may have committed since this one opened it).
-        let lock = std::fs::File::open(&self.path).map_err(Self::io(&self.path))?;
-        lock.lock().map_err(Self::io(&self.path))?;
+        let _lock = lock_dir(&self.path)?;
         self.manifest = Self::open_or_create(&self.path)?.manifest;
+        let manifest_path = self.path.join(MANIFEST_FILE);
+        if !manifest_path.exists() {
+            // A new store gets its (empty) manifest before any weights file: a directory with
+            // weights files and no manifest is then never one of ours, and is refused.
+            self.write_manifest(&self.manifest)?;
+        }
         self.sweep()?;
         let mut manifest = self.manifest.clone();
         for model in models {
@@ -190,15 +239,20 @@ impl WeightsDir {
         }
         update(&mut manifest);
         pause_point("commit:files-written");
-        let json = serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Manifest {
-            path: self.path.join(MANIFEST_FILE).display().to_string(),
-            reason: e.to_string(),
-        })? + "\n";
-        let manifest_path = self.path.join(MANIFEST_FILE);
-        write_atomic(&manifest_path, json.as_bytes()).map_err(Self::io(&manifest_path))?;
+        self.write_manifest(&manifest)?;
         self.manifest = manifest;
         pause_point("commit:manifest-written");
         self.sweep()
+    }
+
+    /// Replaces the manifest atomically: the commit point.
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let manifest_path = self.path.join(MANIFEST_FILE);
+        let json = serde_json::to_string_pretty(manifest).map_err(|e| StoreError::Manifest {
+            path: manifest_path.display().to_string(),
+            reason: e.to_string(),
+        })? + "\n";
+        write_atomic(&manifest_path, json.as_bytes()).map_err(Self::io(&manifest_path))
     }
 
     /// Removes temporary files of dead writers and content-named files the manifest does not
@@ -225,6 +279,43 @@ impl WeightsDir {
             }
         }
         Ok(())
+    }
+}
+
+/// How long [`lock_dir`] waits for another writer, unless `DIGIT_LAB_LOCK_TIMEOUT` (seconds)
+/// says otherwise.
+const LOCK_TIMEOUT_SECONDS: u64 = 120;
+
+/// Takes the exclusive lock on a store directory (released when the file is dropped or the
+/// process dies). While another process holds it, says so once and waits, up to a limit.
+pub fn lock_dir(path: &Path) -> Result<std::fs::File, StoreError> {
+    let lock = std::fs::File::open(path).map_err(WeightsDir::io(path))?;
+    let seconds = std::env::var("DIGIT_LAB_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(LOCK_TIMEOUT_SECONDS);
+    let start = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::Error(e)) => return Err(WeightsDir::io(path)(e)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        if start.elapsed().as_secs() >= seconds {
+            return Err(StoreError::LockTimeout {
+                path: path.display().to_string(),
+                seconds,
+            });
+        }
+        if !told {
+            eprintln!(
+                "{}: another process is writing here; waiting for its lock (up to {seconds} s)",
+                path.display()
+            );
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

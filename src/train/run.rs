@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use super::checkpoint::CHECKPOINT_FILE;
 use super::fit::{EpochStats, FitConfig};
 use super::tasks::{self, Context, Trained};
-use crate::data::Mnist;
+use crate::data::TrainingData;
 use crate::data::augment::AugmentConfig;
-use crate::data::mnist::FILES;
+use crate::data::mnist::TRAINING_FILES;
 use crate::fs_util::{pause_point, write_atomic};
 use crate::model::weights_dir::{MANIFEST_FILE, NewModel, StoreError, WeightsDir, sha256_hex};
 use crate::model::{
@@ -41,17 +41,24 @@ pub struct DataSpec {
 }
 
 impl DataSpec {
-    /// The data, checked against the recorded hashes, split and limited as recorded.
-    pub fn load(&self) -> Result<Mnist, RunError> {
+    /// The training and validation splits, checked against the recorded hashes, split and
+    /// limited as recorded. The test files are not read (runs of earlier versions also recorded
+    /// their hashes: `publish` checks those).
+    pub fn load(&self) -> Result<TrainingData, RunError> {
         let dir = Path::new(&self.dir);
-        let hashes = data_hashes(dir)?;
-        if let Some((file, _)) = self.sha256.iter().find(|(f, h)| hashes.get(*f) != Some(h)) {
+        let hashes = data_hashes(dir, &TRAINING_FILES)?;
+        let changed = self
+            .sha256
+            .iter()
+            .filter(|(f, _)| TRAINING_FILES.contains(&f.as_str()))
+            .find(|(f, h)| hashes.get(*f) != Some(h));
+        if let Some((file, _)) = changed {
             return Err(RunError::DataChanged {
                 dir: dir.display().to_string(),
                 file: file.clone(),
             });
         }
-        let mut data = Mnist::load_split(dir, self.valid_size)?;
+        let mut data = TrainingData::load(dir, self.valid_size)?;
         if let Some(n) = self.limit_train {
             data.train = data.train.slice(0..n.min(data.train.len()));
         }
@@ -197,6 +204,10 @@ pub enum RunError {
         "{0}: the run is finished (its model is in manifest.json); publish it or start a new run"
     )]
     Finished(String),
+    #[error(
+        "{0}: another process is training this run now; wait for it to end (or stop it) before resuming"
+    )]
+    Busy(String),
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -206,9 +217,9 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
     }
 }
 
-/// SHA-256 of the four IDX files in `dir`.
-pub fn data_hashes(dir: &Path) -> Result<BTreeMap<String, String>, RunError> {
-    FILES
+/// SHA-256 of the IDX `files` in `dir`.
+pub fn data_hashes(dir: &Path, files: &[&str]) -> Result<BTreeMap<String, String>, RunError> {
+    files
         .iter()
         .map(|f| {
             let path = dir.join(f);
@@ -264,34 +275,40 @@ pub struct Run {
 }
 
 impl Run {
-    /// Creates the run directory `dir` (which must not exist, or be empty) with its spec and
-    /// starting weights. `run.json` is written last: a directory without it is no run.
+    /// Creates the run directory `dir` (which must not exist, be empty, or hold only what a
+    /// creation killed before it finished left) with its spec and starting weights. The
+    /// directory is assembled beside `dir` under a temporary name and renamed into place: a
+    /// kill at any instant leaves no run, or the whole run.
     pub fn create(
         dir: &Path,
         spec: RunSpec,
         start_weights: Option<&[u8]>,
     ) -> Result<Self, RunError> {
         spec.check()?;
-        if dir.exists() {
-            let empty = std::fs::read_dir(dir)
-                .map_err(io_error(dir))?
-                .next()
-                .is_none();
-            if !dir.is_dir() || !empty {
-                return Err(RunError::Spec(format!(
-                    "{}: already exists (resume it with `train --resume {0}`, or choose another --run-dir)",
-                    dir.display()
-                )));
+        check_reusable(dir)?;
+        let staging = staging_dir(dir)?;
+        let result = (|| {
+            std::fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+            if let Some(bytes) = start_weights {
+                let path = staging.join(START_FILE);
+                write_atomic(&path, bytes).map_err(io_error(&path))?;
             }
+            let path = staging.join(RUN_FILE);
+            let json = serde_json::to_vec_pretty(&spec).expect("RunSpec serialises");
+            write_atomic(&path, &json).map_err(io_error(&path))?;
+            pause_point("run:staged");
+            if dir.exists() {
+                // An empty directory, or one a killed creation left: replaced as a whole.
+                std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
+            }
+            std::fs::rename(&staging, dir).map_err(io_error(dir))?;
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            crate::fs_util::sync_dir(parent.unwrap_or(Path::new("."))).map_err(io_error(dir))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
         }
-        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-        if let Some(bytes) = start_weights {
-            let path = dir.join(START_FILE);
-            write_atomic(&path, bytes).map_err(io_error(&path))?;
-        }
-        let path = dir.join(RUN_FILE);
-        let json = serde_json::to_vec_pretty(&spec).expect("RunSpec serialises");
-        write_atomic(&path, &json).map_err(io_error(&path))?;
+        result?;
         pause_point("run:created");
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -320,22 +337,51 @@ impl Run {
         })
     }
 
-    pub fn state(&self) -> RunState {
+    /// Where the run stands; a `checkpoint.json` that cannot be read is an error here, before
+    /// anything says what will happen next.
+    pub fn state(&self) -> Result<RunState, RunError> {
         if self.dir.join(MANIFEST_FILE).exists() {
-            return RunState::Finished;
+            // A commit killed after the store's first (empty) manifest has not finished the run.
+            let store = WeightsDir::open(&self.dir)?;
+            if store.manifest.models.contains_key(&self.spec.model) {
+                return Ok(RunState::Finished);
+            }
         }
-        let progress = std::fs::read(self.dir.join(CHECKPOINT_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_slice::<Value>(&t).ok())
-            .and_then(|v| v["progress"]["epochs_done"].as_u64());
-        match progress {
-            Some(epochs) => RunState::InProgress(epochs as usize),
-            None => RunState::New,
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RunState::New),
+            Err(e) => return Err(io_error(&path)(e)),
+        };
+        let damaged = |reason: String| RunError::Io {
+            path: path.display().to_string(),
+            reason: format!("damaged checkpoint: {reason}"),
+        };
+        let index: Value = serde_json::from_slice(&text).map_err(|e| damaged(e.to_string()))?;
+        let epochs = index["progress"]["epochs_done"]
+            .as_u64()
+            .ok_or_else(|| damaged("no progress.epochs_done".into()))?;
+        Ok(RunState::InProgress(epochs as usize))
+    }
+
+    /// Holds the run for this process while it trains: a second `train --resume` of the same
+    /// run is refused instead of racing the first. Released when the file is dropped (or the
+    /// process dies).
+    pub fn lock(&self) -> Result<std::fs::File, RunError> {
+        let path = self.dir.join(RUN_FILE);
+        let file = std::fs::File::open(&path).map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(RunError::Busy(self.dir.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io_error(&path)(e)),
         }
     }
 
-    /// The run's data, checked against the hashes it was started with.
-    pub fn data(&self) -> Result<Mnist, RunError> {
+    /// The run's training and validation splits, checked against the hashes it was started
+    /// with.
+    pub fn data(&self) -> Result<TrainingData, RunError> {
         self.spec.data.load()
     }
 
@@ -358,11 +404,12 @@ impl Run {
     /// into the run directory's own manifest.
     pub fn train(
         &self,
-        data: &Mnist,
+        data: &TrainingData,
         device: &Device,
         quiet: bool,
     ) -> Result<ModelEntry, RunError> {
-        if self.state() == RunState::Finished {
+        let _lock = self.lock()?;
+        if self.state()? == RunState::Finished {
             return Err(RunError::Finished(self.dir.display().to_string()));
         }
         let spec = &self.spec;
@@ -476,6 +523,54 @@ impl Run {
         )?;
         Ok(store.manifest.models[kind.key()].clone())
     }
+}
+
+/// Whether `dir` may become a new run: absent, an empty directory, or a directory without
+/// `run.json` holding only what an interrupted creation writes (its start weights and
+/// temporary files).
+pub fn check_reusable(dir: &Path) -> Result<(), RunError> {
+    let taken = || {
+        RunError::Spec(format!(
+            "{}: already exists (resume it with `train --resume {0}`, or choose another --run-dir)",
+            dir.display()
+        ))
+    };
+    if dir.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        return Err(taken());
+    }
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let name = entry.map_err(io_error(dir))?.file_name();
+        let name = name.to_string_lossy();
+        let leftover = name == START_FILE || (name.starts_with('.') && name.contains(".tmp-"));
+        if !leftover {
+            return Err(taken());
+        }
+    }
+    Ok(())
+}
+
+/// The temporary name a run directory is assembled under: `.<name>.creating-<pid>` beside it.
+fn staging_dir(dir: &Path) -> Result<PathBuf, RunError> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| RunError::Spec(format!("{}: not a directory name", dir.display())))?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let staging = format!(
+        ".{}{}{}",
+        name.to_string_lossy(),
+        crate::fs_util::STAGING_MARKER,
+        std::process::id()
+    );
+    let staging = parent.unwrap_or(Path::new(".")).join(staging);
+    crate::fs_util::sweep_dead_staging_dirs(parent.unwrap_or(Path::new(".")))
+        .map_err(io_error(dir))?;
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+    }
+    Ok(staging)
 }
 
 /// A new run directory's name: `<model>-<UTC time>-s<seed>`, with a suffix if it is taken.

@@ -15,7 +15,7 @@ use super::fit::{EpochStats, FitConfig, FitHooks, FitState, FitTask, fit_with};
 use crate::data::augment::{AugmentConfig, augment_images};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
-use crate::data::{IMAGE_PIXELS, Mnist};
+use crate::data::{IMAGE_PIXELS, TrainingData};
 use crate::eval;
 use crate::model::{Autoencoder, Classifier, ClassifierConfig, VaeConfig, store};
 
@@ -24,7 +24,7 @@ pub const VALIDATION_NOISE_SEED: u64 = 77;
 
 /// Where and on what a training run happens.
 pub struct Context<'a> {
-    pub data: &'a Mnist,
+    pub data: &'a TrainingData,
     /// The plain (non-autodiff) device; training uses its autodiff version.
     pub device: Device,
     pub quiet: bool,
