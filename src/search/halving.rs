@@ -228,6 +228,45 @@ fn better(a: &TrialRecord, b: &TrialRecord) -> std::cmp::Ordering {
         .then_with(|| a.point.key().cmp(&b.point.key()))
 }
 
+/// Finished trials by (configuration key, rung), checked against `plan`'s image counts: trials
+/// made under another plan are not comparable. `path` names the file in the error.
+pub(crate) fn index_records(
+    plan: &HalvingPlan,
+    path: &Path,
+    records: Vec<TrialRecord>,
+) -> Result<FinishedTrials, SearchError> {
+    let mut finished = FinishedTrials::new();
+    for record in records {
+        let expected = plan.samples(record.rung);
+        if record.samples != expected {
+            return Err(SearchError::PlanMismatch {
+                path: path.to_path_buf(),
+                key: record.point.key(),
+                rung: record.rung,
+                found: record.samples,
+                expected,
+            });
+        }
+        finished.insert((record.point.key(), record.rung), record);
+    }
+    Ok(finished)
+}
+
+/// Finished trials by (configuration key, rung).
+pub(crate) type FinishedTrials = HashMap<(String, usize), TrialRecord>;
+
+/// The configurations a complete rung sends to the next: its best 1/η. The order of
+/// `rung_records` does not matter ([`better`] is a total order on distinct configurations).
+pub(crate) fn promote(plan: &HalvingPlan, mut rung_records: Vec<TrialRecord>) -> Vec<SearchPoint> {
+    rung_records.sort_by(better);
+    let keep = plan.promoted(rung_records.len());
+    rung_records
+        .into_iter()
+        .take(keep)
+        .map(|r| r.point)
+        .collect()
+}
+
 /// Runs (or resumes) successive halving over `points`.
 ///
 /// `trial(point, samples)` trains one configuration on `samples` training images and returns its
@@ -242,20 +281,7 @@ pub fn run(
     mut on_record: impl FnMut(&TrialRecord, bool),
 ) -> Result<SearchSummary, SearchError> {
     plan.validate().map_err(SearchError::Plan)?;
-    let mut finished: HashMap<(String, usize), TrialRecord> = HashMap::new();
-    for record in results.load()? {
-        let expected = plan.samples(record.rung);
-        if record.samples != expected {
-            return Err(SearchError::PlanMismatch {
-                path: results.path().to_path_buf(),
-                key: record.point.key(),
-                rung: record.rung,
-                found: record.samples,
-                expected,
-            });
-        }
-        finished.insert((record.point.key(), record.rung), record);
-    }
+    let finished = index_records(plan, results.path(), results.load()?)?;
     let (mut trained, mut reused, mut spent) = (0, 0, 0.0);
     let mut candidates = points.to_vec();
     for rung in 0..plan.rungs {
@@ -293,12 +319,7 @@ pub fn run(
             on_record(&record, false);
             rung_records.push(record);
         }
-        rung_records.sort_by(better);
-        candidates = rung_records
-            .iter()
-            .take(plan.promoted(rung_records.len()))
-            .map(|r| r.point.clone())
-            .collect();
+        candidates = promote(plan, rung_records);
     }
     Ok(SearchSummary {
         stop: SearchStop::Finished,

@@ -48,7 +48,9 @@ pub fn check_or_record(results: &Path, plan: &Value) -> Result<(), SearchError> 
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if results.exists() && std::fs::metadata(results).map_err(io)?.len() > 0 {
+            let has_records = |file: &Path| std::fs::metadata(file).is_ok_and(|m| m.len() > 0);
+            let shards = super::merge::shard_files(results)?;
+            if has_records(results) || shards.iter().any(|(_, f)| has_records(f)) {
                 return Err(SearchError::Plan(format!(
                     "{} has no record of its settings ({} is missing); use a new --results file",
                     results.display(),
@@ -80,8 +82,12 @@ mod tests {
             err.contains("seed 7") && err.contains("made with 42"),
             "{err}"
         );
-        // A results file without its plan is not resumed blindly.
+        // A results file (or a shard's) without its plan is not resumed blindly.
         std::fs::remove_file(plan_path(&results)).unwrap();
+        let shard = dir.join("r.shard-0-of-2.jsonl");
+        std::fs::write(&shard, "{}\n").unwrap();
+        assert!(check_or_record(&results, &plan).is_err());
+        std::fs::remove_file(shard).unwrap();
         std::fs::write(&results, "{}\n").unwrap();
         assert!(check_or_record(&results, &plan).is_err());
         std::fs::remove_dir_all(dir).unwrap();
