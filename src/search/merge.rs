@@ -80,7 +80,7 @@ pub fn fold_into_main(results: &ResultsFile) -> Result<usize, SearchError> {
         .into_iter()
         .filter(|r| !main_keys.contains(&(r.point.key(), r.rung)))
         .collect();
-    new.sort_by(|a, b| (a.rung, a.point.key()).cmp(&(b.rung, b.point.key())));
+    new.sort_by_key(|r| (r.rung, r.point.key()));
     for record in &new {
         results.append(record)?;
     }
