@@ -37,12 +37,17 @@ after(async () => {
   server?.kill();
 });
 
-async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false } = {}) {
+/** The full bundle's wasm file, as routes match it (in the page and in its workers). */
+const FULL_WASM = '**/pkg-full/*.wasm';
+
+async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false, fullWasmFails = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
   // A browser without WebGPU: no navigator.gpu at all.
   if (withoutWebGpu) await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
   // A network failure while fetching the full bundle.
   if (fullBundleFails) await page.route('**/pkg-full/**', (route) => route.abort('connectionfailed'));
+  // The same for its wasm file alone, in the page and its workers (the context's routes).
+  if (fullWasmFails) await page.context().route(FULL_WASM, (route) => route.abort('connectionfailed'));
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -255,6 +260,69 @@ test('when the full bundle fails to load, the page says so and keeps working on 
   assert.match(one, /^1 /, `drew a 1, got "${one}"`);
   // Chromium logs the aborted request itself; nothing else may fail.
   assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_FAILED/.test(e)), []);
+  await page.close();
+});
+
+test('a failed load of the full bundle is tried again, and the failed attempt leaves no worker running', async () => {
+  const { page, errors } = await openPage('', { fullWasmFails: true });
+  assert.match(await page.textContent('#backend-why'), /the WebGPU bundle failed to load/);
+  const trainingWorkers = () => page.workers().filter((w) => w.url().includes('train-worker.js')).length;
+  // The training mode cannot load either: its worker is stopped, and the button is back.
+  await page.click('#train-open');
+  await page.waitForFunction(() => !document.getElementById('train-open').disabled, null, { timeout: 120_000 });
+  assert.equal(await page.isVisible('#error'), true, 'the failure is shown');
+  console.log(`training mode without its wasm: "${await page.textContent('#error')}"`);
+  const deadline = Date.now() + 10_000;
+  while (trainingWorkers() > 0 && Date.now() < deadline) await page.waitForTimeout(100);
+  assert.equal(trainingWorkers(), 0, 'the worker whose load failed was stopped');
+  // The network is back: both loads are tried again, and work.
+  await page.context().unroute(FULL_WASM);
+  const loaded = await page.evaluate(async () => {
+    const { loadFullBundle } = await import('./js/full-bundle.js');
+    try { return typeof (await loadFullBundle()).DigitLab.create; } catch (e) { return `failed again: ${e.message}`; }
+  });
+  assert.equal(loaded, 'function', 'the full bundle loads on the next request');
+  await page.click('#train-open');
+  await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
+  assert.equal(trainingWorkers(), 1, 'one training worker');
+  assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_FAILED|Failed to fetch|WebAssembly|wasm/i.test(e)), [], 'no other errors');
+  await page.close();
+});
+
+test('changing the fine-tuned layers during a fine-tuning drops it: nothing of it to use or save (CPU)', async () => {
+  const { page, errors } = await openPage('?backend=cpu');
+  // Test-side instrumentation: when the page asks the worker to fit, the layers change at once.
+  await page.evaluate(() => {
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (message, transfer) {
+      if (message?.op === 'fit') document.body.dataset.fitPosted = String(Number(document.body.dataset.fitPosted ?? 0) + 1);
+      return post.call(this, message, transfer);
+    };
+  });
+  await page.click('#train-open');
+  await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 120_000 });
+  const one = [[[140, 40], [142, 120], [143, 240]]];
+  for (let i = 0; i < 2; i++) {
+    await predictionAfter(page, one.map((s) => s.map(([x, y]) => [x + 12 * i, y])));
+    await page.click('#teach-digits [data-digit="1"]');
+  }
+  await page.fill('#teach-steps', '1000');
+  await page.click('#teach-fit');
+  await page.waitForFunction(() => document.body.dataset.fitPosted === '1', null, { timeout: 60_000 });
+  await page.selectOption('#teach-layers', 'dense');
+  // The fine-tuning of the last layer ends: it is not offered for use or saving.
+  await page.waitForFunction(() => !document.getElementById('teach-fit').disabled, null, { timeout: 180_000 });
+  for (const id of ['#teach-use', '#teach-download', '#teach-keep']) {
+    assert.equal(await page.isDisabled(id), true, `${id} stays off: the model fitted is not the one the layers now say`);
+  }
+  assert.match(await page.textContent('#teach-result'), /layers changed during the fine-tuning/);
+  assert.equal(await page.evaluate(() => document.body.dataset.teachDone), undefined);
+  // A fine-tuning of the dense layers is offered.
+  await page.fill('#teach-steps', '10');
+  await page.click('#teach-fit');
+  await page.waitForFunction(() => document.body.dataset.teachDone === '1', null, { timeout: 120_000 });
+  assert.equal(await page.isDisabled('#teach-use'), false);
+  assert.deepEqual(errors, [], 'no errors on the page');
   await page.close();
 });
 

@@ -6,12 +6,18 @@
 
 let loading = null;
 
-/** The initialised module of www/pkg-full; later calls share the same promise. */
+/**
+ * The initialised module of www/pkg-full; later calls share the same promise. A load that
+ * fails is forgotten, so the next call tries again (a network error need not be the last word).
+ */
 export function loadFullBundle() {
   loading ??= (async () => {
     const module = await import('../pkg-full/digit_lab_full.js');
     await module.default();
     return module;
-  })();
+  })().catch((e) => {
+    loading = null;
+    throw e;
+  });
   return loading;
 }

@@ -24,7 +24,8 @@ const EVAL_EVERY_MS = 1500;
 const EVAL_SHARE = 0.2;
 
 let ready = null;
-/** The bundle and the subset's two files, loaded once. */
+/** The bundle and the subset's two files, loaded once; a load that fails is tried again by the
+ * next request. */
 function load() {
   ready ??= (async () => {
     const t0 = performance.now();
@@ -34,7 +35,10 @@ function load() {
       fetchBytes('../data/mnist-subset-labels.idx.gz'),
     ]);
     return { images, labels, loadMs: performance.now() - t0 };
-  })();
+  })().catch((e) => {
+    ready = null;
+    throw e;
+  });
   return ready;
 }
 

@@ -34,7 +34,14 @@ export function startTrainingWorker(onEvent) {
       worker.postMessage({ id, op, ...args }, transfer);
     });
   }
-  return { request };
+  /** Stops the worker (a failed load's): what is pending is refused, and no more news comes. */
+  function terminate() {
+    worker.terminate();
+    broken ??= new Error('the training worker was stopped');
+    for (const { reject } of pending.values()) reject(broken);
+    pending.clear();
+  }
+  return { request, terminate };
 }
 
 /**

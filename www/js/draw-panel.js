@@ -1,0 +1,98 @@
+// The drawing panel: the pad, the live prediction with its "not a digit" check, the AE and VAE
+// reconstructions of the drawing and its codes (which the latent explorer marks).
+
+import { DrawingPad } from './draw.js';
+import { PIXELS, showDigit, drawBars } from './plot.js';
+import { latestOnly, debounce } from './errors.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** An empty pad: no guess, blank reconstructions. */
+function showNoDrawing() {
+  showDigit($('input28'), new Float32Array(PIXELS));
+  $('prediction').textContent = 'draw a digit';
+  $('prediction').dataset.notDigit = 'false';
+  drawBars($('bars'), null);
+  for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
+  $('codes').textContent = '';
+}
+
+/** The guess: the most likely digit, or that the drawing does not look like one. */
+function showPrediction(probs, verdict) {
+  const best = probs.indexOf(Math.max(...probs));
+  $('prediction').dataset.notDigit = String(!verdict.isDigit);
+  $('prediction').textContent = !verdict.isDigit
+    ? "that doesn't look like a digit"
+    : probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
+  drawBars($('bars'), probs);
+}
+
+function showCodes(enc) {
+  const list = (values, f = (v) => v) => values.map((v) => f(v).toFixed(2)).join(', ');
+  $('codes').textContent = `ConvAE code (${list(enc.ae)}) · VAE μ (${list(enc.vae_mu)}), σ (${list(enc.vae_logvar, (v) => Math.exp(v / 2))})`;
+}
+
+/**
+ * Wires the panel. `labFor(kind)` is the lab that runs `kind` now; `timings` gets the first
+ * result's time. Returns the drawing's hooks for the other panels.
+ */
+export function setupDrawing({ labFor, timings }) {
+  let drawnCode = null;
+  let customClassifier = null; // the classifier fine-tuned on the user's drawings, when chosen
+  let latent = null; // the latent explorer: it marks the drawing's code
+  let training = null; // the training mode: it yields its WebGPU device while the user draws
+
+  const classify = latestOnly(async () => {
+    const version = pad.version;
+    const drawing = pad.toMnist();
+    if (!drawing) {
+      showNoDrawing();
+      drawnCode = null;
+      latent?.redraw();
+      $('prediction').dataset.version = String(version);
+      return;
+    }
+    showDigit($('input28'), drawing);
+    const which = $('paper-classifier').checked ? 'paper' : 'best';
+    const lab = labFor('classify');
+    const probs = customClassifier ? await customClassifier(drawing) : await lab.classify(drawing, which);
+    if (!timings.firstResult) timings.firstResult = performance.now();
+    // "That's not a digit": the check runs on the page's own models (VAE, best classifier).
+    showPrediction(probs, await lab.checkDigit(drawing));
+    const [rec, enc] = [await lab.reconstruct(drawing), await lab.encode(drawing)];
+    showDigit($('rec-input'), drawing);
+    showDigit($('rec-ae'), rec.ae);
+    showDigit($('rec-vae'), rec.vae);
+    drawnCode = enc;
+    latent?.redraw();
+    $('prediction').dataset.version = String(version);
+    // The drawing is answered: training may have the device back.
+    if (!pad.active && version === pad.version) training?.release();
+    showCodes(enc);
+  }, 'classify');
+  const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
+  $('pad').addEventListener('pointerdown', () => training?.hold(labFor('classify').backend?.kind === 'webgpu' ? 'webgpu' : 'cpu'));
+  $('undo').onclick = () => pad.undo();
+  $('clear').onclick = () => pad.clear();
+  $('pen').oninput = (e) => { pad.penWidth = Number(e.target.value); };
+  $('paper-classifier').onchange = () => classify();
+  classify();
+
+  return {
+    classify,
+    /** What the pad holds now: the prediction lags behind by its debounce, so a button pressed
+     * right after Clear would otherwise still use the cleared drawing. */
+    currentDrawing: () => pad.toMnist(),
+    drawnCode: () => drawnCode,
+    clearPad: () => pad.clear(),
+    /** Predictions with `fn` (pixels → probabilities), or the bundled classifiers (`null`). */
+    useClassifier(fn, name = null) {
+      customClassifier = fn;
+      document.body.dataset.customClassifier = fn ? (name ?? 'fine-tuned') : '';
+      $('paper-classifier').disabled = Boolean(fn);
+      classify();
+    },
+    setExplorer(explorer) { latent = explorer; },
+    setTraining(mode) { training = mode; },
+  };
+}

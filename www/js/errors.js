@@ -1,0 +1,61 @@
+// The page's error box, and the way the panels run their work: at most one call in flight, only
+// the latest request kept, its errors shown under the panel's name until it next succeeds.
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * The error box shows the latest error of each panel (`source`) until that panel next succeeds:
+ * a hint such as "draw a digit first" goes away once the action works.
+ */
+const errors = new Map();
+
+function renderErrors() {
+  const box = $('error');
+  const latest = [...errors.values()].pop();
+  box.textContent = latest ?? '';
+  box.hidden = latest === undefined;
+}
+
+export function showError(error, source = 'page') {
+  const badge = $('backend');
+  if (badge.classList.contains('badge-pending')) {
+    badge.textContent = 'failed to start';
+    badge.classList.replace('badge-pending', 'badge-cpu');
+  }
+  errors.delete(source); // re-inserted last: the newest error is the one shown
+  errors.set(source, `Error: ${error?.message ?? error}`);
+  renderErrors();
+  if (typeof error === 'string') console.warn(error);
+  else console.error(error);
+}
+
+export function clearError(source) {
+  if (errors.delete(source)) renderErrors();
+}
+
+/**
+ * Runs `task` so that at most one call is in flight and only the latest request is kept; its
+ * errors go to the error box under `source`, and a success clears them.
+ */
+export function latestOnly(task, source) {
+  let running = false;
+  let pending = null;
+  const run = async (...args) => {
+    if (running) { pending = args; return; }
+    running = true;
+    try {
+      await task(...args);
+      clearError(source);
+    } catch (e) {
+      showError(e, source);
+    }
+    running = false;
+    if (pending) { const next = pending; pending = null; run(...next); }
+  };
+  return run;
+}
+
+export function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}

@@ -1,0 +1,158 @@
+// The latent explorer: a draggable point over the map of test codes, decoded live by the AE and
+// the VAE (each in its own space), with the drawing's code marked; a model trained in the page
+// or brought in from files can join as a third ("mine").
+
+import { showDigit, drawScatter, scaler } from './plot.js';
+import { latestOnly } from './errors.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** Decodes the point of the model shown; the other bundled model decodes its own last point. */
+async function decodePoint(state, lab) {
+  const [x, y] = state.point[state.model];
+  if (state.model === 'mine') {
+    showDigit($('lat-mine'), await state.custom.decode(x, y));
+    return;
+  }
+  const t0 = performance.now();
+  const pixels = await lab.decode(state.model, x, y);
+  window.digitLabTimings.lastDecodeMs = performance.now() - t0;
+  showDigit($(state.model === 'vae' ? 'lat-vae' : 'lat-ae'), pixels);
+  const other = state.model === 'vae' ? 'ae' : 'vae';
+  showDigit($(`lat-${other}`), await lab.decode(other, ...state.point[other]));
+}
+
+/** The drawing's code: the VAE's 2σ ellipse of q(z|x), or the AE's code as a ring. */
+function drawCodeMark(ctx, scale, model, code) {
+  const c = model === 'vae' ? code.vae_mu : code.ae;
+  const [px, py] = scale.toPx(c[0], c[1]);
+  ctx.strokeStyle = '#d00';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  if (model === 'vae') {
+    const [sx, sy] = code.vae_logvar.map((v) => 2 * Math.exp(v / 2));
+    const [ex] = scale.toPx(c[0] + sx, c[1]);
+    const [, ey] = scale.toPx(c[0], c[1] + sy);
+    ctx.ellipse(px, py, Math.max(3, Math.abs(ex - px)), Math.max(3, Math.abs(py - ey)), 0, 0, 2 * Math.PI);
+  } else {
+    ctx.arc(px, py, 6, 0, 2 * Math.PI);
+  }
+  ctx.stroke();
+  ctx.lineWidth = 1;
+}
+
+/** The pad: the map, the axes, the drawing's code, the point; the sliders follow the point. */
+function drawExplorer(canvas, state, maps, code) {
+  const { model } = state;
+  const b = state.bounds[model];
+  const scale = scaler(b, canvas);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (model === 'mine') drawScatter(ctx, state.custom.xy, state.custom.labels, scale, 1.6, 0.6);
+  const map = maps?.[model];
+  if (map) drawScatter(ctx, map.xy, maps.labels, scale);
+  // Axes through the origin.
+  ctx.strokeStyle = '#ccc';
+  ctx.beginPath();
+  const [ox, oy] = scale.toPx(0, 0);
+  ctx.moveTo(0, oy); ctx.lineTo(canvas.width, oy); ctx.moveTo(ox, 0); ctx.lineTo(ox, canvas.height);
+  ctx.stroke();
+  if (code && model !== 'mine') drawCodeMark(ctx, scale, model, code);
+  const [px, py] = scale.toPx(...state.point[model]);
+  ctx.fillStyle = '#111';
+  ctx.beginPath();
+  ctx.arc(px, py, 6, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.strokeStyle = '#fff';
+  ctx.stroke();
+  [$('z1'), $('z2')].forEach((s, i) => {
+    s.min = b[i * 2]; s.max = b[i * 2 + 1];
+    s.value = state.point[model][i];
+    $(`z${i + 1}v`).textContent = Number(state.point[model][i]).toFixed(2);
+  });
+}
+
+/** Dragging on the pad, the two sliders and the model radio buttons move what is decoded. */
+function wireControls(canvas, state, moveTo, switched) {
+  let dragging = false;
+  const fromEvent = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return scaler(state.bounds[state.model], canvas).toData((e.clientX - r.left) * (canvas.width / r.width), (e.clientY - r.top) * (canvas.height / r.height));
+  };
+  canvas.style.touchAction = 'none';
+  canvas.addEventListener('pointerdown', (e) => { dragging = true; canvas.setPointerCapture(e.pointerId); moveTo(...fromEvent(e)); });
+  canvas.addEventListener('pointermove', (e) => { if (dragging) moveTo(...fromEvent(e)); });
+  for (const t of ['pointerup', 'pointercancel']) canvas.addEventListener(t, () => { dragging = false; });
+  [$('z1'), $('z2')].forEach((s, i) => {
+    s.oninput = () => {
+      const p = [...state.point[state.model]];
+      p[i] = Number(s.value);
+      moveTo(...p);
+    };
+  });
+  for (const r of document.querySelectorAll('input[name=latent-model]')) {
+    r.onchange = () => { state.model = r.value; switched(); };
+  }
+}
+
+/** The third model ("mine"): `setCustom({ name, xy, labels, bounds, decode(x, y) } | null, show)`
+ * and `showCustom(show)` (its radio button and its decoded image). */
+function customModel(state, switched) {
+  function showCustom(show) {
+    const visible = Boolean(show && state.custom);
+    $('latent-mine').hidden = !visible;
+    $('lat-mine-figure').hidden = !visible;
+    if (!visible && state.model === 'mine') {
+      document.querySelector('input[name=latent-model][value=vae]').checked = true;
+      state.model = 'vae';
+      switched();
+    }
+  }
+  function setCustom(custom, show) {
+    state.custom = custom;
+    if (custom) {
+      const b = custom.bounds;
+      state.bounds.mine = b;
+      const p = state.point.mine;
+      if (!p || p[0] < b[0] || p[0] > b[1] || p[1] < b[2] || p[1] > b[3]) {
+        state.point.mine = [(b[0] + b[1]) / 2, (b[2] + b[3]) / 2];
+      }
+      $('latent-mine-name').textContent = custom.name;
+      $('lat-mine-caption').textContent = custom.name;
+    } else {
+      delete state.point.mine;
+    }
+    showCustom(show);
+    if (custom && state.model === 'mine') switched();
+  }
+  return { showCustom, setCustom };
+}
+
+/**
+ * Wires the explorer. `currentLab()` is the lab that decodes now, `maps` the bundled maps,
+ * `drawnCode()` the drawing's codes or null. Returns { redraw, refresh, setCustom, showCustom }.
+ */
+export function latentExplorer(currentLab, maps, drawnCode) {
+  const canvas = $('latent-pad');
+  const aeBounds = maps?.ae?.bounds ?? [-10, 10, -10, 10];
+  const state = {
+    model: 'vae',
+    bounds: { vae: [-4, 4, -4, 4], ae: aeBounds },
+    point: { vae: [0, 0], ae: [(aeBounds[0] + aeBounds[1]) / 2, (aeBounds[2] + aeBounds[3]) / 2] },
+    // A model trained in this page or brought in from files: set by training.js and models.js.
+    custom: null,
+  };
+  const decode = latestOnly(() => decodePoint(state, currentLab()), 'latent');
+  const redraw = () => drawExplorer(canvas, state, maps, drawnCode());
+  const switched = () => { redraw(); decode(); };
+  const moveTo = (x, y) => {
+    const b = state.bounds[state.model];
+    state.point[state.model] = [Math.min(b[1], Math.max(b[0], x)), Math.min(b[3], Math.max(b[2], y))];
+    switched();
+  };
+  wireControls(canvas, state, moveTo, switched);
+  const { showCustom, setCustom } = customModel(state, switched);
+  switched();
+  return { redraw, refresh: decode, setCustom, showCustom };
+}

@@ -1,0 +1,29 @@
+// The four maps of the test digits (ConvAE, VAE, PCA, t-SNE) with a legend and k-NN accuracy.
+
+import { drawScatter, scaler, legend } from './plot.js';
+
+const $ = (id) => document.getElementById(id);
+
+const NAMES = { ae: 'ConvAE code', vae: 'VAE mean μ', pca: 'PCA (2 components)', tsne: 't-SNE (perplexity 30)' };
+
+/** Wires the map buttons; `maps` is the bundled maps.json (null when missing). */
+export function latentMaps(maps) {
+  const canvas = $('map');
+  legend($('map-legend'));
+  if (!maps) {
+    $('map-info').textContent = 'Latent maps are missing: run `digit-lab export-maps` and rebuild.';
+    return;
+  }
+  const show = (key) => {
+    const map = maps[key];
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    drawScatter(ctx, map.xy, maps.labels, scaler(map.bounds, canvas), 1.4, 0.5);
+    $('map-info').textContent = `${NAMES[key]} of the 10,000 test digits · leave-one-out 5-NN accuracy ${(map.knn5 * 100).toFixed(2)}%`;
+    for (const b of document.querySelectorAll('[data-map]')) b.setAttribute('aria-pressed', String(b.dataset.map === key));
+    document.body.dataset.activeMap = key;
+  };
+  for (const b of document.querySelectorAll('[data-map]')) b.onclick = () => show(b.dataset.map);
+  show('tsne');
+}
