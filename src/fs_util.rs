@@ -48,6 +48,15 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Removes the temporary files that killed writers left in `dir` (those of [`write_atomic`]
 /// whose process is gone), returning how many. Other files are never touched.
 pub fn sweep_temp_files(dir: &Path) -> std::io::Result<usize> {
+    sweep_dead_writers(dir, temp_file_pid, |path| std::fs::remove_file(path))
+}
+
+/// Removes the entries of `dir` that `writer_pid` names as written by a process that is gone.
+fn sweep_dead_writers(
+    dir: &Path,
+    writer_pid: impl Fn(&str) -> Option<u32>,
+    remove: impl Fn(&Path) -> std::io::Result<()>,
+) -> std::io::Result<usize> {
     let mut removed = 0;
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -56,12 +65,11 @@ pub fn sweep_temp_files(dir: &Path) -> std::io::Result<usize> {
     };
     for entry in entries {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_file_pid(&name) else {
+        let Some(pid) = writer_pid(&entry.file_name().to_string_lossy()) else {
             continue;
         };
         if pid != std::process::id() && !process_alive(pid) {
-            std::fs::remove_file(entry.path())?;
+            remove(&entry.path())?;
             removed += 1;
         }
     }
@@ -74,29 +82,19 @@ pub const STAGING_MARKER: &str = ".creating-";
 /// Removes the directories that killed processes were assembling in `dir` (`.<name>.creating-
 /// <pid>` whose process is gone), returning how many.
 pub fn sweep_dead_staging_dirs(dir: &Path) -> std::io::Result<usize> {
-    let mut removed = 0;
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
+    let staging_pid = |name: &str| {
+        let (_, pid) = name.strip_prefix('.')?.rsplit_once(STAGING_MARKER)?;
+        pid.parse::<u32>().ok()
     };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix('.')
-            .and_then(|n| n.rsplit_once(STAGING_MARKER))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && !process_alive(pid)
-            && entry.file_type()?.is_dir()
-        {
-            std::fs::remove_dir_all(entry.path())?;
-            removed += 1;
+    // A file of that name is not ours: left alone.
+    let remove = |path: &Path| {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            Ok(())
         }
-    }
-    Ok(removed)
+    };
+    sweep_dead_writers(dir, staging_pid, remove)
 }
 
 /// The writer's process id of a temporary file name of [`write_atomic`].

@@ -8,10 +8,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use burn::prelude::*;
+use common::process::{bin, run_ok, sigkill, spawn_paused, stderr};
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use serde_json::Value;
@@ -23,23 +24,6 @@ fn scratch(name: &str) -> PathBuf {
 /// 600 training images (the runs validate on the last 100), 100 test images.
 fn small_data(dir: &Path) -> PathBuf {
     common::small_mnist(dir, 600, 100)
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_digit-lab"));
-    c.current_dir(common::root());
-    c.env_remove(digit_lab::fs_util::PAUSE_ENV);
-    c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn run_ok(command: &mut Command) -> Output {
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    out
 }
 
 /// A short ConvAE run with dropout, a cosine schedule and weight averaging: every kind of state
@@ -85,33 +69,6 @@ fn result(run_dir: &Path, key: &str) -> (Value, Vec<Value>) {
         })
         .collect();
     (entry, history)
-}
-
-/// Starts `args` paused at `point` and returns the child once it has reached it.
-fn spawn_paused(args: &[String], point: &str) -> Child {
-    let mut child = bin()
-        .args(args)
-        .env(digit_lab::fs_util::PAUSE_ENV, point)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let reached = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines() {
-            if line.unwrap().contains("paused at") {
-                return true;
-            }
-        }
-        false
-    });
-    assert!(reached.join().unwrap(), "{args:?} never reached {point}");
-    child
-}
-
-fn sigkill(mut child: Child) {
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
 }
 
 /// Every parameter value of a finished run's model, as bits (the files also hold parameter ids,
@@ -386,7 +343,8 @@ fn training_writes_runs_not_weights_and_publishing_measures_the_test_split_once(
     );
     assert_eq!(entry["limit_train"], 300);
     assert_eq!(entry["run_id"], run.file_name().unwrap().to_str().unwrap());
-    assert_eq!(entry["data_sha256"].as_object().unwrap().len(), 4);
+    // A run reads (and records) the training file only; publishing adds the test files.
+    assert_eq!(entry["data_sha256"].as_object().unwrap().len(), 2);
     let weights = dir.join("weights");
     let out = run_ok(bin().args([
         "publish",
@@ -399,6 +357,8 @@ fn training_writes_runs_not_weights_and_publishing_measures_the_test_split_once(
     let entry = published.manifest.entry(ModelKind::Ae).unwrap();
     assert!(entry.test["mse"].as_f64().unwrap() > 0.0);
     assert!(entry.published_at.as_deref().unwrap().ends_with('Z'));
+    assert_eq!(entry.data_sha256.as_ref().unwrap().len(), 4);
+    assert_eq!(published.manifest.data.sha256.len(), 4);
     let file = &entry.file;
     assert!(file.starts_with("ae-") && file.ends_with(".bpk"), "{file}");
     // eval measures the same figures from the weights.

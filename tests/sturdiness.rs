@@ -7,32 +7,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::process::{bin, run_ok, sigkill, spawn_paused, spawn_paused_in, stderr};
 use digit_lab::data::mnist::FILES;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("sturdy", name)
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_digit-lab"));
-    c.current_dir(common::root());
-    c.env_remove(digit_lab::fs_util::PAUSE_ENV);
-    c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn run_ok(command: &mut Command) -> Output {
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    out
 }
 
 fn run_err(command: &mut Command, expected: &str) -> String {
@@ -69,43 +53,6 @@ fn publish(run: &Path, to: &Path) -> Command {
     let mut c = bin();
     c.arg("publish").arg(run).arg("--to").arg(to);
     c
-}
-
-/// A process paused at a named point; killed when dropped, so that a failed assertion leaves
-/// no process behind.
-struct Paused(Child);
-
-impl Drop for Paused {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `args` paused at `point` and returns the process once it has reached it.
-fn spawn_paused(args: &[String], point: &str, cwd: &Path) -> Paused {
-    let mut child = bin()
-        .current_dir(cwd)
-        .args(args)
-        .env(digit_lab::fs_util::PAUSE_ENV, point)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let reached = std::thread::spawn(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stderr)
-            .lines()
-            .any(|line| line.unwrap().contains("paused at"))
-    });
-    let paused = Paused(child);
-    assert!(reached.join().unwrap(), "{args:?} never reached {point}");
-    paused
-}
-
-/// SIGKILL (on Unix) of a paused process.
-fn sigkill(paused: Paused) {
-    drop(paused);
 }
 
 /// File name → bytes of every file in `dir`.
@@ -210,7 +157,7 @@ fn resumed_and_republished_figures_are_the_same_text() {
         } else {
             resume.to_vec()
         };
-        sigkill(spawn_paused(&run_args, &point, &common::root()));
+        sigkill(spawn_paused(&run_args, &point));
     }
     run_ok(bin().args(["train", "--resume", killed.to_str().unwrap(), "--quiet"]));
     assert_eq!(history_text(&whole, "ae"), history_text(&killed, "ae"));
@@ -237,7 +184,7 @@ fn a_kill_while_a_run_is_created_leaves_a_directory_that_can_be_reused() {
     let data = common::small_mnist(&dir, 300, 50);
     let run = dir.join("runs/one");
     let args = train_args("ae", &data, &run, 1);
-    sigkill(spawn_paused(&args, "run:staged", &common::root()));
+    sigkill(spawn_paused(&args, "run:staged"));
     assert!(!run.join("run.json").exists());
     // What an interrupted creation of an earlier version left (start weights, no run.json).
     std::fs::create_dir_all(&run).unwrap();
@@ -270,7 +217,7 @@ fn a_run_started_with_relative_paths_resumes_from_anywhere() {
     let dir = scratch("relative");
     common::small_mnist(&dir, 300, 50);
     let args = train_args("ae", Path::new("data"), Path::new("runs/r"), 2);
-    sigkill(spawn_paused(&args, "checkpoint:committed:1", &dir));
+    sigkill(spawn_paused_in(&dir, &args, "checkpoint:committed:1"));
     let run = dir.join("runs/r");
     // Resumed from the repository root, not from where it was started.
     let out = run_ok(bin().args(["train", "--resume", run.to_str().unwrap(), "--quiet"]));
@@ -306,12 +253,12 @@ fn one_run_and_one_store_take_one_writer_at_a_time() {
     let data = common::small_mnist(&dir, 300, 50);
     let run = dir.join("run");
     let resume = ["train", "--resume", run.to_str().unwrap(), "--quiet"].map(String::from);
-    sigkill(spawn_paused(
+    sigkill(spawn_paused_in(
+        &dir,
         &train_args("ae", &data, &run, 3),
         "checkpoint:committed:1",
-        &dir,
     ));
-    let first = spawn_paused(&resume, "checkpoint:committed:2", &dir);
+    let first = spawn_paused_in(&dir, &resume, "checkpoint:committed:2");
     let text = run_err(bin().args(&resume), "another process is training this run");
     assert!(!text.contains("resuming after"), "{text}");
     sigkill(first);
@@ -324,10 +271,10 @@ fn one_run_and_one_store_take_one_writer_at_a_time() {
         "--to",
         weights.to_str().unwrap(),
     ];
-    let stuck = spawn_paused(
+    let stuck = spawn_paused_in(
+        &dir,
         &publish_args.map(String::from),
         "commit:files-written",
-        &dir,
     );
     let started = Instant::now();
     let text = run_err(
@@ -363,10 +310,10 @@ fn messages_name_the_flag_say_each_cause_once_and_nothing_before_the_error() {
     }
     // A damaged checkpoint is the first and only thing said.
     let run = dir.join("run");
-    sigkill(spawn_paused(
+    sigkill(spawn_paused_in(
+        &dir,
         &train_args("ae", &data, &run, 2),
         "checkpoint:committed:1",
-        &dir,
     ));
     std::fs::write(run.join("checkpoint.json"), b"{\"progress\": ").unwrap();
     let text = run_err(

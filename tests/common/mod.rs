@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 
 use digit_lab::data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE, Mnist};
