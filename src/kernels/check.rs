@@ -67,6 +67,66 @@ pub struct Case {
 /// The output, input gradient, weight gradient and bias gradient of one run.
 type Run = (Tensor<4>, Tensor<4>, Tensor<4>, Tensor<1>);
 
+/// The convolution of `case` on `x` and `weight` (and `bias`), by the kernels (`fast`) or
+/// burn's reference ops, and the gradients of a fixed, non-uniform output gradient.
+fn forward_backward(
+    case: &Case,
+    [x, weight]: [&Tensor<4>; 2],
+    bias: &Tensor<1>,
+    fast: bool,
+) -> Run {
+    let Case {
+        stride,
+        padding,
+        padding_out,
+        transpose,
+        ..
+    } = *case;
+    let x = x.clone().detach().require_grad();
+    let weight = weight.clone().detach().require_grad();
+    let bias = bias.clone().detach().require_grad();
+    let y = match (transpose, fast) {
+        (_, true) => {
+            let op = ConvOp {
+                transpose,
+                stride,
+                padding,
+                padding_out,
+            };
+            im2col_conv(x.clone(), weight.clone(), bias.clone(), op)
+        }
+        (false, false) => reference_conv2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            ConvOptions::new(stride, padding, [1, 1], 1),
+        ),
+        (true, false) => reference_conv_transpose2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            ConvTransposeOptions::new(stride, padding, padding_out, [1, 1], 1),
+        ),
+    };
+    let g = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..y.shape().num_elements())
+                .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+                .collect::<Vec<f32>>(),
+            y.shape(),
+        ),
+        &y.device(),
+    );
+    let grads = (y.clone() * g).sum().backward();
+    let grad = |t: Option<Tensor<4>>| t.expect("a gradient");
+    (
+        y.detach(),
+        grad(x.grad(&grads)),
+        grad(weight.grad(&grads)),
+        bias.grad(&grads).expect("a gradient"),
+    )
+}
+
 /// The case through the kernels against burn's reference op: the output and all three
 /// gradients, or the first value that differs.
 pub fn check(case: Case) -> Result<(), String> {
@@ -80,10 +140,8 @@ pub fn check(case: Case) -> Result<(), String> {
         h,
         w,
         k,
-        stride,
-        padding,
-        padding_out,
         transpose,
+        ..
     } = case;
     let x = random([n, c_in, h, w], &device);
     let weight = if transpose {
@@ -92,52 +150,7 @@ pub fn check(case: Case) -> Result<(), String> {
         random([c_out, c_in, k[0], k[1]], &device)
     };
     let bias = random([c_out], &device);
-    let run = |fast: bool| -> Run {
-        let x = x.clone().detach().require_grad();
-        let weight = weight.clone().detach().require_grad();
-        let bias = bias.clone().detach().require_grad();
-        let y = match (transpose, fast) {
-            (_, true) => {
-                let op = ConvOp {
-                    transpose,
-                    stride,
-                    padding,
-                    padding_out,
-                };
-                im2col_conv(x.clone(), weight.clone(), bias.clone(), op)
-            }
-            (false, false) => reference_conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                ConvOptions::new(stride, padding, [1, 1], 1),
-            ),
-            (true, false) => reference_conv_transpose2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                ConvTransposeOptions::new(stride, padding, padding_out, [1, 1], 1),
-            ),
-        };
-        // A fixed, non-uniform output gradient.
-        let g = Tensor::<4>::from_data(
-            TensorData::new(
-                (0..y.shape().num_elements())
-                    .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
-                    .collect::<Vec<f32>>(),
-                y.shape(),
-            ),
-            &device,
-        );
-        let grads = (y.clone() * g).sum().backward();
-        let grad = |t: Option<Tensor<4>>| t.expect("a gradient");
-        (
-            y.detach(),
-            grad(x.grad(&grads)),
-            grad(weight.grad(&grads)),
-            bias.grad(&grads).expect("a gradient"),
-        )
-    };
+    let run = |fast: bool| forward_backward(&case, [&x, &weight], &bias, fast);
     let (y0, dx0, dw0, db0) = run(false);
     // The batch as one chunk, one image per chunk, and two (an odd batch leaves a last chunk of
     // one); off a rayon thread the chunks are also shared out among its threads (native).
