@@ -5,7 +5,11 @@
 //! Run: `scripts/test-web` (builds for wasm32 with `--features web`).
 #![cfg(all(target_arch = "wasm32", feature = "web"))]
 
-use digit_lab::model::ModelKind;
+mod hostile_js;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use digit_lab::model::{Manifest, ModelKind};
 use digit_lab::web::imported::sha256_hex;
 use digit_lab::web::{DigitLab, ImportedModel, bundled_files};
 use serde_json::Value;
@@ -329,6 +333,92 @@ async fn check_bad_input(lab: &DigitLab) {
     ] {
         assert!(message.contains(expected), "{message:?} lacks {expected:?}");
     }
+    // Values that turn on the code reading them: each one a named error of the call (they used
+    // to throw through the module, and the call's promise never settled).
+    let detached = || hostile_js::detached("Float32Array", 784);
+    for (message, expected) in [
+        (
+            error_message(
+                lab.classify(hostile_js::throwing_element(784), s("best"))
+                    .await,
+            ),
+            "classify(): image[3] cannot be read (element getter)",
+        ),
+        (
+            error_message(
+                lab.classify(hostile_js::throwing_length(784), s("best"))
+                    .await,
+            ),
+            "classify(): image.length cannot be read (length getter)",
+        ),
+        (
+            error_message(lab.classify(hostile_js::revoked_proxy(), s("best")).await),
+            "classify(): image cannot be read",
+        ),
+        (
+            error_message(
+                lab.classify(hostile_js::prototype_trap(784), s("best"))
+                    .await,
+            ),
+            "classify(): image must be a 28x28 image",
+        ),
+        (
+            error_message(
+                lab.classify(hostile_js::fake_typed_array(), s("best"))
+                    .await,
+            ),
+            "classify(): image must be a 28x28 image",
+        ),
+        (
+            error_message(lab.classify(detached(), s("best")).await),
+            "classify(): image is a detached Float32Array",
+        ),
+        (
+            error_message(lab.classify(zeros(), hostile_js::revoked_proxy()).await),
+            "classify(): classifier must be \"best\" or \"paper\", got a revoked Proxy",
+        ),
+        (
+            error_message(lab.check_digit(hostile_js::throwing_element(784)).await),
+            "checkDigit(): image[3] cannot be read (element getter)",
+        ),
+        (
+            error_message(lab.check_digit(detached()).await),
+            "checkDigit(): image is a detached Float32Array",
+        ),
+        (
+            error_message(
+                lab.interpolate(s("ae"), zeros(), hostile_js::throwing_length(784), n(4.0))
+                    .await,
+            ),
+            "interpolate(): b.length cannot be read",
+        ),
+        (
+            error_message(
+                lab.sample(
+                    s("ae"),
+                    n(2.0),
+                    n(1.0),
+                    hostile_js::throwing_length(2),
+                    empty(),
+                )
+                .await,
+            ),
+            "sample(): mean.length cannot be read",
+        ),
+        (
+            error_message(
+                lab.denoise(hostile_js::revoked_proxy(), n(0.1), n(1.0), s("dae"))
+                    .await,
+            ),
+            "denoise(): image cannot be read",
+        ),
+    ] {
+        assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        assert!(!message.contains('\n'), "one line: {message:?}");
+    }
+    // A Float32Array's own `length` property is not its length: this is a valid image.
+    let own_length = hostile_js::own_throwing_length(784);
+    assert_eq!(lab.classify(own_length, s("best")).await.unwrap().len(), 10);
     // Still working afterwards.
     assert_eq!(lab.classify(zeros(), s("best")).await.unwrap().len(), 10);
 }
@@ -737,6 +827,41 @@ async fn bad_model_files_are_refused_with_a_clear_message() {
             empty(),
             "bytes must be a Uint8Array or an ArrayBuffer",
         ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            hostile_js::detached("Uint8Array", 16),
+            "bytes is a detached Uint8Array",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            hostile_js::detached_buffer(16),
+            "bytes is a detached ArrayBuffer",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            hostile_js::revoked_proxy(),
+            "bytes cannot be read",
+        ),
+        (
+            s("cpu"),
+            s(manifest),
+            s(&file),
+            hostile_js::prototype_trap(16),
+            "bytes must be a Uint8Array or an ArrayBuffer",
+        ),
+        (
+            s("cpu"),
+            hostile_js::revoked_proxy(),
+            s(&file),
+            u8s(bytes),
+            "manifest must be a string, got a revoked Proxy",
+        ),
     ];
     for (backend, manifest, file, bytes, expected) in cases {
         let result = ImportedModel::create(backend, manifest, file, bytes).await;
@@ -758,6 +883,18 @@ async fn bad_model_files_are_refused_with_a_clear_message() {
         (f32s(&[2.0; 784]), "must be a pixel value in [0, 1]"),
         (n(1.0), "whole 28x28 images"),
         (f32s(&vec![0.0; 784 * 1025]), "whole 28x28 images"),
+        (
+            hostile_js::throwing_element(784),
+            "images[3] cannot be read",
+        ),
+        (
+            hostile_js::throwing_length(784),
+            "images.length cannot be read",
+        ),
+        (
+            hostile_js::detached("Float32Array", 784),
+            "images is a detached Float32Array",
+        ),
     ] {
         let message = error_message(model.classify(images).await);
         assert!(message.contains(expected), "{message}");
@@ -775,4 +912,56 @@ async fn bad_model_files_are_refused_with_a_clear_message() {
             .len(),
         30
     );
+}
+
+/// Sets every value of a model's first float parameter to +inf.
+struct FirstToInfinity(bool);
+
+impl ModuleMapper for FirstToInfinity {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if std::mem::replace(&mut self.0, true) {
+            return param;
+        }
+        param.map(|tensor| tensor.add_scalar(f32::INFINITY))
+    }
+}
+
+/// Weights holding +inf, with the manifest's SHA-256 recomputed to match them, are refused by
+/// both constructors on both backends, the parameter named (the page used to load them, and
+/// answer NaN).
+#[wasm_bindgen_test]
+async fn weights_holding_infinity_are_refused() {
+    let key = "classifier_best";
+    let (manifest, bytes) = bundled_files(key).unwrap();
+    let parsed = Manifest::parse(manifest).unwrap();
+    let device = Device::flex();
+    let model =
+        digit_lab::model::load_classifier(&parsed, ModelKind::ClassifierBest, bytes, &device)
+            .unwrap();
+    let infinite =
+        digit_lab::model::store::to_bytes(model.map(&mut FirstToInfinity(false)), key).unwrap();
+    let hash = sha256_hex(&infinite);
+    let edited = edited_manifest(|m| m["models"][key]["sha256"] = hash.clone().into());
+    let file = file_of(key);
+    for backend in ["cpu", "auto"] {
+        let message = error_message(
+            ImportedModel::create(s(backend), s(&edited), s(&file), u8s(&infinite)).await,
+        );
+        assert!(
+            message.starts_with(&format!(
+                "ImportedModel.create(): {file:?} cannot be loaded: {key}: weight `"
+            )) && message.ends_with("` holds a non-finite value (NaN or infinity)"),
+            "{backend}: {message}"
+        );
+        let weights = digit_lab::web::weights::bundled_weights().unwrap();
+        js_sys::Reflect::set(&weights, &s("manifest"), &s(&edited)).unwrap();
+        let files = js_sys::Reflect::get(&weights, &s("files")).unwrap();
+        js_sys::Reflect::set(&files, &s(&file), &u8s(&infinite)).unwrap();
+        let message = error_message(DigitLab::create(s(backend), weights).await);
+        assert!(
+            message.starts_with(&format!("DigitLab.create(): {key}: weight `"))
+                && message.ends_with("` holds a non-finite value (NaN or infinity)"),
+            "{backend}: {message}"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //! lists. Everything is checked here, in this order, before the model is built or any kernel
 //! runs: the argument types, the manifest (JSON, finite numbers, plain file names), that it lists
 //! the file under a model kind the page knows, the file's SHA-256 against the manifest's, the
-//! architecture's limits, and that the weights fit that architecture. Each failure is one line
-//! that says what is wrong.
+//! architecture's limits, that the weights hold no NaN or infinity, and that they fit that
+//! architecture. Each failure is one line that says what is wrong.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -359,8 +359,9 @@ impl ImportedModel {
         ))
     }
 
-    /// Weights holding NaN or infinity answer NaN: run the model once on a blank image and
-    /// refuse it if so (in wasm the weights themselves cannot be read back synchronously).
+    /// Weights holding NaN or infinity are refused from the file's bytes as they load; finite
+    /// ones can still be large enough to overflow, and answer NaN or infinity: run the model once
+    /// on a blank image and refuse it if so.
     async fn check_finite(&self, call: Call) -> Result<(), JsError> {
         let blank = || self.tensor(vec![0.0; IMAGE_PIXELS]);
         let out = match &self.model {
@@ -378,7 +379,8 @@ impl ImportedModel {
             Ok(())
         } else {
             Err(call.error(format!(
-                "{:?} holds weights that are not finite numbers (NaN or infinity)",
+                "{:?} answers a blank image with values that are not finite numbers (NaN or \
+                 infinity): its weights overflow",
                 self.entry.file
             )))
         }

@@ -3,20 +3,25 @@
 //! or a fractional count is a JS `Error` that names the call and the argument, raised before
 //! anything is allocated or any kernel runs. (wasm-bindgen's own conversions trap on a number
 //! where a string goes, allocate whatever `length` an array-like claims, and wrap counts modulo
-//! 2³².)
+//! 2³².) Arrays, typed arrays and objects are read through `js_read`, so an element getter that
+//! throws, a Proxy, a detached buffer or a getter that frees the object being called is an
+//! error of the call too, never an exception thrown through the module.
 
 use std::fmt::Write;
 use std::ops::RangeInclusive;
 
-use js_sys::{Array, ArrayBuffer, Float32Array, Float64Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsError, JsValue};
+use js_sys::Reflect;
+use wasm_bindgen::{JsError, JsValue};
 
+use super::js_read::{self, Kind};
 use crate::data::IMAGE_PIXELS;
 
 /// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`): the seeds' range.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// How a value reads in a message: `5`, `"abc"`, `null`, `an object`, `a Float32Array of 3`.
+/// Reading it runs no caller code except a Proxy's traps and getters, and nothing they throw
+/// escapes.
 pub fn describe(value: &JsValue) -> String {
     if value.is_undefined() {
         return "undefined".into();
@@ -44,28 +49,33 @@ pub fn describe(value: &JsValue) -> String {
     if value.is_function() {
         return "a function".into();
     }
-    if Array::is_array(value) {
-        return format!("an array of {}", value.unchecked_ref::<Array>().length());
-    }
-    let class = Reflect::get(value, &"constructor".into())
-        .ok()
-        .and_then(|c| Reflect::get(&c, &"name".into()).ok())
-        .and_then(|n| n.as_string())
-        .filter(|n| !n.is_empty());
-    if ArrayBuffer::is_view(value) {
-        let length = Reflect::get(value, &"length".into())
-            .ok()
-            .and_then(|l| l.as_f64())
-            .unwrap_or(0.0);
-        return format!(
-            "a {} of {}",
-            class.as_deref().unwrap_or("typed array"),
-            number_text(length)
-        );
-    }
-    match class.as_deref() {
-        None | Some("Object") => "an object".into(),
-        Some(name) => format!("a {name}"),
+    match js_read::kind(value) {
+        // `Array.isArray` throws on a revoked Proxy only.
+        Err(_) => "a revoked Proxy".into(),
+        Ok(Kind::Typed {
+            class,
+            detached: true,
+            ..
+        }) => format!("a detached {class}"),
+        Ok(Kind::Typed { class, length, .. }) => format!("a {class} of {length}"),
+        Ok(Kind::Buffer { detached: true, .. }) => "a detached ArrayBuffer".into(),
+        Ok(Kind::Buffer { length, .. }) => format!("an ArrayBuffer of {length} bytes"),
+        Ok(Kind::Array) => match js_read::length(value).ok().and_then(|l| js_read::count(&l)) {
+            Some(length) => format!("an array of {length}"),
+            None => "an array".into(),
+        },
+        Ok(Kind::Other) => {
+            let class = Reflect::get(value, &"constructor".into())
+                .ok()
+                .filter(|c| c.is_function())
+                .and_then(|c| Reflect::get(&c, &"name".into()).ok())
+                .and_then(|n| n.as_string())
+                .filter(|n| !n.is_empty());
+            match class.as_deref() {
+                None | Some("Object") => "an object".into(),
+                Some(name) => format!("a {name}"),
+            }
+        }
     }
 }
 
@@ -200,39 +210,39 @@ impl Call {
         length_ok: impl Fn(usize) -> bool,
     ) -> Result<Vec<f32>, JsError> {
         let wrong_length =
-            |length: u32| self.error(format!("{name} must be {expected}, got {length} values"));
-        let values: Vec<f32> = if let Some(a) = value.dyn_ref::<Float32Array>() {
-            if !length_ok(a.length() as usize) {
-                return Err(wrong_length(a.length()));
+            |length: usize| self.error(format!("{name} must be {expected}, got {length} values"));
+        let values: Vec<f32> = match self.kind(value, name)? {
+            Kind::Typed { class, .. }
+                if !matches!(class.as_str(), "Float32Array" | "Float64Array") =>
+            {
+                return Err(self.expected(name, expected, value));
             }
-            a.to_vec()
-        } else if let Some(a) = value.dyn_ref::<Float64Array>() {
-            if !length_ok(a.length() as usize) {
-                return Err(wrong_length(a.length()));
-            }
+            Kind::Typed {
+                detached: true,
+                class,
+                ..
+            } => return Err(self.detached(name, &class)),
+            Kind::Typed { length, .. } if !length_ok(length) => return Err(wrong_length(length)),
             // Values beyond f32's range become infinite, and fail the finiteness check below.
-            a.to_vec().into_iter().map(|x| x as f32).collect()
-        } else if Array::is_array(value) {
-            // A cast, not `Array::from`, which copies (and throws on a sparse 1e9-long array).
-            let a: &Array = value.unchecked_ref();
-            if !length_ok(a.length() as usize) {
-                return Err(wrong_length(a.length()));
-            }
-            let mut out = Vec::with_capacity(a.length() as usize);
-            for (i, v) in a.iter().enumerate() {
-                match v.as_f64() {
-                    Some(x) => out.push(x as f32),
-                    None => {
-                        return Err(self.error(format!(
-                            "{name}[{i}] must be a number, got {}",
-                            describe(&v)
-                        )));
+            Kind::Typed { .. } => js_read::f32s(value).map_err(|e| self.unreadable(name, &e))?,
+            Kind::Array => {
+                let length = self.array_length(value, name, expected, &length_ok)?;
+                let mut out = Vec::with_capacity(length);
+                for i in 0..length {
+                    let v = self.element(value, name, i)?;
+                    match v.as_f64() {
+                        Some(x) => out.push(x as f32),
+                        None => {
+                            return Err(self.error(format!(
+                                "{name}[{i}] must be a number, got {}",
+                                describe(&v)
+                            )));
+                        }
                     }
                 }
+                out
             }
-            out
-        } else {
-            return Err(self.expected(name, expected, value));
+            _ => return Err(self.expected(name, expected, value)),
         };
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(self.error(format!(
@@ -241,6 +251,52 @@ impl Call {
             )));
         }
         Ok(values)
+    }
+
+    /// What `value` is; a revoked Proxy is an error naming the argument.
+    fn kind(&self, value: &JsValue, name: &str) -> Result<Kind, JsError> {
+        js_read::kind(value).map_err(|e| self.unreadable(name, &e))
+    }
+
+    /// An array's length, checked by `length_ok` before anything is read or allocated.
+    fn array_length(
+        &self,
+        array: &JsValue,
+        name: &str,
+        expected: &str,
+        length_ok: impl Fn(usize) -> bool,
+    ) -> Result<usize, JsError> {
+        let length =
+            js_read::length(array).map_err(|e| self.unreadable(&format!("{name}.length"), &e))?;
+        match js_read::count(&length) {
+            Some(n) if length_ok(n) => Ok(n),
+            Some(n) => Err(self.error(format!("{name} must be {expected}, got {n} values"))),
+            None => Err(self.error(format!(
+                "{name} must be {expected}, got an array whose length is {}",
+                describe(&length)
+            ))),
+        }
+    }
+
+    /// Element `i` of an array.
+    fn element(&self, array: &JsValue, name: &str, i: usize) -> Result<JsValue, JsError> {
+        js_read::element(array, i).map_err(|e| self.unreadable(&format!("{name}[{i}]"), &e))
+    }
+
+    /// `name` (an argument or a part of one) threw when read.
+    fn unreadable(&self, name: &str, exception: &JsValue) -> JsError {
+        self.error(format!(
+            "{name} cannot be read ({})",
+            js_read::exception_text(exception)
+        ))
+    }
+
+    /// `name` is a typed array or buffer whose memory was transferred away.
+    fn detached(&self, name: &str, class: &str) -> JsError {
+        self.error(format!(
+            "{name} is a detached {class} (its buffer was transferred, and holds nothing): pass \
+             one that still holds its data"
+        ))
     }
 
     /// Whole 28×28 images with pixels in [0, 1]: `count` of them (784 values each).
@@ -279,26 +335,35 @@ impl Call {
     /// Digit labels 0–9 from a `Uint8Array` or an array of integers, at most `max` of them.
     pub fn labels(&self, value: &JsValue, name: &str, max: usize) -> Result<Vec<u8>, JsError> {
         let expected = format!("a Uint8Array or an array of at most {max} digits 0-9");
-        let labels: Vec<f64> = if let Some(a) = value.dyn_ref::<Uint8Array>() {
-            if a.length() as usize > max {
+        let labels: Vec<f64> = match self.kind(value, name)? {
+            Kind::Typed { class, .. } if class != "Uint8Array" => {
                 return Err(self.expected(name, &expected, value));
             }
-            a.to_vec().into_iter().map(f64::from).collect()
-        } else if Array::is_array(value) {
-            let a: &Array = value.unchecked_ref();
-            if a.length() as usize > max {
+            Kind::Typed {
+                detached: true,
+                class,
+                ..
+            } => return Err(self.detached(name, &class)),
+            Kind::Typed { length, .. } if length > max => {
                 return Err(self.expected(name, &expected, value));
             }
-            let mut out = Vec::with_capacity(a.length() as usize);
-            for (i, v) in a.iter().enumerate() {
-                out.push(
-                    v.as_f64()
-                        .ok_or_else(|| self.expected(&format!("{name}[{i}]"), "a digit 0-9", &v))?,
-                );
+            Kind::Typed { .. } => js_read::bytes(value)
+                .map_err(|e| self.unreadable(name, &e))?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            Kind::Array => {
+                let length = self.array_length(value, name, &expected, |n| n <= max)?;
+                let mut out = Vec::with_capacity(length);
+                for i in 0..length {
+                    let v = self.element(value, name, i)?;
+                    out.push(v.as_f64().ok_or_else(|| {
+                        self.expected(&format!("{name}[{i}]"), "a digit 0-9", &v)
+                    })?);
+                }
+                out
             }
-            out
-        } else {
-            return Err(self.expected(name, &expected, value));
+            _ => return Err(self.expected(name, &expected, value)),
         };
         labels
             .iter()
@@ -332,20 +397,22 @@ impl Call {
 
     /// Bytes from a `Uint8Array` or an `ArrayBuffer`, at most `max` of them.
     pub fn bytes(&self, value: &JsValue, name: &str, max: usize) -> Result<Vec<u8>, JsError> {
-        let array = if let Some(a) = value.dyn_ref::<Uint8Array>() {
-            a.clone()
-        } else if value.is_instance_of::<ArrayBuffer>() {
-            Uint8Array::new(value)
-        } else {
-            return Err(self.expected(name, "a Uint8Array or an ArrayBuffer", value));
+        let (class, length, detached) = match self.kind(value, name)? {
+            Kind::Typed {
+                class,
+                length,
+                detached,
+            } if class == "Uint8Array" => (class, length, detached),
+            Kind::Buffer { length, detached } => ("ArrayBuffer".to_string(), length, detached),
+            _ => return Err(self.expected(name, "a Uint8Array or an ArrayBuffer", value)),
         };
-        if array.length() as usize > max {
-            return Err(self.error(format!(
-                "{name} must be at most {max} bytes, got {}",
-                array.length()
-            )));
+        if detached {
+            return Err(self.detached(name, &class));
         }
-        Ok(array.to_vec())
+        if length > max {
+            return Err(self.error(format!("{name} must be at most {max} bytes, got {length}")));
+        }
+        js_read::bytes(value).map_err(|e| self.unreadable(name, &e))
     }
 
     /// A plain object (settings) whose fields are all among `fields`: a misspelt or unknown
@@ -356,22 +423,16 @@ impl Call {
         name: &'static str,
         fields: &'static [&'static str],
     ) -> Result<Fields, JsError> {
-        let is_plain = value.is_object()
-            && !value.is_function()
-            && !Array::is_array(value)
-            && !ArrayBuffer::is_view(value);
-        if !is_plain {
+        if !js_read::is_plain_object(value).map_err(|e| self.unreadable(name, &e))? {
             return Err(self.expected(
                 name,
                 format!("an object with the fields {}", fields.join(", ")),
                 value,
             ));
         }
-        let object: &Object = value.unchecked_ref();
         // `Reflect.ownKeys` reports a throwing proxy as an error instead of throwing through
         // the module; symbol keys are unknown fields too.
-        let keys = Reflect::own_keys(object)
-            .map_err(|e| self.error(format!("{name} cannot be read ({})", describe(&e))))?;
+        let keys = Reflect::own_keys(value).map_err(|e| self.unreadable(name, &e))?;
         for key in keys.iter() {
             let key = key.as_string().unwrap_or_else(|| describe(&key));
             if !fields.contains(&key.as_str()) {
@@ -385,9 +446,8 @@ impl Call {
         }
         let mut values = Vec::with_capacity(fields.len());
         for field in fields {
-            let v = Reflect::get(object, &JsValue::from_str(field)).map_err(|e| {
-                self.error(format!("{name}.{field} cannot be read ({})", describe(&e)))
-            })?;
+            let v = Reflect::get(value, &JsValue::from_str(field))
+                .map_err(|e| self.unreadable(&format!("{name}.{field}"), &e))?;
             values.push(v);
         }
         Ok(Fields {

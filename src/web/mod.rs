@@ -7,6 +7,7 @@ mod backend;
 mod digit_check;
 pub mod imported;
 pub mod input;
+mod js_read;
 #[cfg(feature = "train")]
 pub mod training;
 pub mod weights;
@@ -162,20 +163,22 @@ impl DigitLab {
             unreachable!("one file per kind of ModelKind::ALL")
         };
         let (device, backend) = backend::select(prefer).await;
+        // Each load checks the weights against the architecture and refuses NaN or infinity.
+        let loaded = |e: crate::model::LoadError| call.error(e);
         Ok(DigitLab {
-            ae: load_conv_ae(m, ModelKind::Ae, ae, &device).map_err(js_err)?,
-            dae: load_conv_ae(m, ModelKind::Dae, dae, &device).map_err(js_err)?,
-            dae_wide: load_dae_wide(m, dae_wide, &device).map_err(js_err)?,
-            vae: load_vae(m, vae, &device).map_err(js_err)?,
+            ae: load_conv_ae(m, ModelKind::Ae, ae, &device).map_err(loaded)?,
+            dae: load_conv_ae(m, ModelKind::Dae, dae, &device).map_err(loaded)?,
+            dae_wide: load_dae_wide(m, dae_wide, &device).map_err(loaded)?,
+            vae: load_vae(m, vae, &device).map_err(loaded)?,
             classifier: load_classifier(m, ModelKind::Classifier, classifier, &device)
-                .map_err(js_err)?,
+                .map_err(loaded)?,
             classifier_best: load_classifier(
                 m,
                 ModelKind::ClassifierBest,
                 classifier_best,
                 &device,
             )
-            .map_err(js_err)?,
+            .map_err(loaded)?,
             manifest: weights.manifest_text().to_string(),
             device,
             backend,
