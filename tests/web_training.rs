@@ -6,6 +6,8 @@
 //! Run: `scripts/test-web` (builds for wasm32 with `--features web-train`).
 #![cfg(all(target_arch = "wasm32", feature = "web-train"))]
 
+mod hostile_js;
+
 use digit_lab::mini_training::finetune::accuracy;
 use digit_lab::mini_training::subset::{Subset, TRAIN};
 use digit_lab::web::training::{HandwritingTuner, LiveTraining};
@@ -321,9 +323,10 @@ async fn bad_calls_on_webgpu_are_clear_errors() {
 /// the object must answer a good call afterwards. Then out-of-order and overlapping calls, and
 /// use after `free()`.
 mod sweep {
-    use digit_lab::web::DigitLab;
+    use super::hostile_js;
     use digit_lab::web::input::describe;
     use digit_lab::web::training::{HandwritingTuner, LiveTraining};
+    use digit_lab::web::{DigitLab, ImportedModel};
     use js_sys::{
         Array, Float32Array, Float64Array, Function, Object, Promise, Reflect, Uint8Array,
     };
@@ -393,14 +396,39 @@ mod sweep {
 
     /// Calls `method` of `target` as JS does (`target[method](...args)`), awaiting a promise.
     async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+        call_within(target, method, args, None).await
+    }
+
+    /// How long a call with a bad argument may take to settle: it fails before any kernel runs.
+    /// (A JS exception thrown through the module left such promises pending for ever.)
+    const BAD_CALL_MS: u32 = 30_000;
+
+    /// [`call`], whose promise must settle within `limit_ms` (else an `Error` saying so).
+    async fn call_within(
+        target: &JsValue,
+        method: &str,
+        args: &[JsValue],
+        limit_ms: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let function: Function = Reflect::get(target, &s(method))?
             .dyn_into()
             .map_err(|_| s(&format!("{method} is not a function")))?;
         let result = function.apply(target, &args.iter().collect::<Array>())?;
-        match result.dyn_into::<Promise>() {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(value) => Ok(value),
-        }
+        let promise = match result.dyn_into::<Promise>() {
+            Ok(promise) => promise,
+            Err(value) => return Ok(value),
+        };
+        let promise = match limit_ms {
+            None => promise,
+            Some(ms) => Function::new_with_args(
+                "p, ms",
+                "return Promise.race([p, new Promise((_, reject) => setTimeout(() => \
+                 reject(new Error(`never settled: no answer within ${ms} ms`)), ms))]);",
+            )
+            .call2(&JsValue::NULL, &promise, &JsValue::from(ms))?
+            .unchecked_into(),
+        };
+        JsFuture::from(promise).await
     }
 
     fn class_and_message(error: &JsValue) -> (String, String) {
@@ -450,6 +478,10 @@ mod sweep {
         Floats(usize),
         /// `mean`/`chol` with the VAE: left out or empty.
         Nothing,
+        /// A string of at most this many characters.
+        Text(usize),
+        /// A weights file's bytes (`Uint8Array` or `ArrayBuffer`).
+        Bytes,
         Settings,
         /// The committed weights handed to a constructor (`bundledWeights()`), or left out.
         Weights,
@@ -462,7 +494,14 @@ mod sweep {
                 JsValue::UNDEFINED,
                 object(&[]),
                 JsValue::TRUE,
+                hostile_js::revoked_proxy(),
             ]
+        };
+        // A typed array whose buffer was transferred away: the message must say so (it used to
+        // read as an empty array).
+        let detached = |class: &str, len: u32| Bad {
+            value: hostile_js::detached(class, len),
+            expected: Some(vec![call.to_string(), "detached".to_string()]),
         };
         match kind {
             Kind::Choice(choices) => {
@@ -561,7 +600,15 @@ mod sweep {
                 } else {
                     v.push(zeros(2 * PIXELS as u32));
                 }
-                bad(v)
+                v.extend([
+                    hostile_js::throwing_element(PIXELS as u32),
+                    hostile_js::throwing_length(PIXELS as u32),
+                    hostile_js::prototype_trap(PIXELS as u32),
+                    hostile_js::fake_typed_array(),
+                ]);
+                let mut v = bad(v);
+                v.push(detached("Float32Array", PIXELS as u32));
+                v
             }
             Kind::Labels => {
                 let mut v = common();
@@ -579,8 +626,13 @@ mod sweep {
                     Array::new_with_length(1_000_000_000).into(),
                     numbers(&[1.0, 2.0]),
                     array(&[]),
+                    hostile_js::throwing_element(4),
+                    hostile_js::throwing_length(1),
+                    hostile_js::prototype_trap(1),
                 ]);
-                bad(v)
+                let mut v = bad(v);
+                v.push(detached("Uint8Array", 1));
+                v
             }
             Kind::Bool => bad(vec![
                 JsValue::NULL,
@@ -600,8 +652,15 @@ mod sweep {
                     f32s(&[1.0, 2.0]),
                     array_like(),
                     Uint8Array::new_with_length((64 << 20) + 1).into(),
+                    hostile_js::prototype_trap(4),
+                    hostile_js::fake_typed_array(),
                 ]);
                 let mut v = bad(values);
+                v.push(detached("Uint8Array", 4));
+                v.push(Bad {
+                    value: hostile_js::detached_buffer(4),
+                    expected: Some(vec![call.to_string(), "detached ArrayBuffer".to_string()]),
+                });
                 // Bytes of the right type but not the file: the message names the file.
                 for content in [
                     Uint8Array::new_with_length(0),
@@ -631,8 +690,11 @@ mod sweep {
                     numbers(&far),
                     array(&text),
                     array_like(),
+                    hostile_js::throwing_length(*len as u32),
                 ]);
-                bad(v)
+                let mut v = bad(v);
+                v.push(detached("Float32Array", *len as u32));
+                v
             }
             Kind::Nothing => bad(vec![
                 numbers(&[0.0, 0.0]),
@@ -641,15 +703,41 @@ mod sweep {
                 JsValue::NULL,
                 object(&[]),
                 f32s(&[1.0, 0.0, 1.0]),
+                hostile_js::throwing_length(0),
+                hostile_js::revoked_proxy(),
             ]),
+            Kind::Text(max) => {
+                let mut v = common();
+                v.extend([n(5.0), a_symbol(), array(&[]), s(&"x".repeat(max + 1))]);
+                bad(v)
+            }
+            Kind::Bytes => {
+                let mut v = common();
+                v.extend([
+                    n(5.0),
+                    s("bytes"),
+                    numbers(&[1.0, 2.0]),
+                    f32s(&[1.0]),
+                    array_like(),
+                    hostile_js::prototype_trap(4),
+                    hostile_js::fake_typed_array(),
+                ]);
+                let mut v = bad(v);
+                v.push(detached("Uint8Array", 4));
+                v.push(Bad {
+                    value: hostile_js::detached_buffer(4),
+                    expected: Some(vec![call.to_string(), "detached ArrayBuffer".to_string()]),
+                });
+                v
+            }
             Kind::Settings => settings_cases(call),
-            Kind::Weights => weights_cases(),
+            Kind::Weights => weights_cases(call),
         }
     }
 
     /// Bad `weights` arguments: wrong types, missing or unknown fields, a manifest that does not
     /// parse, files missing, of the wrong type or not matching the manifest's SHA-256.
-    fn weights_cases() -> Vec<Bad> {
+    fn weights_cases(call: &str) -> Vec<Bad> {
         let good = digit_lab::web::weights::bundled_weights().unwrap();
         let manifest = Reflect::get(&good, &s("manifest")).unwrap();
         let files = Reflect::get(&good, &s("files")).unwrap();
@@ -664,7 +752,7 @@ mod sweep {
         }
         let with =
             |manifest: JsValue, files: JsValue| object(&[("manifest", manifest), ("files", files)]);
-        bad(vec![
+        let mut cases = bad(vec![
             n(5.0),
             s("weights"),
             JsValue::TRUE,
@@ -688,7 +776,22 @@ mod sweep {
             with(manifest.clone(), object(&[("x.bpk", n(5.0))])),
             with(manifest.clone(), object(&[("x.bpk", s("bytes"))])),
             with(manifest.clone(), tampered.into()),
-        ])
+            hostile_js::revoked_proxy(),
+            with(hostile_js::revoked_proxy(), files.clone()),
+            with(manifest.clone(), hostile_js::revoked_proxy()),
+        ]);
+        // A file whose buffer was transferred away: named, not taken for a corrupt file.
+        cases.push(Bad {
+            value: with(
+                manifest,
+                object(&[(&names[0], hostile_js::detached("Uint8Array", 8))]),
+            ),
+            expected: Some(vec![
+                call.to_string(),
+                format!("weights.files[{:?}] is a detached Uint8Array", names[0]),
+            ]),
+        });
+        cases
     }
 
     /// Good settings of `LiveTraining.create` (a small batch: sessions are made for real).
@@ -731,6 +834,10 @@ mod sweep {
                 expected: expect("settings must be an object"),
             });
         }
+        cases.push(Bad {
+            value: hostile_js::revoked_proxy(),
+            expected: expect("settings cannot be read"),
+        });
         for (field, hint) in [
             ("colour", "\"colour\""),
             ("codeSize", "did you mean \"code\""),
@@ -903,6 +1010,18 @@ mod sweep {
             }
         }
 
+        /// `result` must have settled: a value or a JS `Error` (not a trap's `RuntimeError`, not
+        /// the time limit of [`call_within`]).
+        fn settled(&mut self, what: &str, result: Result<JsValue, JsValue>) {
+            self.cases += 1;
+            if let Err(error) = result {
+                let (class, message) = class_and_message(&error);
+                if class != "Error" || message.starts_with("never settled") {
+                    self.failures.push(format!("{what}: {class}: {message}"));
+                }
+            }
+        }
+
         /// A result must be an array-like of `len` numbers.
         fn length(&mut self, what: &str, result: Result<JsValue, JsValue>, len: u32) {
             if let Some(value) = self.ok(what, result) {
@@ -927,7 +1046,8 @@ mod sweep {
                 let expected = bad
                     .expected
                     .unwrap_or_else(|| vec![format!("{}: {name}", export.call)]);
-                let result = call(&export.target, export.method, &args).await;
+                let result =
+                    call_within(&export.target, export.method, &args, Some(BAD_CALL_MS)).await;
                 tally.error(&what, result, &expected);
                 alive.check(tally, &what).await;
             }
@@ -1036,6 +1156,12 @@ mod sweep {
                 target: lab.clone(),
                 method: "encode",
                 call: "encode()",
+                args: vec![("image", Kind::Image, image.clone())],
+            },
+            Export {
+                target: lab.clone(),
+                method: "checkDigit",
+                call: "checkDigit()",
                 args: vec![("image", Kind::Image, image.clone())],
             },
             Export {
@@ -1195,7 +1321,26 @@ mod sweep {
         for export in &tuner_exports {
             sweep_export(&mut tally, export, &tuner_alive).await;
         }
+        let imported = Imported::create(&b).await;
+        for (exports, alive) in imported.exports(&b) {
+            for export in &exports {
+                sweep_export(&mut tally, export, &alive).await;
+            }
+        }
         let argument_cases = tally.cases;
+        // A Float32Array's own `length` property is not its length: a valid image.
+        tally.length(
+            "classify() of a Float32Array with an own `length` that throws",
+            call_within(
+                &lab,
+                "classify",
+                &[hostile_js::own_throwing_length(PIXELS as u32), s("best")],
+                Some(BAD_CALL_MS),
+            )
+            .await,
+            10,
+        );
+        freeing_getters(&mut tally, &b, &lab, &tuner, &imported).await;
 
         order_and_overlap(
             &mut tally, backend, &lab, &run, &tuner, &gz_images, &gz_labels,
@@ -1206,7 +1351,8 @@ mod sweep {
         }
         console_log!(
             "{backend}: {} cases ({lab_cases} bad-argument cases on DigitLab, {} on the training \
-             objects, {} out-of-order, overlapping and use-after-free), {} failures",
+             objects and imported models, {} hostile getters, out-of-order, overlapping and \
+             use-after-free), {} failures",
             tally.cases,
             argument_cases - lab_cases,
             tally.cases - argument_cases,
@@ -1223,6 +1369,235 @@ mod sweep {
             argument_cases >= 300,
             "only {argument_cases} bad-argument cases"
         );
+    }
+
+    /// Models imported from the committed weights files: the best classifier and the VAE, and
+    /// the classifier's constructor arguments.
+    struct Imported {
+        classifier: JsValue,
+        vae: JsValue,
+        create_args: Vec<JsValue>,
+    }
+
+    impl Imported {
+        async fn create(b: &JsValue) -> Imported {
+            let args = |key: &str| {
+                let (manifest, bytes) = digit_lab::web::bundled_files(key).unwrap();
+                let json: serde_json::Value = serde_json::from_str(manifest).unwrap();
+                let file = json["models"][key]["file"].as_str().unwrap();
+                vec![
+                    b.clone(),
+                    s(manifest),
+                    s(file),
+                    Uint8Array::from(bytes).into(),
+                ]
+            };
+            let load = |args: Vec<JsValue>| async move {
+                let [backend, manifest, file, bytes] = <[JsValue; 4]>::try_from(args).unwrap();
+                JsValue::from(
+                    ImportedModel::create(backend, manifest, file, bytes)
+                        .await
+                        .unwrap(),
+                )
+            };
+            Imported {
+                classifier: load(args("classifier_best")).await,
+                vae: load(args("vae")).await,
+                create_args: args("classifier_best"),
+            }
+        }
+
+        /// Its exports, in groups that share the good call made after each bad one.
+        fn exports(&self, b: &JsValue) -> Vec<(Vec<Export>, Alive)> {
+            let image = zeros(PIXELS as u32);
+            let coord = |name| (name, Kind::Number(-1e4, 1e4), n(0.5));
+            let create_args = &self.create_args;
+            let classifier = vec![
+                Export {
+                    target: class_of(&self.classifier),
+                    method: "create",
+                    call: "ImportedModel.create()",
+                    args: vec![
+                        ("backend", Kind::Choice(&["auto", "cpu"]), b.clone()),
+                        ("manifest", Kind::Text(1 << 20), create_args[1].clone()),
+                        ("file", Kind::Text(255), create_args[2].clone()),
+                        ("bytes", Kind::Bytes, create_args[3].clone()),
+                    ],
+                },
+                Export {
+                    target: self.classifier.clone(),
+                    method: "classify",
+                    call: "ImportedModel.classify()",
+                    args: vec![("images", Kind::Images, image.clone())],
+                },
+            ];
+            let vae = vec![
+                Export {
+                    target: self.vae.clone(),
+                    method: "encode",
+                    call: "ImportedModel.encode()",
+                    args: vec![("images", Kind::Images, image.clone())],
+                },
+                Export {
+                    target: self.vae.clone(),
+                    method: "decode",
+                    call: "ImportedModel.decode()",
+                    args: vec![coord("x"), coord("y")],
+                },
+                Export {
+                    target: self.vae.clone(),
+                    method: "reconstruct",
+                    call: "ImportedModel.reconstruct()",
+                    args: vec![("image", Kind::Image, image.clone())],
+                },
+            ];
+            let alive = |target: &JsValue, method, args, len| Alive {
+                target: target.clone(),
+                method,
+                args,
+                len,
+            };
+            vec![
+                (
+                    classifier,
+                    alive(&self.classifier, "classify", vec![image], 10),
+                ),
+                (
+                    vae,
+                    alive(&self.vae, "decode", vec![n(0.0), n(0.0)], PIXELS as u32),
+                ),
+            ]
+        }
+    }
+
+    /// A call whose argument `at` (`name`: `len` values `fill`) has a getter that frees the object
+    /// called; `class` and `create` make a fresh object for it.
+    struct Freeing {
+        class: JsValue,
+        create: Vec<JsValue>,
+        method: &'static str,
+        call: &'static str,
+        args: Vec<JsValue>,
+        at: usize,
+        name: &'static str,
+        len: u32,
+        fill: f64,
+    }
+
+    /// Getters that free the very object being called: the call is an `Error` naming the
+    /// argument (or, where the getter swallows what `free()` throws, it settles either way),
+    /// never a promise left pending or a trap; afterwards the object is gone (an `Error`).
+    async fn freeing_getters(
+        tally: &mut Tally,
+        b: &JsValue,
+        lab: &JsValue,
+        tuner: &JsValue,
+        imported: &Imported,
+    ) {
+        let image = zeros(PIXELS as u32);
+        let fit = vec![image.clone(), numbers(&[3.0]), n(1.0), n(1e-3)];
+        let case = |class: &JsValue,
+                    create: &[JsValue],
+                    method: &'static str,
+                    call_name: &'static str,
+                    args: &[JsValue],
+                    at: usize,
+                    name: &'static str| {
+            let (len, fill) = if name == "labels" {
+                (1, 3.0)
+            } else {
+                (PIXELS as u32, 0.0)
+            };
+            Freeing {
+                class: class_of(class),
+                create: create.to_vec(),
+                method,
+                call: call_name,
+                args: args.to_vec(),
+                at,
+                name,
+                len,
+                fill,
+            }
+        };
+        let lab_args = [b.clone()];
+        let tuner_args = [b.clone(), s("head")];
+        let cases = [
+            case(
+                lab,
+                &lab_args,
+                "classify",
+                "classify()",
+                &[image.clone(), s("best")],
+                0,
+                "image",
+            ),
+            case(
+                lab,
+                &lab_args,
+                "checkDigit",
+                "checkDigit()",
+                &[image.clone()],
+                0,
+                "image",
+            ),
+            case(
+                &imported.classifier,
+                &imported.create_args,
+                "classify",
+                "ImportedModel.classify()",
+                &[image.clone()],
+                0,
+                "images",
+            ),
+            case(
+                tuner,
+                &tuner_args,
+                "fit",
+                "HandwritingTuner.fit()",
+                &fit,
+                0,
+                "images",
+            ),
+            case(
+                tuner,
+                &tuner_args,
+                "fit",
+                "HandwritingTuner.fit()",
+                &fit,
+                1,
+                "labels",
+            ),
+        ];
+        for c in &cases {
+            for swallow in [false, true] {
+                let what = format!(
+                    "{} with a getter in {} that frees the object{}",
+                    c.call,
+                    c.name,
+                    if swallow {
+                        " (and swallows the error)"
+                    } else {
+                        ""
+                    }
+                );
+                let made = call(&c.class, "create", &c.create).await;
+                let Some(object) = tally.ok(&format!("{what}: create"), made) else {
+                    continue;
+                };
+                let mut args = c.args.clone();
+                args[c.at] = hostile_js::freeing(&object, c.len, c.fill, swallow);
+                let result = call_within(&object, c.method, &args, Some(BAD_CALL_MS)).await;
+                if swallow {
+                    tally.settled(&what, result);
+                } else {
+                    let expected = format!("{}: {}[0] cannot be read", c.call, c.name);
+                    tally.error(&what, result, &[expected]);
+                }
+                let again = call_within(&object, c.method, &c.args, Some(BAD_CALL_MS)).await;
+                tally.error(&format!("{what}: the call again"), again, &[]);
+            }
+        }
     }
 
     /// Calls in any order, overlapping calls on one object, and use after `free()`.
