@@ -157,6 +157,91 @@ fn find_entry<'m>(
     Ok((kind, entry))
 }
 
+/// The SHA-256 of `bytes`, which must be the one the manifest's entry gives for `file`.
+fn checked_sha256(
+    call: Call,
+    entry: &ModelEntry,
+    file: &str,
+    bytes: &[u8],
+) -> Result<String, JsError> {
+    let Some(expected) = entry.sha256.as_deref() else {
+        return Err(call.error(format!(
+            "manifest.json gives no sha256 for {file:?}: the page loads only weights it can check"
+        )));
+    };
+    let sha256 = sha256_hex(bytes);
+    if !expected.eq_ignore_ascii_case(&sha256) {
+        return Err(call.error(format!(
+            "{file:?} is corrupt or not the file manifest.json describes: its SHA-256 is {}…, \
+             the manifest says {}…",
+            &sha256[..16],
+            expected.get(..16).unwrap_or(expected)
+        )));
+    }
+    Ok(sha256)
+}
+
+/// burn takes a stored tensor's shape as it is, so weights of a wider or narrower model than the
+/// manifest describes would load, and fail (trap) in the first kernel that relies on the
+/// described sizes: every parameter's shape must be the architecture's.
+fn check_shapes(
+    call: Call,
+    file: &str,
+    manifest: &Manifest,
+    kind: ModelKind,
+    model: &Model,
+    device: &Device,
+) -> Result<(), JsError> {
+    let expected = architecture_shapes(manifest, kind, device)
+        .map_err(|e| call.error(format!("{file:?} cannot be loaded: {e}")))?;
+    let found = model_shapes(model);
+    if let Some((i, (want, got))) = expected
+        .iter()
+        .zip(&found)
+        .enumerate()
+        .find(|(_, (want, got))| want != got)
+    {
+        return Err(call.error(format!(
+            "{file:?} cannot be loaded: weights do not fit this model's architecture (the \
+             manifest's {}): parameter {i} is {got:?}, the architecture needs {want:?}",
+            kind.key()
+        )));
+    }
+    if expected.len() != found.len() {
+        return Err(call.error(format!(
+            "{file:?} cannot be loaded: weights do not fit this model's architecture: {} \
+             parameters, the architecture has {}",
+            found.len(),
+            expected.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Values in the model's code (its latent space), from the manifest's architecture; 0 for a
+/// classifier.
+fn code_size(
+    call: Call,
+    manifest: &Manifest,
+    kind: ModelKind,
+    model: &Model,
+) -> Result<usize, JsError> {
+    Ok(match model {
+        Model::ConvAe(_) => {
+            manifest
+                .architecture::<ConvAeConfig>(kind)
+                .map_err(|e| call.error(e))?
+                .code
+        }
+        Model::Vae(_) => 2,
+        Model::DaeWide(_) => manifest
+            .architecture::<DaeWideConfig>(kind)
+            .map_err(|e| call.error(e))?
+            .code_size(),
+        Model::Classifier(_) => 0,
+    })
+}
+
 #[wasm_bindgen]
 impl ImportedModel {
     /// Loads one model: `manifest` is the text of a `manifest.json`, `file` the name of a
@@ -177,65 +262,13 @@ impl ImportedModel {
         let manifest = Manifest::parse(&text)
             .map_err(|e| call.error(format!("manifest.json is not a weights manifest: {e}")))?;
         let (kind, entry) = find_entry(call, &manifest, &file)?;
-        let Some(expected) = entry.sha256.as_deref() else {
-            return Err(call.error(format!(
-                "manifest.json gives no sha256 for {file:?}: the page loads only weights it can \
-                 check"
-            )));
-        };
-        let sha256 = sha256_hex(&bytes);
-        if !expected.eq_ignore_ascii_case(&sha256) {
-            return Err(call.error(format!(
-                "{file:?} is corrupt or not the file manifest.json describes: its SHA-256 is \
-                 {}…, the manifest says {}…",
-                &sha256[..16],
-                expected.get(..16).unwrap_or(expected)
-            )));
-        }
+        let sha256 = checked_sha256(call, entry, &file, &bytes)?;
         let entry = entry.clone();
         let (device, backend) = backend::select(prefer).await;
         let model = crate::model::load(&manifest, kind, &bytes, &device)
             .map_err(|e| call.error(format!("{file:?} cannot be loaded: {e}")))?;
-        // burn takes a stored tensor's shape as it is, so weights of a wider or narrower model
-        // than the manifest describes would load, and fail (trap) in the first kernel that
-        // relies on the described sizes: compare every parameter's shape first.
-        let expected = architecture_shapes(&manifest, kind, &device)
-            .map_err(|e| call.error(format!("{file:?} cannot be loaded: {e}")))?;
-        let found = model_shapes(&model);
-        if let Some((i, (want, got))) = expected
-            .iter()
-            .zip(&found)
-            .enumerate()
-            .find(|(_, (want, got))| want != got)
-        {
-            return Err(call.error(format!(
-                "{file:?} cannot be loaded: weights do not fit this model's architecture (the \
-                 manifest's {}): parameter {i} is {got:?}, the architecture needs {want:?}",
-                kind.key()
-            )));
-        }
-        if expected.len() != found.len() {
-            return Err(call.error(format!(
-                "{file:?} cannot be loaded: weights do not fit this model's architecture: {} \
-                 parameters, the architecture has {}",
-                found.len(),
-                expected.len()
-            )));
-        }
-        let code = match &model {
-            Model::ConvAe(_) => {
-                manifest
-                    .architecture::<ConvAeConfig>(kind)
-                    .map_err(|e| call.error(e))?
-                    .code
-            }
-            Model::Vae(_) => 2,
-            Model::DaeWide(_) => manifest
-                .architecture::<DaeWideConfig>(kind)
-                .map_err(|e| call.error(e))?
-                .code_size(),
-            Model::Classifier(_) => 0,
-        };
+        check_shapes(call, &file, &manifest, kind, &model, &device)?;
+        let code = code_size(call, &manifest, kind, &model)?;
         let imported = ImportedModel {
             kind,
             entry,

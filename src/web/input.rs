@@ -209,8 +209,6 @@ impl Call {
         expected: &str,
         length_ok: impl Fn(usize) -> bool,
     ) -> Result<Vec<f32>, JsError> {
-        let wrong_length =
-            |length: usize| self.error(format!("{name} must be {expected}, got {length} values"));
         let values: Vec<f32> = match self.kind(value, name)? {
             Kind::Typed { class, .. }
                 if !matches!(class.as_str(), "Float32Array" | "Float64Array") =>
@@ -222,7 +220,9 @@ impl Call {
                 class,
                 ..
             } => return Err(self.detached(name, &class)),
-            Kind::Typed { length, .. } if !length_ok(length) => return Err(wrong_length(length)),
+            Kind::Typed { length, .. } if !length_ok(length) => {
+                return Err(self.wrong_length(name, expected, length));
+            }
             // Values beyond f32's range become infinite, and fail the finiteness check below.
             Kind::Typed { .. } => js_read::f32s(value).map_err(|e| self.unreadable(name, &e))?,
             Kind::Array => {
@@ -270,12 +270,16 @@ impl Call {
             js_read::length(array).map_err(|e| self.unreadable(&format!("{name}.length"), &e))?;
         match js_read::count(&length) {
             Some(n) if length_ok(n) => Ok(n),
-            Some(n) => Err(self.error(format!("{name} must be {expected}, got {n} values"))),
+            Some(n) => Err(self.wrong_length(name, expected, n)),
             None => Err(self.error(format!(
                 "{name} must be {expected}, got an array whose length is {}",
                 describe(&length)
             ))),
         }
+    }
+
+    fn wrong_length(&self, name: &str, expected: &str, length: usize) -> JsError {
+        self.error(format!("{name} must be {expected}, got {length} values"))
     }
 
     /// Element `i` of an array.
@@ -284,7 +288,7 @@ impl Call {
     }
 
     /// `name` (an argument or a part of one) threw when read.
-    fn unreadable(&self, name: &str, exception: &JsValue) -> JsError {
+    pub fn unreadable(&self, name: &str, exception: &JsValue) -> JsError {
         self.error(format!(
             "{name} cannot be read ({})",
             js_read::exception_text(exception)

@@ -141,19 +141,13 @@ fn files(
     value: &JsValue,
     name: &str,
 ) -> Result<BTreeMap<String, Cow<'static, [u8]>>, JsError> {
-    let unreadable = |part: &str, e: &JsValue| {
-        call.error(format!(
-            "{part} cannot be read ({})",
-            super::js_read::exception_text(e)
-        ))
-    };
-    if !super::js_read::is_plain_object(value).map_err(|e| unreadable(name, &e))? {
+    if !super::js_read::is_plain_object(value).map_err(|e| call.unreadable(name, &e))? {
         return Err(call.error(format!(
             "{name} must be an object from file names to Uint8Arrays, got {}",
             describe(value)
         )));
     }
-    let keys = Reflect::own_keys(value).map_err(|e| unreadable(name, &e))?;
+    let keys = Reflect::own_keys(value).map_err(|e| call.unreadable(name, &e))?;
     if keys.length() as usize > MAX_FILES {
         return Err(call.error(format!(
             "{name} must hold at most {MAX_FILES} files, got {}",
@@ -169,7 +163,7 @@ fn files(
             )));
         };
         let field = format!("{name}[{file:?}]");
-        let v = Reflect::get(value, &key).map_err(|e| unreadable(&field, &e))?;
+        let v = Reflect::get(value, &key).map_err(|e| call.unreadable(&field, &e))?;
         let bytes = call.bytes(&v, &field, MAX_FILE_BYTES)?;
         files.insert(file, Cow::Owned(bytes));
     }
