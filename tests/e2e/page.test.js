@@ -1,88 +1,17 @@
 // Drives the served page in headless Chromium: draws digits with mouse strokes, drags the
 // latent point, switches maps, checks the backend badge, and saves screenshots.
-// Run: scripts/test-e2e (builds the bundle, serves www/, installs playwright-core).
+// Run: scripts/test-web (builds the bundles, serves www/, installs playwright-core).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { root, shots, useServedPage, openPage, draw, canvasHash, predictionAfter, FULL_WASM } from './harness.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const port = 8700 + Math.floor(Math.random() * 200);
-const shots = join(root, 'tests/e2e/screenshots');
-let server;
-let browser;
-
-before(async () => {
-  mkdirSync(shots, { recursive: true });
-  server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    server.stdout.on('data', (d) => String(d).includes('http://') && resolve());
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
-      // Playwright's launch() already runs on a fresh temporary profile.
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
-
-/** The full bundle's wasm file, as routes match it (in the page and in its workers). */
-const FULL_WASM = '**/pkg-full/*.wasm';
-
-async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false, fullWasmFails = false } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
-  // A browser without WebGPU: no navigator.gpu at all.
-  if (withoutWebGpu) await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
-  // A network failure while fetching the full bundle.
-  if (fullBundleFails) await page.route('**/pkg-full/**', (route) => route.abort('connectionfailed'));
-  // The same for its wasm file alone, in the page and its workers (the context's routes).
-  if (fullWasmFails) await page.context().route(FULL_WASM, (route) => route.abort('connectionfailed'));
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`http://127.0.0.1:${port}/${query}`);
-  await page.waitForFunction(() => !document.querySelector('#backend').classList.contains('badge-pending'), null, { timeout: 120_000 });
-  // Where WebGPU exists the full bundle loads after the first result and takes over.
-  await page.waitForFunction(() => document.body.dataset.backendSettled === 'true', null, { timeout: 180_000 });
-  return { page, errors };
-}
-
-/** Strokes in the pad's 280×280 coordinates, drawn with the mouse. */
-async function draw(page, strokes, { segmentMs = 0 } = {}) {
-  const box = await page.locator('#pad').boundingBox();
-  const sx = box.width / 280, sy = box.height / 280;
-  for (const stroke of strokes) {
-    let [px, py] = stroke[0];
-    await page.mouse.move(box.x + px * sx, box.y + py * sy);
-    await page.mouse.down();
-    for (const [x, y] of stroke.slice(1)) {
-      if (!segmentMs) {
-        await page.mouse.move(box.x + x * sx, box.y + y * sy, { steps: 4 });
-        continue;
-      }
-      // At a hand's pace: each segment in 8 moves spread over `segmentMs`.
-      for (let i = 1; i <= 8; i++) {
-        await page.mouse.move(box.x + (px + ((x - px) * i) / 8) * sx, box.y + (py + ((y - py) * i) / 8) * sy);
-        await page.waitForTimeout(segmentMs / 8);
-      }
-      [px, py] = [x, y];
-    }
-    await page.mouse.up();
-  }
-}
-
-const canvasHash = (page, id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
+useServedPage();
 
 /** Clicks the latent pad at (fx, fy) of its size; the "mine" decoder's picture must change. */
 async function clickRedrawsMine(page, fx, fy) {
@@ -90,17 +19,6 @@ async function clickRedrawsMine(page, fx, fy) {
   const box = await page.locator('#latent-pad').boundingBox();
   await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
   await page.waitForFunction((b) => document.getElementById('lat-mine').toDataURL() !== b, mine, { timeout: 60_000 });
-}
-
-async function predictionAfter(page, strokes, drawing = {}) {
-  await page.click('#clear');
-  await draw(page, strokes, drawing);
-  // Live predictions run while drawing; wait for the one that belongs to the finished drawing.
-  await page.waitForFunction(() => {
-    const pad = document.querySelector('#pad').dataset.version;
-    return pad && document.querySelector('#prediction').dataset.version === pad;
-  }, null, { timeout: 60_000 });
-  return page.textContent('#prediction');
 }
 
 /**
