@@ -84,6 +84,29 @@ pub struct TrialOutcome {
     pub seconds: f64,
 }
 
+impl TrialRecord {
+    /// Trains `point` with `samples` images by `trial` and records it as a trial of `rung`; a
+    /// diverged trial (non-finite MSE) is recorded without one, ranked last.
+    pub(crate) fn train(
+        trial: &mut impl FnMut(&SearchPoint, usize) -> Result<TrialOutcome, String>,
+        point: &SearchPoint,
+        rung: usize,
+        samples: usize,
+    ) -> Result<Self, SearchError> {
+        let outcome = trial(point, samples).map_err(|message| SearchError::Trial {
+            key: point.key(),
+            message,
+        })?;
+        Ok(Self {
+            point: point.clone(),
+            rung,
+            samples,
+            valid_mse: Some(outcome.valid_mse).filter(|v| v.is_finite()),
+            seconds: outcome.seconds,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
     #[error("{path}: {source}")]
@@ -302,19 +325,9 @@ pub fn run(
                     seconds: spent,
                 });
             }
-            let outcome = trial(point, samples).map_err(|message| SearchError::Trial {
-                key: point.key(),
-                message,
-            })?;
-            let record = TrialRecord {
-                point: point.clone(),
-                rung,
-                samples,
-                valid_mse: Some(outcome.valid_mse).filter(|v| v.is_finite()),
-                seconds: outcome.seconds,
-            };
+            let record = TrialRecord::train(&mut trial, point, rung, samples)?;
             results.append(&record)?;
-            spent += outcome.seconds;
+            spent += record.seconds;
             trained += 1;
             on_record(&record, false);
             rung_records.push(record);

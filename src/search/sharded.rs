@@ -129,19 +129,9 @@ pub fn run_shard(
             summary.stop = SearchStop::BudgetSpent;
             return Ok(summary);
         }
-        let outcome = trial(point, samples).map_err(|message| SearchError::Trial {
-            key: point.key(),
-            message,
-        })?;
-        let record = TrialRecord {
-            point: point.clone(),
-            rung: at.rung,
-            samples,
-            valid_mse: Some(outcome.valid_mse).filter(|v| v.is_finite()),
-            seconds: outcome.seconds,
-        };
+        let record = TrialRecord::train(&mut trial, point, at.rung, samples)?;
         file.append(&record)?;
-        summary.seconds += outcome.seconds;
+        summary.seconds += record.seconds;
         summary.trained += 1;
         on_record(&record, false);
     }
