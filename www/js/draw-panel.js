@@ -3,19 +3,28 @@
 
 import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars } from './plot.js';
-import { latestOnly, debounce } from './errors.js';
+import { latestOnly, debounce, showError } from './errors.js';
+import { announce } from './announce.js';
 
 const $ = (id) => document.getElementById(id);
+
+const EMPTY_PAD = 'Drawing pad, empty: draw a digit with the mouse, a pen or a finger, or press Random test digit';
 
 /** An empty pad: no guess, blank reconstructions. */
 function showNoDrawing() {
   showDigit($('input28'), new Float32Array(PIXELS));
   $('prediction').textContent = 'draw a digit';
+  $('pad').setAttribute('aria-label', EMPTY_PAD);
+  $('bars').setAttribute('aria-label', 'Class probabilities: none yet');
   $('prediction').dataset.notDigit = 'false';
   drawBars($('bars'), null);
   for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
   $('codes').textContent = '';
 }
+
+/** The three likeliest classes in words: "7 98 %, 9 1 %, 1 0 %". */
+const likeliest = (probs) => [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 3)
+  .map((k) => `${k} ${Math.round(probs[k] * 100)} %`).join(', ');
 
 /** The guess: the most likely digit, or that the drawing does not look like one. */
 function showPrediction(probs, verdict) {
@@ -25,7 +34,12 @@ function showPrediction(probs, verdict) {
     ? "that doesn't look like a digit"
     : probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
   drawBars($('bars'), probs);
+  $('bars').setAttribute('aria-label', `Class probabilities, likeliest first: ${likeliest(probs)}`);
+  $('pad').setAttribute('aria-label', `Drawing pad with a drawing. ${spokenPrediction()}`);
 }
+
+/** The prediction shown, as a sentence to be spoken. */
+const spokenPrediction = () => `Prediction: ${$('prediction').textContent.replace('%', ' %')}.`;
 
 function showCodes(enc) {
   const list = (values, f = (v) => v) => values.map((v) => f(v).toFixed(2)).join(', ');
@@ -50,6 +64,7 @@ export function setupDrawing({ labFor, timings }) {
       drawnCode = null;
       latent?.redraw();
       $('prediction').dataset.version = String(version);
+      if (version > 0) announce('The pad is empty.');
       return;
     }
     showDigit($('input28'), drawing);
@@ -59,6 +74,8 @@ export function setupDrawing({ labFor, timings }) {
     if (!timings.firstResult) timings.firstResult = performance.now();
     // "That's not a digit": the check runs on the page's own models (VAE, best classifier).
     showPrediction(probs, await lab.checkDigit(drawing));
+    // Spoken for the finished drawing only, not for every stroke's live guess.
+    if (!pad.active && version === pad.version) announce(`${pad.caption}${spokenPrediction()}`, 400);
     const [rec, enc] = [await lab.reconstruct(drawing), await lab.encode(drawing)];
     showDigit($('rec-input'), drawing);
     showDigit($('rec-ae'), rec.ae);
@@ -72,6 +89,21 @@ export function setupDrawing({ labFor, timings }) {
   }, 'classify');
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
   $('pad').addEventListener('pointerdown', () => training?.hold(labFor('classify').backend?.kind === 'webgpu' ? 'webgpu' : 'cpu'));
+  // The keyboard's way to a drawing: one of the bundled MNIST test digits (a VAE sample until
+  // they have loaded, or without them).
+  let testDigits = { digits: null, labels: null };
+  const putTestDigit = async () => {
+    const { digits, labels } = testDigits;
+    if (digits?.length) {
+      const i = Math.floor(Math.random() * digits.length);
+      $('pad').dataset.testLabel = labels ? String(labels[i]) : '';
+      pad.putDigit(Float32Array.from(digits[i], (v) => v / 255), labels ? `Test digit labelled ${labels[i]}. ` : 'Test digit. ');
+    } else {
+      $('pad').dataset.testLabel = '';
+      pad.putDigit(await labFor('grid').sample('vae', 1, Math.floor(Math.random() * 1e9), [], []), 'A digit sampled from the VAE. ');
+    }
+  };
+  $('pad-random').onclick = () => putTestDigit().catch((e) => showError(e, 'pad'));
   $('undo').onclick = () => pad.undo();
   $('clear').onclick = () => pad.clear();
   $('pen').oninput = (e) => { pad.penWidth = Number(e.target.value); };
@@ -93,6 +125,8 @@ export function setupDrawing({ labFor, timings }) {
       classify();
     },
     setExplorer(explorer) { latent = explorer; },
+    /** The bundled MNIST test digits (maps.json's `digits`, 0–255, and `digit_labels`). */
+    setTestDigits(digits, labels) { testDigits = { digits, labels }; },
     setTraining(mode) { training = mode; },
   };
 }

@@ -65,6 +65,28 @@ export class DrawingPad {
     this.onChange(true);
   }
 
+  /** Puts a 28×28 digit (values in [0, 1], ink = 1) on the pad in place of the drawing, scaled to
+   * the pad: the keyboard's way to a drawing. Undo takes it away; strokes drawn after it add to it.
+   * `caption` says what it is, while the pad holds it alone. */
+  putDigit(pixels, caption = '') {
+    const img = new ImageData(SIDE, SIDE);
+    for (let i = 0; i < PIXELS; i++) {
+      const v = Math.round(Math.min(1, Math.max(0, pixels[i])) * 255);
+      img.data.set([v, v, v, 255], i * 4);
+    }
+    const image = new OffscreenCanvas(SIDE, SIDE);
+    image.getContext('2d').putImageData(img, 0, 0);
+    this.active = null;
+    this.strokes = [{ image, caption }];
+    this.redraw();
+    this.onChange(true);
+  }
+
+  /** What the pad shows, where it is a digit put on it ('' for a drawing). */
+  get caption() {
+    return this.strokes.length === 1 ? (this.strokes[0].caption ?? '') : '';
+  }
+
   isEmpty() {
     return this.strokes.length === 0;
   }
@@ -78,6 +100,11 @@ export class DrawingPad {
     ctx.lineCap = 'round';
     ctx.lineJoin = 'round';
     for (const s of this.strokes) {
+      if (s.image) {
+        ctx.imageSmoothingEnabled = true;
+        ctx.drawImage(s.image, 0, 0, canvas.width, canvas.height);
+        continue;
+      }
       ctx.lineWidth = s.width;
       if (s.points.length === 1) {
         const [x, y] = s.points[0];

@@ -1,6 +1,8 @@
 // The page's error box, and the way the panels run their work: at most one call in flight, only
 // the latest request kept, its errors shown under the panel's name until it next succeeds.
 
+import { announce } from './announce.js';
+
 const $ = (id) => document.getElementById(id);
 
 /**
@@ -25,6 +27,7 @@ export function showError(error, source = 'page') {
   errors.delete(source); // re-inserted last: the newest error is the one shown
   errors.set(source, `Error: ${error?.message ?? error}`);
   renderErrors();
+  announce(errors.get(source));
   if (typeof error === 'string') console.warn(error);
   else console.error(error);
 }

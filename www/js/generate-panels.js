@@ -17,6 +17,7 @@ export function setupManifold({ labFor, timings }) {
     const pixels = await labFor('grid').decode_grid('vae', n, -2.0, 2.0, -2.0, 2.0);
     timings.lastGridMs = performance.now() - t0;
     drawGrid($('manifold'), pixels, n * n, n);
+    $('manifold').setAttribute('aria-label', `${n}×${n} digits decoded by the VAE on a grid of latent points, z₁ and z₂ from −2 to 2`);
   }, 'manifold');
   $('grid').oninput = () => manifold();
   manifold();
@@ -33,6 +34,7 @@ export function setupSamples({ labFor, aeGaussian }) {
       ? await lab.sample('ae', 16, seed, aeGaussian.mean, aeGaussian.chol)
       : await lab.sample('vae', 16, seed, [], []);
     drawGrid($('samples'), pixels, 16, 16);
+    $('samples').setAttribute('aria-label', model === 'ae' ? '16 digits sampled from the Gaussian fitted to the ConvAE\'s codes' : '16 digits sampled from the VAE\'s prior');
   }, 'samples');
   $('sample-vae').onclick = () => sample('vae');
   $('sample-ae').onclick = () => sample('ae');
@@ -48,6 +50,7 @@ export function setupInterpolation({ labFor, currentDrawing }) {
     const model = document.querySelector('input[name=interp-model]:checked').value;
     const pixels = await labFor('decode').interpolate(model, ends.a, ends.b, 10);
     drawGrid($('interp'), pixels, 10, 10);
+    $('interp').setAttribute('aria-label', `10 digits from drawing A to drawing B, decoded along a straight line in the ${model === 'vae' ? 'VAE' : 'ConvAE'}'s code space`);
   }, 'interp');
   for (const key of ['a', 'b']) {
     $(`set-${key}`).onclick = () => {

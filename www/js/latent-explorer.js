@@ -2,24 +2,36 @@
 // the VAE (each in its own space), with the drawing's code marked; a model trained in the page
 // or brought in from files can join as a third ("mine").
 
-import { showDigit, drawScatter, scaler } from './plot.js';
+import { showDigit, drawScatter, drawClassLabels, scaler } from './plot.js';
 import { latestOnly } from './errors.js';
+import { announce } from './announce.js';
 
 const $ = (id) => document.getElementById(id);
+
+/** A point in words: "z = (0.30, −0.20)". */
+const inWords = ([x, y]) => `z = (${[x, y].map((v) => Number(v).toFixed(2).replace('-', '−')).join(', ')})`;
+const modelName = (state, model) => (model === 'mine' ? (state.custom?.name ?? 'your model') : model === 'vae' ? 'the VAE' : 'the ConvAE');
+
+/** Shows a decoded point and says in the image's text alternative what it is. */
+function showDecoded(state, model, pixels) {
+  const canvas = $(`lat-${model}`);
+  showDigit(canvas, pixels);
+  canvas.setAttribute('aria-label', `the digit ${modelName(state, model)} decodes at ${inWords(state.point[model])}`);
+}
 
 /** Decodes the point of the model shown; the other bundled model decodes its own last point. */
 async function decodePoint(state, lab) {
   const [x, y] = state.point[state.model];
   if (state.model === 'mine') {
-    showDigit($('lat-mine'), await state.custom.decode(x, y));
+    showDecoded(state, 'mine', await state.custom.decode(x, y));
     return;
   }
   const t0 = performance.now();
   const pixels = await lab.decode(state.model, x, y);
   window.digitLabTimings.lastDecodeMs = performance.now() - t0;
-  showDigit($(state.model === 'vae' ? 'lat-vae' : 'lat-ae'), pixels);
+  showDecoded(state, state.model, pixels);
   const other = state.model === 'vae' ? 'ae' : 'vae';
-  showDigit($(`lat-${other}`), await lab.decode(other, ...state.point[other]));
+  showDecoded(state, other, await lab.decode(other, ...state.point[other]));
 }
 
 /** The drawing's code: the VAE's 2σ ellipse of q(z|x), or the AE's code as a ring. */
@@ -49,9 +61,8 @@ function drawExplorer(canvas, state, maps, code) {
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (model === 'mine') drawScatter(ctx, state.custom.xy, state.custom.labels, scale, 1.6, 0.6);
-  const map = maps?.[model];
-  if (map) drawScatter(ctx, map.xy, maps.labels, scale);
+  const points = model === 'mine' ? state.custom : maps?.[model] && { xy: maps[model].xy, labels: maps.labels };
+  if (points) drawScatter(ctx, points.xy, points.labels, scale, model === 'mine' ? 1.6 : 1.3, model === 'mine' ? 0.6 : 0.55);
   // Axes through the origin.
   ctx.strokeStyle = '#ccc';
   ctx.beginPath();
@@ -66,6 +77,9 @@ function drawExplorer(canvas, state, maps, code) {
   ctx.fill();
   ctx.strokeStyle = '#fff';
   ctx.stroke();
+  // Readable without colour: each class's numeral at its centre.
+  if (points) drawClassLabels(ctx, points.xy, points.labels, scale);
+  canvas.setAttribute('aria-label', `Latent space of ${modelName(state, model)}: the digits at their codes, each class's numeral at its centre${code && model !== 'mine' ? ', a ring at your drawing' : ''}; the point decoded is at ${inWords(state.point[model])}`);
   [$('z1'), $('z2')].forEach((s, i) => {
     s.min = b[i * 2]; s.max = b[i * 2 + 1];
     s.value = state.point[model][i];
@@ -93,6 +107,32 @@ function wireControls(canvas, state, moveTo, switched) {
   });
   for (const r of document.querySelectorAll('input[name=latent-model]')) {
     r.onchange = () => { state.model = r.value; switched(); };
+  }
+  canvas.addEventListener('keydown', (e) => {
+    const moved = keyMove(state, e);
+    if (!moved) return;
+    e.preventDefault();
+    moveTo(...moved);
+    announce(`Point at ${inWords(state.point[state.model])}`, 500);
+  });
+}
+
+/** Where an arrow key (a step of 2 % of the range, 20 % with Shift) or Home (the centre) moves the
+ * point; null for other keys. */
+function keyMove(state, e) {
+  if (e.ctrlKey || e.altKey || e.metaKey) return null;
+  const b = state.bounds[state.model];
+  const [x, y] = state.point[state.model];
+  const step = e.shiftKey ? 0.2 : 0.02;
+  const dx = step * (b[1] - b[0]);
+  const dy = step * (b[3] - b[2]);
+  switch (e.key) {
+    case 'ArrowLeft': return [x - dx, y];
+    case 'ArrowRight': return [x + dx, y];
+    case 'ArrowUp': return [x, y + dy];
+    case 'ArrowDown': return [x, y - dy];
+    case 'Home': return [(b[0] + b[1]) / 2, (b[2] + b[3]) / 2];
+    default: return null;
   }
 }
 

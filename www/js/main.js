@@ -50,6 +50,7 @@ async function startLabs(prefer, upgradeToGpu) {
 /** Every panel, in the page's order; returns what the WebGPU upgrade redraws. */
 async function setupPanels(prefer, maps, labFor) {
   const drawing = setupDrawing({ labFor, timings });
+  drawing.setTestDigits(maps?.digits, maps?.digit_labels);
   await setupDenoiser({ labFor, maps, currentDrawing: drawing.currentDrawing });
   const latent = latentExplorer(() => labFor('decode'), maps, drawing.drawnCode);
   drawing.setExplorer(latent);

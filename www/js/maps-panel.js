@@ -1,6 +1,6 @@
 // The four maps of the test digits (ConvAE, VAE, PCA, t-SNE) with a legend and k-NN accuracy.
 
-import { drawScatter, scaler, legend } from './plot.js';
+import { drawScatter, drawClassLabels, scaler, legend } from './plot.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,8 +19,11 @@ export function latentMaps(maps) {
     const ctx = canvas.getContext('2d');
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    drawScatter(ctx, map.xy, maps.labels, scaler(map.bounds, canvas), 1.4, 0.5);
+    const scale = scaler(map.bounds, canvas);
+    drawScatter(ctx, map.xy, maps.labels, scale, 1.4, 0.5);
+    drawClassLabels(ctx, map.xy, maps.labels, scale);
     $('map-info').textContent = `${NAMES[key]} of the 10,000 test digits · leave-one-out 5-NN accuracy ${(map.knn5 * 100).toFixed(2)}%`;
+    canvas.setAttribute('aria-label', `Scatter plot: the ${NAMES[key]} of the 10,000 test digits, a dot per digit coloured by its label, each class's numeral at its centre`);
     for (const b of document.querySelectorAll('[data-map]')) b.setAttribute('aria-pressed', String(b.dataset.map === key));
     document.body.dataset.activeMap = key;
   };

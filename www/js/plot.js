@@ -85,13 +85,49 @@ export function drawScatter(ctx, xy, labels, scale, radius = 1.3, alpha = 0.55) 
   ctx.globalAlpha = 1;
 }
 
-/** A legend of the ten digit colours in a DOM element. */
+/** Each class's median point (x, y) of interleaved points, or null for a class without any;
+ * kept per array, as the latent explorer redraws the same map at every move. */
+const centresOf = new WeakMap();
+function classCentres(xy, labels) {
+  if (centresOf.has(xy)) return centresOf.get(xy);
+  const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
+  const centres = Array.from({ length: 10 }, (_, k) => {
+    const xs = [], ys = [];
+    for (let i = 0; i < labels.length; i++) if (labels[i] === k) { xs.push(xy[2 * i]); ys.push(xy[2 * i + 1]); }
+    return xs.length ? [median(xs), median(ys)] : null;
+  });
+  centresOf.set(xy, centres);
+  return centres;
+}
+
+/** Each class's numeral at its median point, dark on a white halo: the map reads without
+ * its colours. */
+export function drawClassLabels(ctx, xy, labels, scale) {
+  ctx.save();
+  ctx.font = 'bold 15px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = '#fff';
+  ctx.fillStyle = '#1c1f24';
+  classCentres(xy, labels).forEach((c, k) => {
+    if (!c) return;
+    const [px, py] = scale.toPx(c[0], c[1]);
+    ctx.strokeText(String(k), px, py);
+    ctx.fillText(String(k), px, py);
+  });
+  ctx.restore();
+}
+
+/** A legend of the ten digit colours in a DOM element (a list of "colour, digit" items). */
 export function legend(element) {
   element.replaceChildren(...DIGIT_COLORS.map((c, k) => {
     const item = document.createElement('span');
     item.className = 'legend-item';
+    item.setAttribute('role', 'listitem');
     const dot = document.createElement('i');
     dot.style.background = c;
+    dot.setAttribute('aria-hidden', 'true');
     item.append(dot, String(k));
     return item;
   }));

@@ -34,6 +34,8 @@ function exampleFigure(e) {
   canvas.width = canvas.height = 28;
   canvas.className = `pixel${e.heldOut ? ' held-out' : ''}`;
   canvas.title = e.heldOut ? `held-out ${e.label}` : `${e.label}`;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `your drawing of ${e.label}${e.heldOut ? ', held out to test' : ''}`);
   showDigit(canvas, e.pixels);
   const caption = document.createElement('figcaption');
   caption.textContent = e.heldOut ? `${e.label} · test` : String(e.label);

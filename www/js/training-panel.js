@@ -2,8 +2,9 @@
 // its loss curves, latent map and reconstructions as they come, pause/resume/reset, and the
 // model saved as weights-directory files or kept in the browser.
 
-import { drawGrid, drawCurves, drawScatter, scaler, boundsOf } from './plot.js';
+import { drawGrid, drawCurves, drawScatter, drawClassLabels, scaler, boundsOf } from './plot.js';
 import { saveFiles } from './save-files.js';
+import { announce } from './announce.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,6 +40,10 @@ function drawLoss(run) {
     { label: 'train', color: '#0072b2', points: run.history.train },
     { label: 'validation', color: '#d55e00', points: run.history.valid },
   ], { yLabel: unit });
+  const last = (points) => (points.length ? points.at(-1)[1].toFixed(digits(run)) : 'none yet');
+  $('t-loss').setAttribute('aria-label', run.history.train.length
+    ? `Loss curves (${unit}, log scale) by epoch: latest train loss ${last(run.history.train)}, validation loss ${last(run.history.valid)}`
+    : 'Training and validation loss: none yet');
 }
 
 /** Where the worker trains, and why not on WebGPU when it does not. */
@@ -69,8 +74,11 @@ function showEvaluation(page, run, m) {
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  drawScatter(ctx, m.xy, run.labels, scaler(bounds, canvas), 1.6, 0.7);
+  const scale = scaler(bounds, canvas);
+  drawScatter(ctx, m.xy, run.labels, scale, 1.6, 0.7);
+  drawClassLabels(ctx, m.xy, run.labels, scale);
   $('t-map-caption').textContent = `1,000 validation digits${m.projected ? ' (first 2 principal components of the code)' : ''} · 5-NN accuracy ${(m.knn5 * 100).toFixed(1)}%`;
+  canvas.setAttribute('aria-label', `Latent map: ${$('t-map-caption').textContent}, a dot per digit coloured by its label, each class's numeral at its centre`);
   drawGrid($('t-recon'), m.recon, 16, 8);
   $('t-valid').textContent = m.valid.toFixed(digits(run));
   // The freshly trained model can be explored next to the bundled ones, and saved.
@@ -91,6 +99,11 @@ function showProgress(run, m) {
   $('t-rate').textContent = `${Math.round(m.rate).toLocaleString('en')} samples/s`;
   $('t-epoch').textContent = `${(r.epoch + r.epochFraction).toFixed(2)} / ${run.config.epochs}`;
   $('t-train').textContent = r.loss?.toFixed(digits(run)) ?? '–';
+  // A screen reader hears each finished epoch, not every progress report.
+  if (r.epoch > (run.epochSpoken ?? 0) && r.epoch < run.config.epochs) {
+    run.epochSpoken = r.epoch;
+    announce(`Epoch ${r.epoch} of ${run.config.epochs} done${r.loss != null ? `, train loss ${r.loss.toFixed(digits(run))}` : ''}.`);
+  }
   run.trainMs = m.trainMs;
   document.body.dataset.trainRate = String(Math.round(m.rate));
   document.body.dataset.trainSteps = String(r.steps);
@@ -194,6 +207,7 @@ function reset(page, run) {
   run.worker?.request('reset', { gen: run.generation }).catch((e) => page.showError(e, 'train'));
   run.history = { train: [], valid: [] };
   run.config = null;
+  run.epochSpoken = 0;
   drawLoss(run);
   unlockSettings();
   $('t-start').disabled = false;
@@ -205,6 +219,7 @@ function reset(page, run) {
     const c = $(id);
     c.getContext('2d').clearRect(0, 0, c.width, c.height);
   }
+  $('t-map').setAttribute('aria-label', 'Latent map of the validation digits: none yet');
   for (const id of ['t-explorer', 't-download', 't-keep']) $(id).disabled = true;
   $('t-explorer').checked = false;
   run.trainMs = 0;
