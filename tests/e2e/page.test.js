@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { root, shots, useServedPage, openPage, draw, canvasHash, predictionAfter, FULL_WASM } from './harness.js';
+import { root, shots, useServedPage, openPage, draw, canvasHash, predictionAfter, FULL_WASM, asset, logical } from './harness.js';
 
 useServedPage();
 
@@ -33,6 +33,7 @@ async function checkFirstLoad(page) {
     upgraded: window.digitLabTimings.upgraded,
     entries: performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime })),
   }));
+  for (const e of entries) e.path = logical(e.path);
   assert.ok(upgradeStart > 0, 'the WebGPU upgrade started');
   const firstLoad = new Set(['/index.html', ...entries.filter((e) => e.start < upgradeStart).map((e) => e.path)]);
   assert.ok(firstLoad.has('/pkg/digit_lab_bg.wasm') && firstLoad.has('/pkg/maps.json'), [...firstLoad].join(' '));
@@ -69,7 +70,7 @@ test('auto: each kind of operation runs where it measured faster; a software ada
   assert.match(badge, /^decode: (CPU|WebGPU) [\d.]+ ms · classify: (CPU|WebGPU) [\d.]+ ms · grid: (CPU|WebGPU) [\d.]+ ms$/);
   // Headless Chromium's WebGPU here is SwiftShader, a software adapter: never chosen. On a
   // hardware adapter each kind goes to the faster measurement.
-  const software = await page.evaluate(async () => (await (await import('./js/adapter.js')).describeAdapter())?.software);
+  const software = await page.evaluate(async (url) => (await (await import(url)).describeAdapter())?.software, asset('js/adapter.js'));
   for (const [kind, where] of Object.entries(routes)) {
     const m = measured[kind];
     assert.ok(m.cpu > 0 && m.webgpu > 0, `${kind} measured on both`);
@@ -184,7 +185,7 @@ test('when the full bundle fails to load, the page says so and keeps working on 
 test('a failed load of the full bundle is tried again, and the failed attempt leaves no worker running', async () => {
   const { page, errors } = await openPage('', { fullWasmFails: true });
   assert.match(await page.textContent('#backend-why'), /the WebGPU bundle failed to load/);
-  const trainingWorkers = () => page.workers().filter((w) => w.url().includes('train-worker.js')).length;
+  const trainingWorkers = () => page.workers().filter((w) => logical(w.url()).includes('train-worker.js')).length;
   // The training mode cannot load either: its worker is stopped, and the button is back.
   await page.click('#train-open');
   await page.waitForFunction(() => !document.getElementById('train-open').disabled, null, { timeout: 120_000 });
@@ -195,10 +196,10 @@ test('a failed load of the full bundle is tried again, and the failed attempt le
   assert.equal(trainingWorkers(), 0, 'the worker whose load failed was stopped');
   // The network is back: both loads are tried again, and work.
   await page.context().unroute(FULL_WASM);
-  const loaded = await page.evaluate(async () => {
-    const { loadFullBundle } = await import('./js/full-bundle.js');
+  const loaded = await page.evaluate(async (url) => {
+    const { loadFullBundle } = await import(url);
     try { return typeof (await loadFullBundle()).DigitLab.create; } catch (e) { return `failed again: ${e.message}`; }
-  });
+  }, asset('js/full-bundle.js'));
   assert.equal(loaded, 'function', 'the full bundle loads on the next request');
   await page.click('#train-open');
   await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
@@ -247,7 +248,7 @@ test('changing the fine-tuned layers during a fine-tuning drops it: nothing of i
 test('training mode: trains in the page, feeds the explorer, learns the user\'s handwriting (CPU backend)', async () => {
   const { page, errors } = await openPage('?backend=cpu');
   const requests = [];
-  page.on('request', (r) => requests.push(r.url()));
+  page.on('request', (r) => requests.push(logical(r.url())));
   // Nothing of the training mode is loaded with the page.
   assert.equal(await page.isVisible('#train-ui'), false);
   assert.deepEqual(requests.filter((u) => /pkg-full|mnist-subset/.test(u)), []);
@@ -468,7 +469,7 @@ for (const backend of ['auto', 'cpu', 'webgpu']) {
     await instrument(page);
     await page.click('#train-open');
     await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
-    assert.ok(page.workers().some((w) => w.url().endsWith('/js/train-worker.js')), 'the training worker runs');
+    assert.ok(page.workers().some((w) => logical(w.url()).endsWith('/js/train-worker.js')), 'the training worker runs');
     // Warm up (wasm tier-up, shader compilation), then drawings without training.
     await drawingLatencies(page, 2);
     await page.evaluate(() => window.responsiveness.start());
@@ -504,7 +505,7 @@ for (const backend of ['auto', 'cpu', 'webgpu']) {
       + `${ms(median(idle))} (max ${ms(Math.max(...idle))}) without`);
     assert.ok(lags.length >= 200, `the sampler ran (${lags.length} ticks)`);
     assert.ok(quantile(lags, 0.95) <= 50, `event-loop lag p95 ${ms(quantile(lags, 0.95))} > 50 ms during training`);
-    const software = await page.evaluate(async () => (await (await import('./js/adapter.js')).describeAdapter())?.software);
+    const software = await page.evaluate(async (url) => (await (await import(url)).describeAdapter())?.software, asset('js/adapter.js'));
     if (backend === 'auto' && software) {
       // Headless Chromium's WebGPU is a software adapter: training runs on the CPU in the worker.
       assert.match(await page.textContent('#t-backend'), /^CPU \(burn flex, wasm, in a worker\): the WebGPU adapter \(.+\) is a software one/);
@@ -522,7 +523,7 @@ for (const backend of ['auto', 'cpu', 'webgpu']) {
 
 test('auto: a few training steps are timed on each backend and the faster trains (?measure=all times a software adapter too)', async () => {
   const { page, errors } = await openPage('?measure=all');
-  const software = await page.evaluate(async () => (await (await import('./js/adapter.js')).describeAdapter())?.software);
+  const software = await page.evaluate(async (url) => (await (await import(url)).describeAdapter())?.software, asset('js/adapter.js'));
   await page.click('#train-open');
   await page.waitForFunction(() => document.body.dataset.training === 'open', null, { timeout: 180_000 });
   await page.fill('#t-epochs', '1');
@@ -548,7 +549,7 @@ test('auto: a few training steps are timed on each backend and the faster trains
 test('grids and samples are computed in a worker: dragging the grid slider leaves the main thread responsive (CPU)', async () => {
   const { page, errors } = await openPage('?backend=cpu');
   await instrument(page);
-  assert.ok(page.workers().some((w) => w.url().endsWith('/js/batch-worker.js')), 'the batch worker runs');
+  assert.ok(page.workers().some((w) => logical(w.url()).endsWith('/js/batch-worker.js')), 'the batch worker runs');
   const before = await canvasHash(page, 'manifold');
   await page.evaluate(() => window.responsiveness.start());
   // 40 slider moves 25 ms apart between 24×24 and 30×30 (VAE grids of 576–900 digits).
@@ -570,10 +571,10 @@ test('grids and samples are computed in a worker: dragging the grid slider leave
   console.log(`grid slider dragged for ${((Date.now() - t0) / 1000).toFixed(1)} s (last grid ${Math.round(grids)} ms, in the batch worker): main-thread event-loop lag p50 ${quantile(lags, 0.5).toFixed(1)} ms, p95 ${quantile(lags, 0.95).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms over ${lags.length} ticks`);
   assert.ok(quantile(lags, 0.95) <= 50, `event-loop lag p95 ${quantile(lags, 0.95).toFixed(1)} ms > 50 ms while grids were computed`);
   // Bad arguments still come back as the wasm API's errors, through the worker.
-  const message = await page.evaluate(async () => {
-    const { startBatchWorker } = await import('./js/worker-client.js');
+  const message = await page.evaluate(async (url) => {
+    const { startBatchWorker } = await import(url);
     try { await startBatchWorker().decode_grid('vae', 2 ** 32 + 5, -2, 2, -2, 2); return 'no error'; } catch (e) { return e.message; }
-  });
+  }, asset('js/worker-client.js'));
   assert.match(message, /^decode_grid\(\): n must be an integer from 1 to 40, got 4294967301$/);
   assert.deepEqual(errors, [], 'no errors on the page');
   await page.close();
