@@ -166,6 +166,8 @@ function start(page, run) {
   if (run.creating) return;
   const gen = run.generation;
   run.creating = true;
+  // The button is off while the run is made, which drops the keyboard's focus: it comes back.
+  const focused = document.activeElement === $('t-start');
   status(page.prefer === 'auto' ? 'Preparing (the first run of each model times a few steps on each backend)…' : 'Preparing…');
   // No second run while this one is being made.
   $('t-start').disabled = true;
@@ -179,6 +181,7 @@ function start(page, run) {
     run.running = true;
     page.clearError('train');
     $('t-start').disabled = false;
+    if (focused && document.activeElement === document.body) $('t-start').focus();
     setButton('Pause');
     status('Training…');
   }, (e) => {
@@ -271,5 +274,10 @@ export function trainingPanel(page) {
   };
   $('t-explorer').onchange = () => page.explorer.showCustom($('t-explorer').checked);
   drawLoss(run);
-  return { ready: (w) => { run.worker = w; }, onEvent: (m) => onEvent(page, run, m) };
+  const ready = (w) => {
+    run.worker = w;
+    // The open button is hidden now, which dropped the keyboard's focus: on to the settings.
+    if (document.activeElement === document.body) $('t-model').focus();
+  };
+  return { ready, onEvent: (m) => onEvent(page, run, m) };
 }
