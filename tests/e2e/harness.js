@@ -79,9 +79,20 @@ export function useServedPage() {
 /** The full bundle's wasm file, as routes match it (in the page and in its workers). */
 export const FULL_WASM = '**/pkg-full/*.wasm';
 
-/** Opens the page and waits until its backend has settled; collects the page's errors. */
-export async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false, fullWasmFails = false } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
+/** Waits until the page's backend has settled (the badge says where each kind of operation runs). */
+export async function settled(page) {
+  await page.waitForFunction(() => !document.querySelector('#backend').classList.contains('badge-pending'), null, { timeout: 120_000 });
+  // Where WebGPU exists the full bundle loads after the first result and takes over.
+  await page.waitForFunction(() => document.body.dataset.backendSettled === 'true', null, { timeout: 180_000 });
+}
+
+/**
+ * Opens the page and waits until its backend has settled; collects the page's errors. Its service
+ * worker is blocked unless `serviceWorkers: 'allow'`: Playwright's routes (the failures simulated
+ * below) do not see requests that a service worker answers (served.test.js tests the worker).
+ */
+export async function openPage(query = '', { withoutWebGpu = false, fullBundleFails = false, fullWasmFails = false, serviceWorkers = 'block' } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1800 }, serviceWorkers });
   // A browser without WebGPU: no navigator.gpu at all.
   if (withoutWebGpu) await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
   // A network failure while fetching the full bundle.
@@ -92,9 +103,7 @@ export async function openPage(query = '', { withoutWebGpu = false, fullBundleFa
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(`${origin}/${query}`);
-  await page.waitForFunction(() => !document.querySelector('#backend').classList.contains('badge-pending'), null, { timeout: 120_000 });
-  // Where WebGPU exists the full bundle loads after the first result and takes over.
-  await page.waitForFunction(() => document.body.dataset.backendSettled === 'true', null, { timeout: 180_000 });
+  await settled(page);
   return { page, errors };
 }
 

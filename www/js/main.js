@@ -3,6 +3,7 @@
 // The first load is the small CPU-only bundle (www/pkg), so the first result comes quickly;
 // where the browser has WebGPU, the full bundle (www/pkg-full) follows and takes over.
 
+import './offline.js';
 import init, { DigitLab } from '../pkg/digit_lab.js';
 import { requestedBackend } from './adapter.js';
 import { showError, clearError } from './errors.js';
