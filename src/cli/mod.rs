@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod common;
 pub(crate) mod digit_check;
 pub(crate) mod eval;
+pub(crate) mod handwriting;
 pub(crate) mod maps;
 pub(crate) mod predict;
 pub(crate) mod publish;
@@ -51,6 +52,9 @@ enum Command {
     DeadUnits(units::DeadUnitsArgs),
     /// Fit and measure "that's not a digit" (<weights>/digit_check.json).
     DigitCheck(digit_check::DigitCheckArgs),
+    /// Measure the models on handwriting not from MNIST's files (validation only): validation
+    /// digits redrawn through the pad with each pen, and font digits.
+    Handwriting(handwriting::HandwritingArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -67,5 +71,6 @@ pub(crate) fn main() -> Result<()> {
         Command::ExportSubset(a) => subset::run(a),
         Command::DeadUnits(a) => units::run(a),
         Command::DigitCheck(a) => digit_check::run(a),
+        Command::Handwriting(a) => handwriting::run(a),
     }
 }

@@ -151,6 +151,10 @@ struct HyperArgs {
     /// Paper classifier: augment half of each training batch (default true).
     #[arg(long, action = clap::ArgAction::Set)]
     augment: Option<bool>,
+    /// Best classifier: share of the augmented images drawn again through the page's pad
+    /// (traced to pen paths; any pen, size, slant, wobble, gaps) instead of warped (default 0).
+    #[arg(long, value_parser = parse_unit_interval)]
+    redraw: Option<f32>,
     /// Validate the mean of the weights of every epoch from this one on (weight averaging).
     #[arg(long)]
     average_from: Option<usize>,
@@ -327,6 +331,7 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
     )?;
     only("--encoder-from", h.encoder_from.is_some(), &[Classifier])?;
     only("--augment", h.augment.is_some(), &[Classifier])?;
+    only("--redraw", h.redraw.is_some(), &[ClassifierBest])?;
     let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
     only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
     only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;
@@ -394,7 +399,7 @@ fn spec_for(
     };
     let architecture = architecture(kind, h, start.as_ref().map(|(s, _)| s))?;
     let augment = match kind {
-        ModelKind::ClassifierBest => Some(AugmentConfig::default()),
+        ModelKind::ClassifierBest => Some(AugmentConfig::with_redraw(h.redraw.unwrap_or(0.0))),
         ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),
         _ => None,
     };

@@ -1,10 +1,16 @@
 //! Training-time augmentation for the robust classifier: people draw digits tilted, off-centre,
 //! larger or smaller and with thinner or thicker strokes than MNIST's. Each image gets a random
-//! affine warp (rotation, scale, shear, shift) and, sometimes, a stroke-width change.
+//! affine warp (rotation, scale, shear, shift) and, sometimes, a stroke-width change; or, with
+//! `redraw_probability`, it is traced to pen paths and drawn again through the page's pad
+//! (`redraw`: its pens, sizes, centring and scaling, with slant, wobble and gaps).
 
 use rand::Rng;
 
 use super::idx::{IMAGE_PIXELS, IMAGE_SIDE};
+use super::redraw::{HandRanges, redraw};
+
+/// Side of the pad the augmentation draws on (the page's 280 halved: the same drawing, cheaper).
+const REDRAW_SIDE: usize = 140;
 
 /// Ranges of the random transformations.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -19,6 +25,10 @@ pub struct AugmentConfig {
     pub max_shift: f32,
     /// Probability of thickening, and separately of thinning, the strokes.
     pub stroke_probability: f32,
+    /// Probability of drawing the digit again through the pad instead of warping it (0 in runs
+    /// recorded before it existed).
+    #[serde(default)]
+    pub redraw_probability: f32,
 }
 
 impl Default for AugmentConfig {
@@ -29,6 +39,17 @@ impl Default for AugmentConfig {
             max_shear: 0.2,
             max_shift: 2.5,
             stroke_probability: 0.2,
+            redraw_probability: 0.0,
+        }
+    }
+}
+
+impl AugmentConfig {
+    /// The default warps, and the digit drawn again through the pad with probability `p`.
+    pub fn with_redraw(p: f32) -> Self {
+        Self {
+            redraw_probability: p,
+            ..Self::default()
         }
     }
 }
@@ -102,6 +123,11 @@ fn warp(image: &[f32], m: [[f32; 2]; 2], t: [f32; 2]) -> Vec<f32> {
 
 /// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
 pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec<f32> {
+    if config.redraw_probability > 0.0 && rng.random::<f32>() < config.redraw_probability {
+        if let Some(drawn) = redraw(image, &HandRanges::augmentation(), REDRAW_SIDE, rng) {
+            return drawn;
+        }
+    }
     let angle = symmetric(rng, config.max_rotation_deg).to_radians();
     let scale = 1.0 + symmetric(rng, config.max_scale);
     let shear = symmetric(rng, config.max_shear);
@@ -160,6 +186,7 @@ mod tests {
             max_shear: 0.0,
             max_shift: 0.0,
             stroke_probability: 0.0,
+            redraw_probability: 0.0,
         };
         let img = square();
         assert_eq!(augment(&img, &none, &mut StdRng::seed_from_u64(0)), img);
@@ -183,6 +210,28 @@ mod tests {
             let got: f32 = out.iter().sum();
             assert!(got > 0.4 * ink && got < 2.5 * ink, "ink {got} vs {ink}");
         }
+    }
+
+    #[test]
+    fn a_redrawn_digit_keeps_its_place_and_size_rule() {
+        let img = square();
+        let mut rng = StdRng::seed_from_u64(4);
+        let out = augment(&img, &AugmentConfig::with_redraw(1.0), &mut rng);
+        assert_ne!(out, img);
+        assert!(out.iter().all(|p| (0.0..=1.0 + 1e-6).contains(p)));
+        // The pad's rule: the ink's box is 20 pixels on its longer side.
+        let rows = (0..IMAGE_SIDE)
+            .filter(|y| {
+                out[y * IMAGE_SIDE..(y + 1) * IMAGE_SIDE]
+                    .iter()
+                    .any(|v| *v > 0.1)
+            })
+            .count();
+        assert!((19..=21).contains(&rows), "{rows}");
+        // Old records without the field read as no redrawing.
+        let old = r#"{"max_rotation_deg":15.0,"max_scale":0.15,"max_shear":0.2,"max_shift":2.5,"stroke_probability":0.2}"#;
+        let config: AugmentConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(config.redraw_probability, 0.0);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! Handwriting that is not MNIST as the models were trained on it, for validation only (native;
+//! `digit-lab handwriting`):
+//!
+//! - `mnist_strokes`: MNIST *validation* digits traced to pen paths (`data::strokes`) and drawn
+//!   again through the page's pad (`data::redraw`) by a person with a given pen: other sizes,
+//!   places, slants, speeds and stroke shapes than the data set's;
+//! - `font`: digits of the machine's fonts (`glyphs`), several families and weights, slanted.
+//!
+//! Nothing here is trained on; every figure is reported per source and pen (or font).
+
+use burn::prelude::*;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::Serialize;
+
+use super::digit_check::{DigitCheck, Models, model_outputs};
+use super::glyphs::{NamedFont, Placement, draw_char};
+use crate::data::canvas::to_mnist_format;
+use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
+use crate::data::pad::{PAD_SIDE, Stroke, to_mnist};
+use crate::data::redraw::{HandRanges, pad_strokes};
+use crate::data::strokes::digit_paths;
+use crate::data::{Dataset, IMAGE_PIXELS};
+use crate::model::Classifier;
+
+/// One set of digits: where they come from, their images and labels, and (for the traced
+/// ones) the pen strokes that drew them on the pad.
+pub struct DigitSet {
+    /// `mnist_strokes` or `font`.
+    pub source: &'static str,
+    /// The pen (`pen 10`) or the font's name.
+    pub variant: String,
+    pub pixels: Vec<f32>,
+    pub labels: Vec<u8>,
+    pub strokes: Vec<Vec<Stroke>>,
+}
+
+/// The validation digits at `indices` drawn again on the pad with a pen of width `pen`.
+pub fn mnist_strokes(valid: &Dataset, indices: &[usize], pen: f32, seed: u64) -> DigitSet {
+    let mut rng = StdRng::seed_from_u64(seed ^ (pen.to_bits() as u64) << 20);
+    let ranges = HandRanges::person(pen);
+    let mut set = DigitSet {
+        source: "mnist_strokes",
+        variant: format!("pen {pen}"),
+        pixels: Vec::with_capacity(indices.len() * IMAGE_PIXELS),
+        labels: Vec::with_capacity(indices.len()),
+        strokes: Vec::with_capacity(indices.len()),
+    };
+    for &i in indices {
+        let paths = digit_paths(&valid.pixels(&[i]));
+        if paths.is_empty() {
+            continue;
+        }
+        let hand = ranges.draw(&mut rng);
+        let strokes = pad_strokes(&paths, &hand, &mut rng);
+        if let Some(image) = to_mnist(&strokes, PAD_SIDE) {
+            set.pixels.extend(image);
+            set.labels.push(valid.labels[i]);
+            set.strokes.push(strokes);
+        }
+    }
+    set
+}
+
+/// `per_font` digits (0-9 in turn) of each font, at random sizes, places and slants on the pad.
+pub fn font_digits(fonts: &[NamedFont], per_font: usize, seed: u64) -> Vec<DigitSet> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    fonts
+        .iter()
+        .map(|f| {
+            let mut set = DigitSet {
+                source: "font",
+                variant: f.name.clone(),
+                pixels: Vec::with_capacity(per_font * IMAGE_PIXELS),
+                labels: Vec::with_capacity(per_font),
+                strokes: Vec::new(),
+            };
+            for k in 0..per_font {
+                let label = (k % 10) as u8;
+                let mut canvas = vec![0f32; PAD_SIDE * PAD_SIDE];
+                let height = rng.random_range(112.0f32..238.0);
+                let free = (PAD_SIDE as f32 - height) / 2.0 - 10.0;
+                let at = Placement {
+                    height,
+                    centre: [
+                        140.0 + rng.random_range(-0.5..0.5) * free,
+                        140.0 + rng.random_range(-1.0..1.0) * free.max(0.0),
+                    ],
+                    slant: rng.random_range(-0.15..0.3),
+                };
+                let ch = char::from(b'0' + label);
+                if draw_char(&mut canvas, PAD_SIDE, &f.font, ch, at)
+                    && let Some(image) = to_mnist_format(&canvas, PAD_SIDE, PAD_SIDE)
+                {
+                    set.pixels.extend(image);
+                    set.labels.push(label);
+                }
+            }
+            set
+        })
+        .collect()
+}
+
+/// What the models make of one set.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetFigures {
+    pub source: &'static str,
+    pub variant: String,
+    pub count: usize,
+    /// Share read correctly by the best classifier.
+    pub best_accuracy: f64,
+    /// By the paper's classifier.
+    pub paper_accuracy: f64,
+    /// Share the digit check takes for digits.
+    pub check_accepted: f64,
+}
+
+/// The predicted classes of `pixels` (784 values each).
+pub fn predictions(classifier: &Classifier, pixels: &[f32], device: &Device) -> Vec<u8> {
+    pixels
+        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
+        .flat_map(|chunk| {
+            let logits = classifier.forward(images_tensor(chunk.to_vec(), device));
+            let classes: Vec<u8> = logits
+                .argmax(1)
+                .into_data()
+                .iter::<i64>()
+                .map(|p| p as u8)
+                .collect();
+            classes
+        })
+        .collect()
+}
+
+/// The check's verdicts (taken for a digit or not) on `pixels`.
+pub fn accepted(check: &DigitCheck, models: &Models, pixels: &[f32], device: &Device) -> Vec<bool> {
+    pixels
+        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
+        .flat_map(|chunk| {
+            let outputs = model_outputs(models, images_tensor(chunk.to_vec(), device)).read();
+            check
+                .check_images(&outputs, chunk)
+                .into_iter()
+                .map(|v| v.is_digit)
+        })
+        .collect()
+}
+
+/// The best and the paper's classifier's accuracy and the check's acceptance on `set`.
+pub fn measure(
+    models: &Models,
+    paper: &Classifier,
+    check: &DigitCheck,
+    set: &DigitSet,
+    device: &Device,
+) -> SetFigures {
+    let share = |hits: usize| hits as f64 / set.labels.len().max(1) as f64;
+    let correct = |c: &Classifier| {
+        let p = predictions(c, &set.pixels, device);
+        share(p.iter().zip(&set.labels).filter(|(p, l)| p == l).count())
+    };
+    let passed = accepted(check, models, &set.pixels, device);
+    SetFigures {
+        source: set.source,
+        variant: set.variant.clone(),
+        count: set.labels.len(),
+        best_accuracy: correct(models.classifier),
+        paper_accuracy: correct(paper),
+        check_accepted: share(passed.iter().filter(|&&a| a).count()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::glyphs::available_fonts;
+
+    #[test]
+    fn every_font_gives_every_digit() {
+        let fonts = available_fonts().unwrap();
+        let sets = font_digits(&fonts[..1], 20, 1);
+        assert_eq!(sets[0].labels.len(), 20);
+        assert_eq!(sets[0].pixels.len(), 20 * IMAGE_PIXELS);
+        assert_eq!(sets[0].labels[..10], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+}
