@@ -22,30 +22,11 @@ async function clickRedrawsMine(page, fx, fy) {
 }
 
 /**
- * The first load (everything fetched before the page starts the WebGPU upgrade: HTML, CSS, JS,
- * the CPU bundle with its weights, the latent maps) must stay within 2.5 MB gzip; the full
- * bundle comes after, and replaces the CPU models once it works.
+ * The weights come down once, in the first-load bundle: the full bundle is handed them. A stretch
+ * of every committed weights file is in the first bundle and in no full-bundle file.
+ * (startup.test.js counts what the page downloads.)
  */
-async function checkFirstLoad(page) {
-  const { upgradeStart, interactive, upgraded, entries } = await page.evaluate(() => ({
-    upgradeStart: window.digitLabTimings.upgradeStart,
-    interactive: window.digitLabTimings.interactive,
-    upgraded: window.digitLabTimings.upgraded,
-    entries: performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime })),
-  }));
-  for (const e of entries) e.path = logical(e.path);
-  assert.ok(upgradeStart > 0, 'the WebGPU upgrade started');
-  const firstLoad = new Set(['/index.html', ...entries.filter((e) => e.start < upgradeStart).map((e) => e.path)]);
-  assert.ok(firstLoad.has('/pkg/digit_lab_bg.wasm') && firstLoad.has('/pkg/maps.json'), [...firstLoad].join(' '));
-  assert.ok(![...firstLoad].some((p) => p.includes('pkg-full')), 'the full bundle is not part of the first load');
-  assert.ok(entries.some((e) => e.path === '/pkg-full/digit_lab_full_bg.wasm' && e.start >= upgradeStart), 'the full bundle follows');
-  let gzipBytes = 0;
-  for (const path of firstLoad) gzipBytes += gzipSync(readFileSync(join(root, 'www', path)), { level: 9 }).length;
-  console.log(`first load: ${firstLoad.size} files, ${gzipBytes} bytes gzip; page interactive (CPU) ${Math.round(interactive)} ms after navigation, WebGPU took over at ${Math.round(upgraded)} ms`);
-  assert.ok(gzipBytes <= 2_500_000, `first load ${gzipBytes} bytes gzip > 2.5 MB`);
-
-  // The weights come down once, in the first-load bundle: the full bundle is handed them. A
-  // stretch of every committed weights file is in the first bundle and in no full-bundle file.
+function checkWeightsOnce() {
   const manifest = JSON.parse(readFileSync(join(root, 'weights/manifest.json'), 'utf8'));
   const first = readFileSync(join(root, 'www/pkg/digit_lab_bg.wasm'));
   const full = readFileSync(join(root, 'www/pkg-full/digit_lab_full_bg.wasm'));
@@ -58,26 +39,27 @@ async function checkFirstLoad(page) {
   console.log(`full bundle: ${full.length} bytes raw, ${gzipSync(full, { level: 9 }).length} gzip, without the ${Object.keys(manifest.models).length} weights files (handed over by the first bundle)`);
 }
 
-test('auto: each kind of operation runs where it measured faster; a software adapter gets none', async () => {
+test('auto: a software WebGPU adapter is not used and its bundle not fetched; the full bundle carries no weights', async () => {
   const { page, errors } = await openPage('');
-  await checkFirstLoad(page);
+  checkWeightsOnce();
   const badge = await page.textContent('#backend');
   const why = await page.textContent('#backend-why');
-  const routes = JSON.parse(await page.evaluate(() => document.body.dataset.routes));
-  const measured = await page.evaluate(() => window.digitLabTimings.measured);
-  console.log(`auto backend: badge "${badge}"${why}; measured (ms): ${JSON.stringify(measured)}`);
-  assert.deepEqual(Object.keys(routes).sort(), ['classify', 'decode', 'grid']);
-  assert.match(badge, /^decode: (CPU|WebGPU) [\d.]+ ms · classify: (CPU|WebGPU) [\d.]+ ms · grid: (CPU|WebGPU) [\d.]+ ms$/);
-  // Headless Chromium's WebGPU here is SwiftShader, a software adapter: never chosen. On a
-  // hardware adapter each kind goes to the faster measurement.
+  const { timings, entries } = await page.evaluate(() => ({
+    timings: window.digitLabTimings,
+    entries: performance.getEntriesByType('resource').map((e) => e.name),
+  }));
+  console.log(`auto backend: badge "${badge}"${why}; first answer ${Math.round(timings.firstAnswer)} ms after navigation, CPU lab ready at ${Math.round(timings.ready)} ms`);
+  // Headless Chromium's WebGPU here is SwiftShader, a software adapter (startup.test.js makes
+  // the page see a hardware one, and tests the measured routes).
   const software = await page.evaluate(async (url) => (await (await import(url)).describeAdapter())?.software, asset('js/adapter.js'));
-  for (const [kind, where] of Object.entries(routes)) {
-    const m = measured[kind];
-    assert.ok(m.cpu > 0 && m.webgpu > 0, `${kind} measured on both`);
-    const faster = m.webgpu < m.cpu ? 'webgpu' : 'cpu';
-    assert.equal(where, software ? 'cpu' : faster, `${kind} runs on ${where}, measured ${JSON.stringify(m)}`);
+  if (software) {
+    assert.match(badge, /^CPU/);
+    assert.match(why, /is a software adapter, not used/);
+    assert.equal(await page.evaluate(() => document.body.dataset.routes), undefined, 'nothing routed to WebGPU');
+    assert.deepEqual(entries.filter((u) => u.includes('/pkg-full/')), [], 'the WebGPU bundle is not fetched');
+  } else {
+    assert.deepEqual(Object.keys(JSON.parse(await page.evaluate(() => document.body.dataset.routes))).sort(), ['classify', 'decode', 'grid']);
   }
-  if (software) assert.match(why, /is a software adapter, not used/);
   const one = await predictionAfter(page, [[[140, 40], [142, 120], [143, 240]]]);
   assert.match(one, /^1 /, `drew a 1, got "${one}"`);
   assert.deepEqual(errors, [], 'no errors on the page');
@@ -90,7 +72,13 @@ for (const backend of ['webgpu', 'cpu']) {
     const badge = await page.textContent('#backend');
     if (backend === 'webgpu') assert.match(badge, /^WebGPU · .+/, 'headless Chromium here has WebGPU');
     else assert.match(badge, /CPU/);
-    if (backend === 'webgpu') assert.equal(await page.evaluate(() => document.body.dataset.routes), JSON.stringify({ classify: 'webgpu', decode: 'webgpu', grid: 'webgpu' }));
+    if (backend === 'webgpu') {
+      assert.equal(await page.evaluate(() => document.body.dataset.routes), JSON.stringify({ classify: 'webgpu', decode: 'webgpu', grid: 'webgpu' }));
+      // Forced, WebGPU still had to give the CPU's answers first (routing.js's TOLERANCE).
+      const compared = await page.evaluate(() => window.digitLabTimings.compared);
+      console.log(`WebGPU (${badge}) vs the CPU: largest differences ${JSON.stringify(compared)}`);
+      for (const [kind, difference] of Object.entries(compared)) assert.ok(difference <= 1e-3, `${kind}: ${difference}`);
+    }
     assert.equal(await page.textContent('#prediction'), 'draw a digit', 'empty canvas: no guess');
 
     const emptyRecon = await canvasHash(page, 'rec-ae');
@@ -168,7 +156,7 @@ test('a browser without WebGPU stays on the CPU bundle and never fetches the ful
 });
 
 test('when the full bundle fails to load, the page says so and keeps working on the CPU', async () => {
-  const { page, errors } = await openPage('', { fullBundleFails: true });
+  const { page, errors } = await openPage('?backend=webgpu', { fullBundleFails: true });
   assert.match(await page.textContent('#backend'), /CPU/);
   const why = await page.textContent('#backend-why');
   assert.match(why, /the WebGPU bundle failed to load/);
@@ -183,7 +171,7 @@ test('when the full bundle fails to load, the page says so and keeps working on 
 });
 
 test('a failed load of the full bundle is tried again, and the failed attempt leaves no worker running', async () => {
-  const { page, errors } = await openPage('', { fullWasmFails: true });
+  const { page, errors } = await openPage('?backend=webgpu', { fullWasmFails: true });
   assert.match(await page.textContent('#backend-why'), /the WebGPU bundle failed to load/);
   const trainingWorkers = () => page.workers().filter((w) => logical(w.url()).includes('train-worker.js')).length;
   // The training mode cannot load either: its worker is stopped, and the button is back.

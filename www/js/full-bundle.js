@@ -1,7 +1,8 @@
 // The page's second wasm bundle (www/pkg-full): the same API on WebGPU with the CPU fallback,
-// plus the training mode. The first load is the small CPU-only bundle (www/pkg); this one is
-// fetched after the first result where the browser has WebGPU, or when the training mode opens.
-// Both users share one module instance, so the page creates one WebGPU device (burn's wgpu
+// plus the training mode. The first load is the small CPU-only bundle (www/pkg); the lab worker
+// fetches this one after the first answer, only for a hardware WebGPU adapter (or with
+// ?backend=webgpu); the training worker loads its own copy when the training mode opens. Within
+// a worker every user shares one module instance, so it creates one WebGPU device (burn's wgpu
 // runtime refuses a second).
 
 let loading = null;

@@ -170,8 +170,9 @@ function customModel(state, switched) {
 }
 
 /**
- * Wires the explorer. `currentLab()` is the lab that decodes now, `maps` the bundled maps,
- * `drawnCode()` the drawing's codes or null. Returns { redraw, refresh, setCustom, showCustom }.
+ * Wires the explorer. `currentLab()` is the lab that decodes now, `maps` the bundled maps (or
+ * null until `setMaps(maps)`), `drawnCode()` the drawing's codes or null. Returns { redraw,
+ * refresh, setCustom, showCustom, setMaps }.
  */
 export function latentExplorer(currentLab, maps, drawnCode) {
   const canvas = $('latent-pad');
@@ -194,5 +195,12 @@ export function latentExplorer(currentLab, maps, drawnCode) {
   wireControls(canvas, state, moveTo, switched);
   const { showCustom, setCustom } = customModel(state, switched);
   switched();
-  return { redraw, refresh: decode, setCustom, showCustom };
+  // The maps load after the page's first answer: the AE's range and the scatter follow them.
+  const setMaps = (loaded) => {
+    maps = loaded;
+    const b = loaded?.ae?.bounds;
+    if (b) [state.bounds.ae, state.point.ae] = [b, [(b[0] + b[1]) / 2, (b[2] + b[3]) / 2]];
+    switched();
+  };
+  return { redraw, refresh: decode, setCustom, showCustom, setMaps };
 }

@@ -4,7 +4,7 @@
 // SHA-256, architecture, weights); a model that loads is kept in IndexedDB, so it is there after
 // a reload, until the user forgets it. Nothing leaves the browser.
 
-import { ImportedModel } from '../pkg/digit_lab.js';
+import { ImportedModel } from './lab-client.js';
 import { boundsOf } from './plot.js';
 
 const $ = (id) => document.getElementById(id);

@@ -6,7 +6,7 @@
 // never start a second one.
 
 import { startTrainingWorker } from './worker-client.js';
-import { bundledWeights } from '../pkg/digit_lab.js';
+import { bundledWeights } from './lab-client.js';
 import { trainingPanel } from './training-panel.js';
 import { teachPanel } from './teach-panel.js';
 
@@ -27,8 +27,8 @@ export function setupTraining(page) {
     try {
       worker ??= startTrainingWorker(train.onEvent);
       // The handwriting tuner starts from the bundled classifier: the worker's training bundle
-      // carries no weights, so it gets the first-load bundle's.
-      const { loadMs } = await worker.request('load', { weights: bundledWeights() });
+      // carries no weights, so it gets the first-load bundle's (from the lab worker).
+      const { loadMs } = await worker.request('load', { weights: await bundledWeights() });
       $('train-ui').hidden = false;
       $('teach-ui').hidden = false;
       $('train-open').hidden = true;

@@ -1,0 +1,80 @@
+// The page's side of the lab worker (lab-worker.js): labs with the DigitLab methods the panels
+// call (each resolves to what the wasm API returns), the imported models, the latent maps and the
+// bundled weights, all computed off the main thread. One lab worker per page, started by main.js
+// before the panels' code loads, so that its download and instantiation overlap theirs.
+
+import { connect } from './worker-client.js';
+
+/** What the panels call on a lab; each checks its arguments in Rust, in the worker. */
+const LAB_METHODS = ['classify', 'checkDigit', 'reconstruct', 'encode', 'decode', 'decode_grid', 'denoise', 'sample', 'interpolate'];
+const IMPORTED_METHODS = ['classify', 'encode', 'decode', 'reconstruct'];
+
+let request = null;
+let answered = null;
+/** Called once, with the time, when the first answer of a model reaches the page. */
+let onFirstAnswer = () => {};
+
+/** Starts the page's lab worker (once); `firstAnswer(ms)` hears of the first model answer. */
+export function startLabWorker({ firstAnswer } = {}) {
+  if (firstAnswer) onFirstAnswer = firstAnswer;
+  if (!request) {
+    const worker = new Worker(new URL('./lab-worker.js', import.meta.url), { type: 'module', name: 'digit-lab-models' });
+    request = connect(worker, 'lab worker');
+  }
+  return request;
+}
+
+const send = (message) => startLabWorker()(message);
+
+/** A call of `method` on the worker's `lab` ('cpu', 'webgpu' or an imported model's handle). */
+async function call(lab, method, args) {
+  const value = await send({ op: 'call', lab, method, args });
+  if (!answered) {
+    answered = performance.now();
+    onFirstAnswer(answered);
+  }
+  return value;
+}
+
+/** A lab whose methods run in the worker: `which` is 'cpu' or 'webgpu'; `backend` is set once
+ * the worker has made it. */
+function workerLab(which, backend = null) {
+  const lab = { backend, inWorker: true };
+  for (const method of LAB_METHODS) lab[method] = (...args) => call(which, method, args);
+  return lab;
+}
+
+/** The CPU bundle's lab, at once: its calls wait in the worker until it is made (`ready`). */
+export function cpuLab() {
+  const lab = workerLab('cpu');
+  lab.ready = send({ op: 'start' }).then((backend) => { lab.backend = backend; return lab; });
+  return lab;
+}
+
+/** Loads the full bundle in the worker; resolves to its lab on WebGPU, or to `{ backend }` saying
+ * why not (the full bundle fell back to its CPU backend). */
+export async function webGpuLab() {
+  const backend = await send({ op: 'webgpu' });
+  return backend.kind === 'webgpu' ? workerLab('webgpu', backend) : { backend };
+}
+
+/** The bundled latent maps (maps.json), with typed arrays for its points, labels and digits. */
+export const loadMaps = () => send({ op: 'maps' });
+
+/** The weights compiled into the CPU bundle, `{manifest, files}`, for the training bundle. */
+export const bundledWeights = () => send({ op: 'weights' });
+
+/**
+ * Models brought in from files, checked and run in the worker, with the wasm API's
+ * ImportedModel's shape: `create(backend, manifest, file, bytes)` resolves to a model with its
+ * `summary`, `classify`, `encode`, `decode`, `reconstruct` and `free()`.
+ */
+export const ImportedModel = {
+  async create(...args) {
+    const { handle, summary } = await send({ op: 'import', args });
+    const model = { summary };
+    for (const method of IMPORTED_METHODS) model[method] = (...a) => call(handle, method, a);
+    model.free = () => { send({ op: 'free', handle }).catch((e) => console.warn(e)); };
+    return model;
+  },
+};

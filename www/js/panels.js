@@ -1,0 +1,55 @@
+// Every panel of the page, wired in two steps: what answers at once (the drawing, the latent
+// explorer, the manifold, the interpolation), then, once the latent maps have arrived (they load
+// after the first answer), what needs them (the denoiser's test digits, the maps, the AE's
+// samples, the models brought in from files) and the training mode.
+
+import { showError, clearError } from './errors.js';
+import { setupDrawing } from './draw-panel.js';
+import { setupDenoiser } from './denoise-panel.js';
+import { latentExplorer } from './latent-explorer.js';
+import { latentMaps } from './maps-panel.js';
+import { setupManifold, setupSamples, setupInterpolation } from './generate-panels.js';
+import { setupTraining } from './training.js';
+import { setupModels } from './models.js';
+
+/** Lets the browser paint and handle input between two pieces of set-up (each its own task). */
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * The panels that need no maps. `labFor(kind)` is the lab that runs `kind` now. Returns
+ * `withMaps(maps)`, which wires the rest (`maps` null where they failed to load), and `redo`:
+ * what the WebGPU upgrade redraws for each kind of operation that moved.
+ */
+export function setupPanels({ prefer, labFor, timings }) {
+  const drawing = setupDrawing({ labFor, timings });
+  const latent = latentExplorer(() => labFor('decode'), null, drawing.drawnCode);
+  drawing.setExplorer(latent);
+  const manifold = setupManifold({ labFor, timings });
+  setupInterpolation({ labFor, currentDrawing: drawing.currentDrawing });
+
+  async function withMaps(maps) {
+    await nextTask();
+    drawing.setTestDigits(maps?.digits, maps?.digit_labels);
+    latent.setMaps(maps);
+    await nextTask();
+    latentMaps(maps);
+    await nextTask();
+    setupSamples({ labFor, aeGaussian: maps?.ae_gaussian });
+    await setupDenoiser({ labFor, maps, currentDrawing: drawing.currentDrawing });
+    // Models brought in from files or trained here (kept in IndexedDB), and the training mode
+    // (its code loads when it opens).
+    const useClassifier = drawing.useClassifier;
+    const models = setupModels({ showError, clearError, maps, explorer: latent, useClassifier });
+    drawing.setTraining(setupTraining({
+      prefer,
+      showError,
+      clearError,
+      getDrawing: drawing.currentDrawing,
+      clearPad: drawing.clearPad,
+      explorer: latent,
+      useClassifier,
+      models,
+    }));
+  }
+  return { withMaps, redo: { classify: drawing.classify, grid: manifold, decode: latent.refresh } };
+}
