@@ -47,6 +47,11 @@ test('served with the encoding the browser accepts, a year of caching for hashed
     assert.equal(headers['cache-control'], 'public, max-age=31536000, immutable');
     assert.ok(decode(body).equals(identity), `the ${encoding ?? 'identity'} bytes are the bundle's`);
   }
+  // The training digits are gzip files themselves: sent as they are, never with a Content-Encoding.
+  const digits = await fetchRaw(asset('data/mnist-subset-labels.idx.gz').slice(1), { headers: { 'Accept-Encoding': 'br, gzip' } });
+  assert.equal(digits.headers['content-type'], 'application/gzip');
+  assert.equal(digits.headers['content-encoding'], undefined);
+  assert.ok(digits.body.equals(readFileSync(join(root, 'www/data/mnist-subset-labels.idx.gz'))));
   const brotli = (await fetchRaw(wasm, { headers: { 'Accept-Encoding': 'br' } })).body.length;
   console.log(`CPU bundle wasm: ${identity.length} bytes raw, ${brotli} brotli, ${manifest().files['pkg/digit_lab_bg.wasm'].gzip} gzip`);
   for (const [path, type] of [['/', 'text/html; charset=utf-8'], ['/index.html', 'text/html; charset=utf-8'],
@@ -131,6 +136,8 @@ test('packaging fails on a reference that names no file, and hashes modules that
 async function contextWithServiceWorker() {
   const context = await browserOf().newContext({ viewport: { width: 1280, height: 1800 }, serviceWorkers: 'allow' });
   const errors = [];
+  // The service worker's own errors count too (a failed install, a cache that refused a file).
+  context.on('serviceworker', (worker) => worker.on('console', (m) => m.type() === 'error' && errors.push(`service worker: ${m.text()}`)));
   const open = async (url) => {
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
@@ -175,6 +182,12 @@ test('offline: after one visit that opened the training mode, the page, training
     assert.equal(cached.names.length, 1, 'one version cached');
     assert.ok(cached.paths.includes(files['pkg/digit_lab_bg.wasm'].path) && cached.paths.includes('index.html'), cached.paths.join(' '));
     assert.ok(!cached.paths.includes(files['pkg-full/digit_lab_full_bg.wasm'].path), 'the training bundle waits until training opens');
+    // Installable: Chromium finds nothing missing in the manifest (a test browser's profile is incognito-like).
+    const cdp = await context.newCDPSession(first);
+    const { errors: manifestErrors } = await cdp.send('Page.getAppManifest');
+    assert.deepEqual(manifestErrors, []);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'), []);
     // Training opened once online: its bundle and digits are cached as they are fetched.
     await train(first, { epochs: 1, evals: 1 });
     await first.waitForFunction(() => document.querySelector('#t-start').textContent === 'Done', null, { timeout: 180_000 });
