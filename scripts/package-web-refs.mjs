@@ -6,7 +6,8 @@
 // import.meta.url), and any other string literal that is a relative path with a file name
 // ('pkg/maps.json', '../data/x.gz'): resolved against the module's folder, then the site's root
 // (where the HTML pages are, for fetches from the page). CSS: url() and @import. HTML: src and
-// href. Web app manifest: icons and screenshots.
+// href. Web app manifest: icons and screenshots. A path put together at run time (a template with
+// ${...}, a concatenation) is not seen: write each reference to a file as one literal.
 
 import { posix } from 'node:path';
 

@@ -180,7 +180,8 @@ function pruneCache(cacheDir) {
   const old = Date.now() - 30 * 86_400_000;
   for (const name of readdirSync(cacheDir)) {
     const path = join(cacheDir, name);
-    if (statSync(path).mtimeMs < old) rmSync(path, { force: true });
+    // Another packaging may have pruned it already.
+    if ((statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < old) rmSync(path, { force: true });
   }
 }
 
@@ -236,9 +237,18 @@ function writeSite(out, outputs, names, copies) {
     writeFileSync(`${path}.br`, copies.get(logical).br);
     writeFileSync(`${path}.gz`, copies.get(logical).gz);
   }
+  // Another packaging may swap its folder in at the same moment: the last one to swap wins.
   const old = `${out}.old-${process.pid}`;
-  if (existsSync(out)) renameSync(out, old);
-  renameSync(staging, out);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (existsSync(out)) renameSync(out, old);
+      renameSync(staging, out);
+      break;
+    } catch (error) {
+      if (attempt === 3 || !['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(error.code)) fail(`could not put ${out} in place: ${error.message}`);
+    }
+    rmSync(old, { recursive: true, force: true });
+  }
   rmSync(old, { recursive: true, force: true });
 }
 
