@@ -44,6 +44,9 @@ test('axe: no violations on the loaded page, with a drawing answered and with an
   await page.click('#denoise-drawing');
   await page.waitForFunction(() => !document.getElementById('error').hidden);
   assert.deepEqual(await violations(page), [], 'with a prediction made and an error shown');
+  // The audit does find what it looks for: an unlabelled text box is one violation.
+  await page.evaluate(() => document.querySelector('main').append(Object.assign(document.createElement('input'), { id: 'unlabelled' })));
+  assert.match((await violations(page)).join('\n'), /^label \(critical\).*#unlabelled/);
   assert.deepEqual(errors.filter((e) => !/draw a digit first/.test(e)), [], 'no errors on the page');
   await page.close();
 });
