@@ -172,7 +172,7 @@ async function train(page, { epochs, evals }) {
 
 test('offline: after one visit that opened the training mode, the page, training and a kept model work with the network off', async () => {
   const offlinePort = port + 1000;
-  const at = `http://127.0.0.1:${offlinePort}/?backend=cpu`;
+  const at = `http://127.0.0.1:${offlinePort}/`;
   const server = await startServer(siteDir(), offlinePort);
   const { context, errors, open } = await contextWithServiceWorker();
   try {
