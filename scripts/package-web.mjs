@@ -103,7 +103,7 @@ function hashAll(files) {
   const names = new Map(), outputs = new Map();
   const hashedTargets = (logical) => files.get(logical).refs.map((r) => r.target).filter((t) => !isStable(t));
   for (const component of componentsInDependencyOrder([...files.keys()], hashedTargets)) {
-    const cyclic = component.length > 1;
+    const cyclic = component.length > 1 || hashedTargets(component[0]).includes(component[0]);
     const group = cyclic ? sha256(component.map((l) => `${l}\0${rewrite(files.get(l), names)}`).join('\0')) : '';
     for (const logical of component) {
       if (!isStable(logical)) names.set(logical, hashedName(logical, cyclic ? sha256(group + logical).slice(0, HASH_CHARS) : ''));
@@ -268,7 +268,7 @@ async function main() {
   const { names, outputs } = hashAll(files);
   const cacheDir = join(process.env.DIGIT_LAB_CACHE ?? join(homedir(), '.cache/digit-lab'), 'compressed');
   const copies = await compressAll(outputs, cacheDir);
-  let manifest = assetManifest(files, names, outputs, copies);
+  const manifest = assetManifest(files, names, outputs, copies);
   outputs.set('asset-manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
   if (outputs.has(SERVICE_WORKER)) outputs.set(SERVICE_WORKER, serviceWorker(outputs.get(SERVICE_WORKER).toString(), manifest));
   for (const logical of ['asset-manifest.json', SERVICE_WORKER]) {

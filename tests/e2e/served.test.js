@@ -122,13 +122,17 @@ test('packaging fails on a reference that names no file, and hashes modules that
 
   const cycle = packageMadeUp({ 'index.html': page, 'style.css': '/* url(no.png) in a comment */ body{}',
     'js/a.js': "// 'not/a/reference.js' in a comment\nimport { b } from './b.js';\nexport const a = () => b;\nconst keys = { './x/y.js': 1 };\n",
-    'js/b.js': "import { a } from './a.js';\nexport const b = 2;\nexport const later = () => import('./a.js');\nconst r = /'/;\n" });
+    'js/b.js': "import { a } from './a.js';\nexport const b = 2;\nexport const later = () => import('./a.js');\nconst r = /'/;\n",
+    'js/w.js': "export const again = () => new Worker(new URL('./w.js', import.meta.url), { type: 'module' });\n" });
   assert.equal(cycle.run.status, 0, cycle.run.stderr);
   const { files } = JSON.parse(readFileSync(join(cycle.dir, 'site/asset-manifest.json'), 'utf8'));
   const [a, b] = [files['js/a.js'].path, files['js/b.js'].path];
   assert.match(readFileSync(join(cycle.dir, 'site', a), 'utf8'), new RegExp(`from './${b.slice(3).replace(/\./g, '\\.')}'`));
   assert.match(readFileSync(join(cycle.dir, 'site', b), 'utf8'), new RegExp(`import\\('./${a.slice(3).replace(/\./g, '\\.')}'\\)`));
   assert.match(readFileSync(join(cycle.dir, 'site/index.html'), 'utf8'), new RegExp(files['js/a.js'].path.replace(/\./g, '\\.')));
+  const w = files['js/w.js'].path;
+  assert.match(w, /^js\/w\.[0-9a-f]{10}\.js$/);
+  assert.ok(readFileSync(join(cycle.dir, 'site', w), 'utf8').includes(`new URL('./${w.slice(3)}', import.meta.url)`), 'a module that names itself');
   rmSync(cycle.dir, { recursive: true, force: true });
 });
 
