@@ -7,7 +7,7 @@
 // - Every file but the HTML and the web app manifest has a content-hashed name: served from the
 //   cache first. The HTML is fetched from the network first (so a new version is seen), from the
 //   cache when offline. Files of a new version are never served to a page of an old one: they
-//   have other names.
+//   have other names. A network that hangs gets NETWORK_WAIT_MS before the cached page opens.
 // - A new version waits until the page asks it to take over (the page shows "a new version is
 //   ready"); then older versions' caches are deleted. Models kept in IndexedDB are not touched.
 
@@ -21,6 +21,7 @@ const at = (path) => new URL(path, self.registration.scope).href;
 const CORE = new Map((BUILD?.core ?? []).map(([path, sha256]) => [at(path), sha256]));
 const LAZY = new Set((BUILD?.lazy ?? []).map(at));
 const HASHED = /\.[0-9a-f]{10}\.[A-Za-z0-9]+$/;
+const NETWORK_WAIT_MS = 4000;
 
 self.addEventListener('install', (event) => {
   if (BUILD) event.waitUntil(precache());
@@ -99,12 +100,20 @@ async function cacheFirst(request, url) {
   return response;
 }
 
+/**
+ * The network's answer, or the cached copy when the network fails or has not answered within
+ * NETWORK_WAIT_MS (a weak signal: the page opens from the cache instead of hanging).
+ */
 async function networkFirst(request, url) {
+  const cached = caches.open(CACHE).then((cache) => cache.match(url));
+  const network = fetch(request);
+  network.catch(() => {}); // answered by the cache below; nothing left unhandled
+  const patience = new Promise((resolve) => { setTimeout(resolve, NETWORK_WAIT_MS); });
   try {
-    return await fetch(request);
+    return await Promise.race([network, patience.then(async () => (await cached) ?? network)]);
   } catch (error) {
-    const cached = await (await caches.open(CACHE)).match(url);
-    if (cached) return cached;
+    const copy = await cached;
+    if (copy) return copy;
     throw error;
   }
 }

@@ -201,6 +201,16 @@ test('offline: after one visit that opened the training mode, the page, training
     for (const lazy of ['pkg-full/digit_lab_full_bg.wasm', 'data/mnist-subset-images.idx.gz']) assert.ok(after.paths.includes(files[lazy].path), `${lazy} cached`);
     await first.close();
 
+    // A network that hangs (held here until the page has opened): the cached page opens anyway.
+    const held = [];
+    await context.route(at, (route) => held.push(route));
+    const meanwhile = await open(at);
+    assert.equal(held.length, 1, 'the page was asked of the network first');
+    assert.match(await predictionAfter(meanwhile, ONE), /^1 /);
+    await context.unrouteAll({ behavior: 'ignoreErrors' });
+    for (const route of held) await route.abort().catch(() => {});
+    await meanwhile.close();
+
     // The network is gone: the server stopped, and the browser offline.
     server.kill();
     await context.setOffline(true);
