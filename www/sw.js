@@ -22,6 +22,8 @@ const CORE = new Map((BUILD?.core ?? []).map(([path, sha256]) => [at(path), sha2
 const LAZY = new Set((BUILD?.lazy ?? []).map(at));
 const HASHED = /\.[0-9a-f]{10}\.[A-Za-z0-9]+$/;
 const NETWORK_WAIT_MS = 4000;
+// Cached bodies are stored decoded: the Accept-Encoding they were fetched with (Vary) does not matter.
+const MATCH = { ignoreVary: true };
 
 self.addEventListener('install', (event) => {
   if (BUILD) event.waitUntil(precache());
@@ -60,7 +62,7 @@ async function cachedElsewhere(url) {
   if (!HASHED.test(new URL(url).pathname)) return undefined;
   for (const name of await caches.keys()) {
     if (name === CACHE || !name.startsWith(PREFIX)) continue;
-    const response = await (await caches.open(name)).match(url);
+    const response = await (await caches.open(name)).match(url, MATCH);
     if (response) return response;
   }
   return undefined;
@@ -92,7 +94,7 @@ async function dropOtherVersions() {
 
 async function cacheFirst(request, url) {
   const cache = await caches.open(CACHE);
-  const cached = await cache.match(url);
+  const cached = await cache.match(url, MATCH);
   if (cached) return cached;
   const response = await fetch(request);
   // Only whole, direct answers: a partial or redirected one would stand for the file for a year.
@@ -105,7 +107,7 @@ async function cacheFirst(request, url) {
  * NETWORK_WAIT_MS (a weak signal: the page opens from the cache instead of hanging).
  */
 async function networkFirst(request, url) {
-  const cached = caches.open(CACHE).then((cache) => cache.match(url));
+  const cached = caches.open(CACHE).then((cache) => cache.match(url, MATCH));
   const network = fetch(request);
   network.catch(() => {}); // answered by the cache below; nothing left unhandled
   const patience = new Promise((resolve) => { setTimeout(resolve, NETWORK_WAIT_MS); });
