@@ -88,13 +88,19 @@ for (const [name, query, withoutWebGpu] of [['a software WebGPU adapter', '', fa
   });
 }
 
-/** Makes the page's main thread see a hardware WebGPU adapter (SwiftShader under another name). */
-const fakeHardwareAdapter = (page) => page.addInitScript(() => {
-  const gpu = navigator.gpu;
-  const requestAdapter = gpu.requestAdapter.bind(gpu);
-  gpu.requestAdapter = async (...args) => ((await requestAdapter(...args))
-    ? { isFallbackAdapter: false, info: { vendor: 'test-vendor', architecture: 'test', device: 'a hardware GPU (test)', description: '' } }
-    : null);
+/**
+ * Makes the page see a hardware WebGPU adapter (SwiftShader under other names): the lab worker
+ * asks the adapter through adapter.js, served here with the adapters' info and fallback flag
+ * overridden wherever it runs (the WebGPU device itself is untouched).
+ */
+const fakeHardwareAdapter = (page) => page.context().route('**/js/adapter.*js', async (route) => {
+  const override = `
+const fakeInfo = { vendor: 'test-vendor', architecture: 'test', device: 'a hardware GPU (test)', description: '', isFallbackAdapter: false };
+for (const proto of [globalThis.GPUAdapterInfo?.prototype, globalThis.GPUAdapter?.prototype].filter(Boolean)) {
+  for (const [key, value] of Object.entries(fakeInfo)) if (key in proto) Object.defineProperty(proto, key, { get: () => value, configurable: true });
+}`;
+  const response = await route.fetch();
+  route.fulfill({ status: 200, contentType: 'text/javascript', body: `${await response.text()}\n${override}\n` });
 });
 
 /** Serves the full bundle's JS glue with its WebGPU answers (decodes, grids, probabilities)

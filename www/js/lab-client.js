@@ -58,6 +58,9 @@ export async function webGpuLab() {
   return backend.kind === 'webgpu' ? workerLab('webgpu', backend) : { backend };
 }
 
+/** The WebGPU adapter, asked in the worker: `null` or `{ software, name }` (adapter.js). */
+export const workerAdapter = () => send({ op: 'adapter' });
+
 /** The bundled latent maps (maps.json), with typed arrays for its points, labels and digits. */
 export const loadMaps = () => send({ op: 'maps' });
 

@@ -1,14 +1,16 @@
 // The lab worker: the page's models in a dedicated module worker, so that instantiating the wasm,
 // loading the models and running them never block the page's main thread (it only draws).
 // It holds the CPU bundle's lab (www/pkg, weights compiled in) from its start, the models brought
-// in from files (ImportedModel), and, when the page asks for it (a hardware WebGPU adapter, or
-// ?backend=webgpu), the full bundle's lab on WebGPU (www/pkg-full: fetched only then). It also
+// in from files (ImportedModel), and, when the page asks for it (a hardware WebGPU adapter, which
+// it asks for the page, or ?backend=webgpu), the full bundle's lab on WebGPU (www/pkg-full:
+// fetched only then). It also
 // fetches the latent maps when the page asks (after its first answer) and hands them over as
 // typed arrays, so that neither their parsing nor their copy weighs on the page.
 // Requests {id, op, ...}; answers {id, ok: true, value} or {id, ok: false, error}.
 
 import init, { DigitLab, ImportedModel, bundledWeights } from '../pkg/digit_lab.js';
 import { loadFullBundle } from './full-bundle.js';
+import { describeAdapter } from './adapter.js';
 
 /** The lab methods the page may call; each checks its own arguments in Rust. */
 const LAB_METHODS = new Set(['classify', 'checkDigit', 'reconstruct', 'encode', 'decode', 'decode_grid', 'denoise', 'sample', 'interpolate']);
@@ -80,6 +82,8 @@ const ops = {
     const object = await target(lab);
     return object[method](...args);
   },
+  /** The WebGPU adapter this worker would get (asking costs the page's main thread ~10 ms). */
+  adapter: () => describeAdapter(),
   /** Makes the full bundle's lab; its backend (WebGPU, or the CPU and why). */
   async webgpu() {
     const lab = await gpuLab();

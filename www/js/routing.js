@@ -6,8 +6,7 @@
 // it measured faster there (or every one, with ?backend=webgpu). The badge says what runs where,
 // and why.
 
-import { describeAdapter } from './adapter.js';
-import { webGpuLab } from './lab-client.js';
+import { webGpuLab, workerAdapter } from './lab-client.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -46,7 +45,8 @@ export async function chooseBackend(prefer) {
   const cpu = (reason) => ({ upgrade: false, badge: { kind: 'cpu', reason } });
   if (prefer === 'cpu') return cpu('CPU backend requested (?backend=cpu)');
   if (!navigator.gpu) return cpu('this browser has no WebGPU (navigator.gpu is missing)');
-  const adapter = await describeAdapter();
+  // Asked where the models run (the lab worker), off the main thread.
+  const adapter = await workerAdapter();
   if (!adapter) return cpu('this browser offers no WebGPU adapter');
   if (adapter.software && prefer !== 'webgpu') {
     return cpu(`WebGPU (${adapter.name}) is a software adapter, not used (?backend=webgpu forces it)`);
