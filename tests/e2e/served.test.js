@@ -228,6 +228,17 @@ test('offline: after one visit that opened the training mode, the page, training
   }
 });
 
+/** The same-origin files the page has loaded, as paths in the site. */
+const loadedPaths = (page) => page.evaluate(() => performance.getEntriesByType('resource')
+  .filter((e) => new URL(e.name).origin === location.origin).map((e) => new URL(e.name).pathname.slice(1)));
+
+/** Every path is a file of the version `assets` (never one of another version). */
+function checkAllOf(paths, assets, when) {
+  const files = new Set(Object.values(assets.files).map((f) => f.path));
+  assert.ok(paths.length > 5, `${when}: ${paths.length} files loaded`);
+  assert.deepEqual(paths.filter((p) => !files.has(p)), [], `${when}: files of another version`);
+}
+
 test('a new version: the page says one is ready, keeps running the old one, and Reload brings the new one', async () => {
   const updatePort = port + 1100;
   const served = mkdtempSync(join(tmpdir(), 'digit-lab-served-'));
@@ -250,9 +261,11 @@ test('a new version: the page says one is ready, keeps running the old one, and 
     assert.equal(await page.getAttribute('#update', 'role'), 'status');
     const css = () => page.evaluate(() => document.querySelector('link[rel=stylesheet]').getAttribute('href'));
     assert.equal(await css(), manifest().files['style.css'].path, 'still the old version until the user asks');
+    checkAllOf(await loadedPaths(page), manifest(), 'before the reload');
     await Promise.all([page.waitForEvent('load', { timeout: 60_000 }), page.click('#update-reload')]);
     await settled(page);
     assert.equal(await css(), next.files['style.css'].path);
+    checkAllOf(await loadedPaths(page), next, 'after the reload');
     const now = await controlled(page);
     assert.deepEqual(now.names, [`digit-lab-${next.version}`], `the old version's cache (${old.names}) is gone`);
     assert.deepEqual(errors, []);
