@@ -2,7 +2,7 @@
 // the VAE (each in its own space), with the drawing's code marked; a model trained in the page
 // or brought in from files can join as a third ("mine").
 
-import { showDigit, drawScatter, drawClassLabels, scaler } from './plot.js';
+import { showDigit, drawScatter, drawClassLabels, scaler, whenSeen } from './plot.js';
 import { latestOnly } from './errors.js';
 import { announce } from './announce.js';
 
@@ -53,6 +53,25 @@ function drawCodeMark(ctx, scale, model, code) {
   ctx.lineWidth = 1;
 }
 
+/**
+ * The map under the point: the digits at their codes and each class's numeral at its centre
+ * (readable without colour), drawn once per model, points and bounds and kept, as the point
+ * moves at every pointer or key event. Nothing until the pad first comes into sight.
+ */
+function mapLayer(canvas, state, points, bounds) {
+  if (!points || !state.seen) return null;
+  const key = [state.model, points.xy, ...bounds];
+  if (state.layer?.key.every((v, i) => v === key[i])) return state.layer.canvas;
+  const layer = new OffscreenCanvas(canvas.width, canvas.height);
+  const ctx = layer.getContext('2d');
+  const scale = scaler(bounds, canvas);
+  const mine = state.model === 'mine';
+  drawScatter(ctx, points.xy, points.labels, scale, mine ? 1.6 : 1.3, mine ? 0.6 : 0.55);
+  drawClassLabels(ctx, points.xy, points.labels, scale);
+  state.layer = { key, canvas: layer };
+  return layer;
+}
+
 /** The pad: the map, the axes, the drawing's code, the point; the sliders follow the point. */
 function drawExplorer(canvas, state, maps, code) {
   const { model } = state;
@@ -62,7 +81,8 @@ function drawExplorer(canvas, state, maps, code) {
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   const points = model === 'mine' ? state.custom : maps?.[model] && { xy: maps[model].xy, labels: maps.labels };
-  if (points) drawScatter(ctx, points.xy, points.labels, scale, model === 'mine' ? 1.6 : 1.3, model === 'mine' ? 0.6 : 0.55);
+  const layer = mapLayer(canvas, state, points, b);
+  if (layer) ctx.drawImage(layer, 0, 0);
   // Axes through the origin.
   ctx.strokeStyle = '#ccc';
   ctx.beginPath();
@@ -77,8 +97,6 @@ function drawExplorer(canvas, state, maps, code) {
   ctx.fill();
   ctx.strokeStyle = '#fff';
   ctx.stroke();
-  // Readable without colour: each class's numeral at its centre.
-  if (points) drawClassLabels(ctx, points.xy, points.labels, scale);
   canvas.setAttribute('aria-label', `Latent space of ${modelName(state, model)}: the digits at their codes, each class's numeral at its centre${code && model !== 'mine' ? ', a ring at your drawing' : ''}; the point decoded is at ${inWords(state.point[model])}`);
   [$('z1'), $('z2')].forEach((s, i) => {
     s.min = b[i * 2]; s.max = b[i * 2 + 1];
@@ -183,6 +201,9 @@ export function latentExplorer(currentLab, maps, drawnCode) {
     point: { vae: [0, 0], ae: [(aeBounds[0] + aeBounds[1]) / 2, (aeBounds[2] + aeBounds[3]) / 2] },
     // A model trained in this page or brought in from files: set by training.js and models.js.
     custom: null,
+    // Whether the pad has come into sight, and its map layer (mapLayer).
+    seen: false,
+    layer: null,
   };
   const decode = latestOnly(() => decodePoint(state, currentLab()), 'latent');
   const redraw = () => drawExplorer(canvas, state, maps, drawnCode());
@@ -193,6 +214,7 @@ export function latentExplorer(currentLab, maps, drawnCode) {
     switched();
   };
   wireControls(canvas, state, moveTo, switched);
+  whenSeen(canvas, () => { state.seen = true; redraw(); });
   const { showCustom, setCustom } = customModel(state, switched);
   switched();
   // The maps load after the page's first answer: the AE's range and the scatter follow them.

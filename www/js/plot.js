@@ -85,6 +85,18 @@ export function drawScatter(ctx, xy, labels, scale, radius = 1.3, alpha = 0.55) 
   ctx.globalAlpha = 1;
 }
 
+/** Runs `draw` once `element` first comes near the screen: the maps' 10,000 points are not
+ * drawn at start-up where nobody sees them (on a phone, screens below). */
+export function whenSeen(element, draw) {
+  if (typeof IntersectionObserver === 'undefined') { draw(); return; }
+  const seen = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    seen.disconnect();
+    draw();
+  }, { rootMargin: '300px' });
+  seen.observe(element);
+}
+
 /** Each class's median point (x, y) of interleaved points, or null for a class without any;
  * kept per array, as the latent explorer redraws the same map at every move. */
 const centresOf = new WeakMap();
