@@ -101,9 +101,10 @@ test('every reference in the packaged site names a file of it, and every compres
   assert.deepEqual(core.filter((l) => /^(pkg-full|data)\//.test(l)), []);
 });
 
-/** Packages a small made-up www/ (`files`: path -> text); returns the packager's exit status and output. */
-function packageMadeUp(files) {
+/** Packages a small made-up www/ (`files`: path -> text), removed after test `t`; returns the packager's run. */
+function packageMadeUp(t, files) {
   const dir = mkdtempSync(join(tmpdir(), 'digit-lab-madeup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, 'www', path, '..'), { recursive: true });
     writeFileSync(join(dir, 'www', path), text);
@@ -112,15 +113,14 @@ function packageMadeUp(files) {
   return { dir, run };
 }
 
-test('packaging fails on a reference that names no file, and hashes modules that import each other', () => {
+test('packaging fails on a reference that names no file, and hashes modules that import each other', (t) => {
   const page = '<!doctype html><title>t</title><link rel="stylesheet" href="style.css"><script type="module" src="js/a.js"></script>';
-  const broken = packageMadeUp({ 'index.html': page, 'style.css': 'body{}', 'js/a.js': "import { b } from './b.js';\nfetch('data/missing.bin');\n", 'js/b.js': 'export const b = 1;\n' });
+  const broken = packageMadeUp(t, { 'index.html': page, 'style.css': 'body{}', 'js/a.js': "import { b } from './b.js';\nfetch('data/missing.bin');\n", 'js/b.js': 'export const b = 1;\n' });
   assert.equal(broken.run.status, 1);
   assert.equal(broken.run.stderr.trim().split('\n').length, 1, broken.run.stderr);
   assert.match(broken.run.stderr, /js\/a\.js: 'data\/missing\.bin' names no file/);
-  rmSync(broken.dir, { recursive: true, force: true });
 
-  const cycle = packageMadeUp({ 'index.html': page, 'style.css': '/* url(no.png) in a comment */ body{}',
+  const cycle = packageMadeUp(t, { 'index.html': page, 'style.css': '/* url(no.png) in a comment */ body{}',
     'js/a.js': "// 'not/a/reference.js' in a comment\nimport { b } from './b.js';\nexport const a = () => b;\nconst keys = { './x/y.js': 1 };\n",
     'js/b.js': "import { a } from './a.js';\nexport const b = 2;\nexport const later = () => import('./a.js');\nconst r = /'/;\n",
     'js/w.js': "export const again = () => new Worker(new URL('./w.js', import.meta.url), { type: 'module' });\n" });
@@ -133,7 +133,6 @@ test('packaging fails on a reference that names no file, and hashes modules that
   const w = files['js/w.js'].path;
   assert.match(w, /^js\/w\.[0-9a-f]{10}\.js$/);
   assert.ok(readFileSync(join(cycle.dir, 'site', w), 'utf8').includes(`new URL('./${w.slice(3)}', import.meta.url)`), 'a module that names itself');
-  rmSync(cycle.dir, { recursive: true, force: true });
 });
 
 /** A browser context where the page's service worker runs, with the page's errors collected. */
