@@ -17,3 +17,8 @@ export function announce(text, quietMs = 250) {
     setTimeout(() => { region.textContent = text; }, 30);
   }, quietMs);
 }
+
+/** Drops the message waiting to be spoken (the user went on: another stroke, say). */
+export function hush() {
+  clearTimeout(timer);
+}

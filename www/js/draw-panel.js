@@ -4,7 +4,7 @@
 import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars } from './plot.js';
 import { latestOnly, debounce, showError } from './errors.js';
-import { announce } from './announce.js';
+import { announce, hush } from './announce.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -75,7 +75,7 @@ export function setupDrawing({ labFor, timings }) {
     // "That's not a digit": the check runs on the page's own models (VAE, best classifier).
     showPrediction(probs, await lab.checkDigit(drawing));
     // Spoken for the finished drawing only, not for every stroke's live guess.
-    if (!pad.active && version === pad.version) announce(`${pad.caption}${spokenPrediction()}`, 400);
+    if (!pad.active && version === pad.version) announce(`${pad.caption}${spokenPrediction()}`, 600);
     const [rec, enc] = [await lab.reconstruct(drawing), await lab.encode(drawing)];
     showDigit($('rec-input'), drawing);
     showDigit($('rec-ae'), rec.ae);
@@ -88,6 +88,8 @@ export function setupDrawing({ labFor, timings }) {
     showCodes(enc);
   }, 'classify');
   const pad = new DrawingPad($('pad'), debounce(() => classify(), 40));
+  // A new stroke: the guess for the drawing so far is not spoken after all.
+  $('pad').addEventListener('pointerdown', hush);
   $('pad').addEventListener('pointerdown', () => training?.hold(labFor('classify').backend?.kind === 'webgpu' ? 'webgpu' : 'cpu'));
   // The keyboard's way to a drawing: one of the bundled MNIST test digits (a VAE sample until
   // they have loaded, or without them).
