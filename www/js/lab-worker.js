@@ -3,14 +3,34 @@
 // It holds the CPU bundle's lab (www/pkg, weights compiled in) from its start, the models brought
 // in from files (ImportedModel), and, when the page asks for it (a hardware WebGPU adapter, which
 // it asks for the page, or ?backend=webgpu), the full bundle's lab on WebGPU (www/pkg-full:
-// fetched only then). It also
-// fetches the latent maps when the page asks (after its first answer) and hands them over as
-// typed arrays, so that neither their parsing nor their copy weighs on the page.
+// fetched only then). It also fetches the latent maps when the page asks (after its first
+// answer) and hands them over as typed arrays, so that neither their parsing nor their copy
+// weighs on the page.
 // Requests {id, op, ...}; answers {id, ok: true, value} or {id, ok: false, error}.
 
-import init, { DigitLab, ImportedModel, bundledWeights } from '../pkg/digit_lab.js';
 import { loadFullBundle } from './full-bundle.js';
 import { describeAdapter } from './adapter.js';
+
+/**
+ * The CPU bundle, initialised once: its wasm is requested at once, alongside its JS glue, rather
+ * than by the glue once it has loaded (one round trip fewer before the first answer). A load
+ * that fails is tried again, both files, by the next request.
+ */
+const CPU_WASM = new URL('../pkg/digit_lab_bg.wasm', import.meta.url);
+let wasmRequest = fetch(CPU_WASM);
+let loadingBundle = null;
+function cpuBundle() {
+  loadingBundle ??= (async () => {
+    const bundle = await import('../pkg/digit_lab.js');
+    await bundle.default({ module_or_path: wasmRequest ?? fetch(CPU_WASM) });
+    return bundle;
+  })().catch((e) => {
+    loadingBundle = null;
+    wasmRequest = null;
+    throw e;
+  });
+  return loadingBundle;
+}
 
 /** The lab methods the page may call; each checks its own arguments in Rust. */
 const LAB_METHODS = new Set(['classify', 'checkDigit', 'reconstruct', 'encode', 'decode', 'decode_grid', 'denoise', 'sample', 'interpolate']);
@@ -26,8 +46,7 @@ let starting = null;
 /** The CPU bundle and its lab, made once; a start that fails is tried again by the next request. */
 function cpuLab() {
   starting ??= (async () => {
-    await init();
-    const lab = await DigitLab.create('cpu');
+    const lab = await (await cpuBundle()).DigitLab.create('cpu');
     labs.set('cpu', lab);
     return lab;
   })().catch((e) => {
@@ -44,7 +63,7 @@ let makingGpu = null;
 function gpuLab() {
   makingGpu ??= (async () => {
     const [module] = await Promise.all([loadFullBundle(), cpuLab()]);
-    const lab = await module.DigitLab.create('auto', bundledWeights());
+    const lab = await module.DigitLab.create('auto', (await cpuBundle()).bundledWeights());
     labs.set('webgpu', lab);
     return lab;
   })().catch((e) => {
@@ -101,13 +120,11 @@ const ops = {
     return compactMaps(await response.json());
   },
   async weights() {
-    await cpuLab();
-    return bundledWeights();
+    return (await cpuBundle()).bundledWeights();
   },
   async import({ args }) {
     if (!Array.isArray(args)) throw new Error('ImportedModel.create(): the arguments must be an array');
-    await cpuLab();
-    const model = await ImportedModel.create(...args);
+    const model = await (await cpuBundle()).ImportedModel.create(...args);
     const handle = `imported-${nextHandle++}`;
     imported.set(handle, model);
     return { handle, summary: model.summary };
