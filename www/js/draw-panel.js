@@ -10,16 +10,17 @@ const $ = (id) => document.getElementById(id);
 
 const EMPTY_PAD = 'Drawing pad, empty: draw a digit with the mouse, a pen or a finger, or press Random test digit';
 
-/** An empty pad: no guess, blank reconstructions. */
-function showNoDrawing() {
-  showDigit($('input28'), new Float32Array(PIXELS));
+/** An empty pad: no guess, blank reconstructions. At start-up (`drawn` false) the images are
+ * blank already: they are left alone, and the start costs the main thread less. */
+function showNoDrawing(drawn) {
   $('prediction').textContent = 'draw a digit';
   $('pad').setAttribute('aria-label', EMPTY_PAD);
   $('bars').setAttribute('aria-label', 'Class probabilities: none yet');
   $('prediction').dataset.notDigit = 'false';
   drawBars($('bars'), null);
-  for (const id of ['rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
   $('codes').textContent = '';
+  if (!drawn) return;
+  for (const id of ['input28', 'rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
 }
 
 /** The three likeliest classes in words: "7 98 %, 9 1 %, 1 0 %". */
@@ -60,7 +61,7 @@ export function setupDrawing({ labFor, timings }) {
     const version = pad.version;
     const drawing = pad.toMnist();
     if (!drawing) {
-      showNoDrawing();
+      showNoDrawing(version > 0);
       drawnCode = null;
       latent?.redraw();
       $('prediction').dataset.version = String(version);
