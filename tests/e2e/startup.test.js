@@ -12,9 +12,24 @@ useServedPage();
 /** The issue's goal: at most this much transferred (headers and compressed bodies) before the
  * first answer where there is no hardware WebGPU. */
 const FIRST_ANSWER_BYTES = 2_000_000;
-/** No start-up task of the main thread may take longer (a wide margin for a loaded 2-core
- * machine: the models start in a worker, and the page's own tasks take tens of ms). */
-const LONGEST_TASK_MS = 200;
+/**
+ * No start-up task of the page's main thread may take more CPU time than this: the models start
+ * in a worker, and the page's own tasks (drawing) take up to ~30 ms. CPU time, not wall time: on
+ * a loaded 2-core machine a task of 30 ms of CPU can last 400 ms (the wall-clock long tasks are
+ * printed).
+ */
+const LONGEST_TASK_CPU_MS = 100;
+
+/** The pages' main threads' tasks in a Chromium trace of categories ['toplevel']: wall and CPU
+ * ms (the browser's own WebUI renderer left out). */
+function mainThreadTasks(trace) {
+  const events = JSON.parse(trace.toString()).traceEvents;
+  const named = (name, value) => events.filter((e) => e.ph === 'M' && e.name === name && e.args?.name === value);
+  const renderers = new Set(named('process_name', 'Renderer').map((e) => e.pid));
+  const mains = new Set(named('thread_name', 'CrRendererMain').filter((e) => renderers.has(e.pid)).map((e) => `${e.pid}:${e.tid}`));
+  return events.filter((e) => e.ph === 'X' && /RunTask$/.test(e.name) && mains.has(`${e.pid}:${e.tid}`))
+    .map((e) => ({ ms: e.dur / 1000, cpuMs: (e.tdur ?? e.dur) / 1000 }));
+}
 
 /**
  * Opens the page with `setup(page)` run first (init scripts, routes), recording every request of
@@ -40,14 +55,21 @@ async function openRecorded(query, setup = async () => {}) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`${origin}/${query}`);
-  await settled(page);
+  await browserOf().startTracing(page, { categories: ['toplevel'] });
+  let tasks = null;
+  const stopTracing = async () => (tasks ??= mainThreadTasks(await browserOf().stopTracing()));
+  try {
+    await page.goto(`${origin}/${query}`);
+    await settled(page);
+  } finally {
+    await stopTracing();
+  }
   const transfers = async () => Promise.all(sized);
-  return { page, requests, transfers, errors };
+  return { page, requests, transfers, errors, tasks };
 }
 
 /** What came down before the first answer (requests started before it), and the start-up figures. */
-async function startupFigures(page, transfers) {
+async function startupFigures(page, transfers, tasks) {
   const { firstAnswer, timeOrigin, longTasks } = await page.evaluate(() => ({
     firstAnswer: window.digitLabTimings.firstAnswer,
     timeOrigin: performance.timeOrigin,
@@ -56,28 +78,31 @@ async function startupFigures(page, transfers) {
   assert.ok(firstAnswer > 0, 'the first answer was recorded');
   const before = (await transfers()).filter((t) => t.start < timeOrigin + firstAnswer);
   const bytes = before.reduce((sum, t) => sum + t.bytes, 0);
-  return { firstAnswer, bytes, files: before.length, longTasks, longest: Math.max(0, ...longTasks.map((t) => t.ms)) };
+  const cpuMs = tasks.map((t) => t.cpuMs).sort((a, b) => b - a);
+  const maps = (await transfers()).find((t) => t.path.endsWith('/pkg/maps.json'));
+  assert.ok(maps, 'the maps are fetched');
+  assert.ok(maps.start >= timeOrigin + firstAnswer, 'the maps are requested after the first answer');
+  return { firstAnswer, bytes, files: before.length, longTasks, longestCpu: cpuMs[0] ?? 0, cpuMs: cpuMs.slice(0, 5).map(Math.round) };
 }
 
 const pkgFull = (requests) => requests.filter((p) => p.includes('/pkg-full/'));
 
 for (const [name, query, withoutWebGpu] of [['a software WebGPU adapter', '', false], ['no WebGPU', '', true]]) {
   test(`with ${name}: at most 2 MB before the first answer, no WebGPU bundle, no long task on the main thread`, async () => {
-    const { page, requests, transfers, errors } = await openRecorded(query, async (p) => {
+    const { page, requests, transfers, errors, tasks } = await openRecorded(query, async (p) => {
       if (withoutWebGpu) await p.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
     });
     const why = await page.textContent('#backend-why');
     if (withoutWebGpu) assert.match(why, /this browser has no WebGPU/);
     else assert.match(why, /^ — WebGPU \(.+\) is a software adapter, not used \(\?backend=webgpu forces it\)$/);
     assert.match(await page.textContent('#backend'), /^CPU/);
-    // The maps came after the first answer, and the panels that need them are drawn.
-    await page.waitForFunction(() => document.body.dataset.activeMap === 'tsne', null, { timeout: 60_000 });
-    const figures = await startupFigures(page, transfers);
-    console.log(`${name}: first answer ${Math.round(figures.firstAnswer)} ms after navigation, ${figures.bytes} bytes in ${figures.files} files before it; main-thread long tasks ${JSON.stringify(figures.longTasks)}`);
+    const figures = await startupFigures(page, transfers, tasks);
+    console.log(`${name}: first answer ${Math.round(figures.firstAnswer)} ms after navigation, ${figures.bytes} bytes in ${figures.files} files before it; `
+      + `main-thread tasks until settled: the longest ${figures.cpuMs.join(', ')} ms of CPU; long tasks (wall clock) ${JSON.stringify(figures.longTasks)}`);
     assert.ok(figures.bytes <= FIRST_ANSWER_BYTES, `${figures.bytes} bytes before the first answer`);
-    assert.ok(figures.longest <= LONGEST_TASK_MS, `a main-thread task of ${figures.longest} ms during start-up`);
+    assert.ok(tasks.length > 100, `the trace holds the main thread's tasks (${tasks.length})`);
+    assert.ok(figures.longestCpu <= LONGEST_TASK_CPU_MS, `a main-thread task of ${figures.longestCpu} ms of CPU during start-up`);
     assert.deepEqual(pkgFull(requests), [], 'nothing of the WebGPU bundle is fetched');
-    assert.ok(requests.some((p) => p.endsWith('/pkg/maps.json')), 'the maps are fetched');
 
     // The training mode needs the full bundle: it is fetched when the mode opens (in its worker).
     await page.click('#train-open');

@@ -8,13 +8,11 @@
 // weighs on the page.
 // Requests {id, op, ...}; answers {id, ok: true, value} or {id, ok: false, error}.
 
-import { loadFullBundle } from './full-bundle.js';
-import { describeAdapter } from './adapter.js';
-
 /**
  * The CPU bundle, initialised once: its wasm is requested at once, alongside its JS glue, rather
- * than by the glue once it has loaded (one round trip fewer before the first answer). A load
- * that fails is tried again, both files, by the next request.
+ * than by the glue once it has loaded (one round trip fewer before the first answer; this module
+ * imports nothing statically for the same reason). A load that fails is tried again, both files,
+ * by the next request.
  */
 const CPU_WASM = new URL('../pkg/digit_lab_bg.wasm', import.meta.url);
 let wasmRequest = fetch(CPU_WASM);
@@ -62,6 +60,7 @@ let makingGpu = null;
  * handed the CPU bundle's weights (they are downloaded once). A failed load is tried again. */
 function gpuLab() {
   makingGpu ??= (async () => {
+    const { loadFullBundle } = await import('./full-bundle.js');
     const [module] = await Promise.all([loadFullBundle(), cpuLab()]);
     const lab = await module.DigitLab.create('auto', (await cpuBundle()).bundledWeights());
     labs.set('webgpu', lab);
@@ -102,7 +101,7 @@ const ops = {
     return object[method](...args);
   },
   /** The WebGPU adapter this worker would get (asking costs the page's main thread ~10 ms). */
-  adapter: () => describeAdapter(),
+  adapter: async () => (await import('./adapter.js')).describeAdapter(),
   /** Makes the full bundle's lab; its backend (WebGPU, or the CPU and why). */
   async webgpu() {
     const lab = await gpuLab();
