@@ -114,11 +114,14 @@ function addRow(page, models, id, entry) {
   const text = document.createElement('span');
   text.className = 'small';
   text.textContent = describeModel(summary);
+  // Each row's box and button say which model they act on (every row has a "Forget").
+  text.id = `model-${id}`;
   row.append(text);
   const option = (attr, label, onChange) => {
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.dataset[attr] = id;
+    box.setAttribute('aria-describedby', text.id);
     const wrap = document.createElement('label');
     wrap.className = 'small check';
     wrap.append(box, ` ${label}`);
@@ -131,6 +134,7 @@ function addRow(page, models, id, entry) {
   forget.type = 'button';
   forget.textContent = 'Forget';
   forget.dataset.forget = id;
+  forget.setAttribute('aria-describedby', text.id);
   forget.onclick = () => forgetModel(page, models, id).catch((e) => page.showError(e, 'models'));
   row.append(forget);
   entry.row = row;
