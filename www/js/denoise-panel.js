@@ -1,7 +1,7 @@
 // The denoiser panel: seeded noise on a test digit (or the drawing), the chosen denoiser's output,
 // both PSNRs, and a note on the noise levels at which the denoiser loses to its noisy input.
 
-import { showDigit } from './plot.js';
+import { showDigit, whenSeen } from './plot.js';
 import { latestOnly, showError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
@@ -58,6 +58,7 @@ export async function setupDenoiser({ labFor, maps, currentDrawing }) {
   let noiseSeed = 1;
   let sweptFor = null; // the digit, seed and model the note was computed for
   const explain = latestOnly(async () => {
+    if (!clean) return;
     const model = $('denoiser').value;
     const key = [clean, noiseSeed, model];
     if (sweptFor && key.every((v, i) => v === sweptFor[i])) return;
@@ -76,8 +77,11 @@ export async function setupDenoiser({ labFor, maps, currentDrawing }) {
     $('noise-value').textContent = amount.toFixed(2);
     const out = await labFor('classify').denoise(clean, amount, noiseSeed, $('denoiser').value);
     showDenoised(clean, out, amount);
-    explain();
+    if (seen) explain();
   }, 'denoise');
+  // The note's sweep (16 denoisings) waits until the panel is in sight: not at the page's start.
+  let seen = false;
+  whenSeen($('dn-note'), () => { seen = true; explain(); });
   $('noise').oninput = () => denoise();
   $('denoiser').onchange = () => denoise();
   const randomTestDigit = async () => {

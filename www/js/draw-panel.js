@@ -5,21 +5,23 @@ import { DrawingPad } from './draw.js';
 import { PIXELS, showDigit, drawBars } from './plot.js';
 import { latestOnly, debounce, showError } from './errors.js';
 import { announce, hush } from './announce.js';
+import { showVerdict } from './verdict.js';
 
 const $ = (id) => document.getElementById(id);
 
 const EMPTY_PAD = 'Drawing pad, empty: draw a digit with the mouse, a pen or a finger, or press Random test digit';
 
-/** An empty pad: no guess, blank reconstructions. At start-up (`drawn` false) the images are
- * blank already: they are left alone, and the start costs the main thread less. */
+/** An empty pad: no guess, blank reconstructions. At start-up (`drawn` false) the images and
+ * the chart are blank already: they are left alone, and the start costs the main thread less
+ * (a canvas's first text costs tens of milliseconds on a phone). */
 function showNoDrawing(drawn) {
   $('prediction').textContent = 'draw a digit';
   $('pad').setAttribute('aria-label', EMPTY_PAD);
   $('bars').setAttribute('aria-label', 'Class probabilities: none yet');
   $('prediction').dataset.notDigit = 'false';
-  drawBars($('bars'), null);
   $('codes').textContent = '';
   if (!drawn) return;
+  drawBars($('bars'), null);
   for (const id of ['input28', 'rec-input', 'rec-ae', 'rec-vae']) showDigit($(id), new Float32Array(PIXELS));
 }
 
@@ -27,13 +29,9 @@ function showNoDrawing(drawn) {
 const likeliest = (probs) => [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 3)
   .map((k) => `${k} ${Math.round(probs[k] * 100)} %`).join(', ');
 
-/** The guess: the most likely digit, or that the drawing does not look like one. */
+/** The guess: the most likely digit, not sure which, or that the drawing is not one. */
 function showPrediction(probs, verdict) {
-  const best = probs.indexOf(Math.max(...probs));
-  $('prediction').dataset.notDigit = String(!verdict.isDigit);
-  $('prediction').textContent = !verdict.isDigit
-    ? "that doesn't look like a digit"
-    : probs[best] < 0.5 ? `maybe ${best}? (${Math.round(probs[best] * 100)}%)` : `${best} (${Math.round(probs[best] * 100)}%)`;
+  showVerdict($('prediction'), probs, verdict);
   drawBars($('bars'), probs);
   $('bars').setAttribute('aria-label', `Class probabilities, likeliest first: ${likeliest(probs)}`);
   $('pad').setAttribute('aria-label', `Drawing pad with a drawing. ${spokenPrediction()}`);

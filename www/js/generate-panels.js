@@ -1,7 +1,7 @@
 // The panels that make digits from the decoders: the VAE's manifold (a grid over its latent
 // space), new samples from either model, and the interpolation between two drawings.
 
-import { drawGrid } from './plot.js';
+import { drawGrid, whenSeen } from './plot.js';
 import { latestOnly, showError, clearError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
@@ -20,7 +20,8 @@ export function setupManifold({ labFor, timings }) {
     $('manifold').setAttribute('aria-label', `${n}×${n} digits decoded by the VAE on a grid of latent points, z₁ and z₂ from −2 to 2`);
   }, 'manifold');
   $('grid').oninput = () => manifold();
-  manifold();
+  // 225 digits decoded and drawn when the panel comes into sight, not at the page's start.
+  whenSeen($('manifold'), () => manifold());
   return manifold;
 }
 

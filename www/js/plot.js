@@ -7,23 +7,38 @@ export const PIXELS = SIDE * SIDE;
 export const DIGIT_COLORS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9',
   '#d55e00', '#f0e442', '#000000', '#999999', '#882255'];
 
-/** Draws one 28×28 image (values in [0, 1], ink = 1) at (x, y), scaled to `size` pixels. */
-export function drawDigit(ctx, pixels, offset = 0, x = 0, y = 0, size = SIDE) {
-  const img = ctx.createImageData(SIDE, SIDE);
-  const rgba = img.data;
-  // Byte by byte: a grid of 900 digits is 700,000 pixels, drawn on the main thread.
-  for (let i = 0; i < PIXELS; i++) {
-    const v = 255 - Math.round(Math.min(1, Math.max(0, pixels[offset + i])) * 255);
-    rgba[4 * i] = v; rgba[4 * i + 1] = v; rgba[4 * i + 2] = v; rgba[4 * i + 3] = 255;
+/** Writes the 28×28 image at `pixels[offset…]` (values in [0, 1], ink = 1) as dark on white
+ * into `rgba` (an image `width` pixels wide) with its top left corner at (x, y). */
+function writeDigit(rgba, width, x, y, pixels, offset) {
+  for (let row = 0; row < SIDE; row++) {
+    let j = 4 * ((y + row) * width + x);
+    for (let col = 0; col < SIDE; col++, j += 4) {
+      const ink = pixels[offset + row * SIDE + col];
+      // 255 − round(255·ink) for ink in [0, 1], clamped (NaN reads as no ink).
+      const v = ink > 0 ? (ink < 1 ? 255 - ((ink * 255 + 0.5) | 0) : 0) : 255;
+      rgba[j] = v; rgba[j + 1] = v; rgba[j + 2] = v; rgba[j + 3] = 255;
+    }
   }
-  if (size === SIDE) {
-    ctx.putImageData(img, x, y);
+}
+
+/** Puts `image` on the canvas at (x, y), scaled by `scale` without smoothing (pixels stay
+ * square). */
+function putScaled(ctx, image, x, y, scale) {
+  if (scale === 1) {
+    ctx.putImageData(image, x, y);
     return;
   }
-  const tmp = new OffscreenCanvas(SIDE, SIDE);
-  tmp.getContext('2d').putImageData(img, 0, 0);
+  const tmp = new OffscreenCanvas(image.width, image.height);
+  tmp.getContext('2d').putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, x, y, size, size);
+  ctx.drawImage(tmp, x, y, image.width * scale, image.height * scale);
+}
+
+/** Draws one 28×28 image (values in [0, 1], ink = 1) at (x, y), scaled to `size` pixels. */
+export function drawDigit(ctx, pixels, offset = 0, x = 0, y = 0, size = SIDE) {
+  const img = new ImageData(SIDE, SIDE);
+  writeDigit(img.data, SIDE, 0, 0, pixels, offset);
+  putScaled(ctx, img, x, y, size / SIDE);
 }
 
 /** Fills a canvas with one digit. */
@@ -32,15 +47,17 @@ export function showDigit(canvas, pixels, offset = 0) {
   drawDigit(ctx, pixels, offset, 0, 0, canvas.width === SIDE ? SIDE : canvas.width);
 }
 
-/** Lays out `count` digits from `pixels` in rows of `columns` across the canvas. */
+/** Lays out `count` digits from `pixels` in rows of `columns` across the canvas: one image for
+ * the whole grid, put (and scaled) once, as a grid of 900 digits is drawn on the main thread. */
 export function drawGrid(canvas, pixels, count, columns) {
+  const rows = Math.ceil(count / columns);
+  const img = new ImageData(columns * SIDE, rows * SIDE);
+  img.data.fill(255);
+  for (let i = 0; i < count; i++) writeDigit(img.data, img.width, (i % columns) * SIDE, Math.floor(i / columns) * SIDE, pixels, i * PIXELS);
   const ctx = canvas.getContext('2d');
-  const size = canvas.width / columns;
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  for (let i = 0; i < count; i++) {
-    drawDigit(ctx, pixels, i * PIXELS, (i % columns) * size, Math.floor(i / columns) * size, size);
-  }
+  putScaled(ctx, img, 0, 0, canvas.width / img.width);
 }
 
 /** Horizontal-label bar chart of ten probabilities; the largest is highlighted. */

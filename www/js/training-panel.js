@@ -273,9 +273,10 @@ export function trainingPanel(page) {
     $('t-lr').value = $('t-model').value === 'vae' ? '0.003' : '0.005';
   };
   $('t-explorer').onchange = () => page.explorer.showCustom($('t-explorer').checked);
-  drawLoss(run);
+  // The (empty) loss chart is drawn when the panel opens, not at the page's start.
   const ready = (w) => {
     run.worker = w;
+    drawLoss(run);
     // The open button is hidden now, which dropped the keyboard's focus: on to the settings.
     if (document.activeElement === document.body) $('t-model').focus();
   };
