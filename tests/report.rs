@@ -98,6 +98,53 @@ fn search_writes_resumes_and_ranks() {
 }
 
 #[test]
+fn denoiser_search_scores_denoising_in_its_own_file() {
+    common::real_mnist();
+    let dir = temp_dir("dae-search");
+    let (ae, dae) = (dir.join("ae.jsonl"), dir.join("dae.jsonl"));
+    run(&mut search(&ae, "10"));
+    run(search(&dae, "10").args(["--noise-amount", "0.3"]));
+    let mse = |path: &Path| -> Vec<f64> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["valid_mse"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (ae_mse, dae_mse) = (mse(&ae), mse(&dae));
+    assert_eq!(dae_mse.len(), 6, "the same halving: 4 + 2 trials");
+    // The same configurations and seeds, scored on another task.
+    assert_ne!(ae_mse[..4], dae_mse[..4]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("dae.plan.json")).unwrap()).unwrap();
+    assert!(
+        (plan["noise_amount"].as_f64().unwrap() - 0.3).abs() < 1e-6,
+        "{plan}"
+    );
+    // A file is resumed only by the search that wrote it.
+    let out = search(&dae, "10").output().unwrap();
+    assert!(
+        !out.status.success(),
+        "an autoencoder search resumed the denoiser's file"
+    );
+    for bad in ["0", "1.5", "nan"] {
+        let out = search(&dir.join("x.jsonl"), "1")
+            .args(["--noise-amount", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("--noise-amount"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn report_writes_every_figure_and_the_markdown() {
     common::real_mnist();
     let dir = temp_dir("report");

@@ -1,10 +1,12 @@
-//! `digit-lab search`: budgeted successive halving over the paper's ConvAE grid, in one process
-//! or as shards of a rung (`--shard I/N`, see `scripts/search-slurm`) merged by `--merge`.
+//! `digit-lab search`: budgeted successive halving over the paper's ConvAE grid — the
+//! autoencoder's, or the denoiser's with `--noise-amount` — in one process or as shards of a rung
+//! (`--shard I/N`, see `scripts/search-slurm`) merged by `--merge`.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use digit_lab::search::trial::TrialTask;
 use digit_lab::search::{self, Grid, HalvingPlan, ResultsFile, SearchPoint, SearchStop, Shard};
 
 use super::common::Common;
@@ -14,8 +16,13 @@ pub struct SearchArgs {
     #[command(flatten)]
     common: Common,
     /// JSON-lines results file: every finished trial is appended; an existing file is resumed.
-    #[arg(long, default_value = "docs/search/results.jsonl")]
-    results: PathBuf,
+    /// Default docs/search/results.jsonl, or docs/search/dae-results.jsonl with --noise-amount.
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Search the denoiser instead: trials reconstruct the clean image from
+    /// clip(x + a·N(0, 1), 0, 1) and are scored on the denoising MSE (the paper's DAE: 0.3).
+    #[arg(long, value_name = "A", value_parser = parse_noise_amount)]
+    noise_amount: Option<f32>,
     /// Wall-clock budget in minutes for the trials of this run (resume to spend more).
     #[arg(long, default_value_t = 60.0, value_parser = super::common::parse_finite)]
     budget_minutes: f64,
@@ -51,6 +58,30 @@ pub struct SearchArgs {
     merge: bool,
 }
 
+/// A noise amount in (0, 1].
+fn parse_noise_amount(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(a) if a > 0.0 && a <= 1.0 => Ok(a),
+        _ => Err(format!("expected a noise amount in (0, 1], got {text:?}")),
+    }
+}
+
+impl SearchArgs {
+    fn task(&self) -> TrialTask {
+        match self.noise_amount {
+            Some(noise_amount) => TrialTask::Denoiser { noise_amount },
+            None => TrialTask::Autoencoder,
+        }
+    }
+
+    fn results_path(&self) -> PathBuf {
+        self.results.clone().unwrap_or_else(|| match self.task() {
+            TrialTask::Autoencoder => "docs/search/results.jsonl".into(),
+            TrialTask::Denoiser { .. } => "docs/search/dae-results.jsonl".into(),
+        })
+    }
+}
+
 pub fn run(args: SearchArgs) -> Result<()> {
     let mut grid = Grid::paper();
     for spec in &args.overrides {
@@ -72,8 +103,9 @@ pub fn run(args: SearchArgs) -> Result<()> {
         points.len(),
         (0..plan.rungs).map(|r| plan.samples(r)).collect::<Vec<_>>()
     );
-    search::plan_file::check_or_record(&args.results, &recorded_plan(&args, &points))?;
-    let results = ResultsFile::new(&args.results);
+    let results_path = args.results_path();
+    search::plan_file::check_or_record(&results_path, &recorded_plan(&args, &points))?;
+    let results = ResultsFile::new(&results_path);
     if args.merge {
         return merge(&points, &plan, &results);
     }
@@ -81,8 +113,16 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let valid = data
         .validation
         .slice(0..args.valid_size.min(data.validation.len()));
+    let task = args.task();
     let trial = |point: &SearchPoint, samples| {
-        search::trial::conv_ae_trial(point, samples, &data.train, &valid, &device, args.seed)
+        search::trial::conv_ae_trial(
+            point,
+            samples,
+            task,
+            (&data.train, &valid),
+            &device,
+            args.seed,
+        )
     };
     if let Some(shard) = args.shard {
         return run_shard(&args, &points, &plan, &results, shard, trial);
@@ -114,7 +154,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         },
         summary.trained,
         summary.reused,
-        args.results.display(),
+        results_path.display(),
         summary.seconds
     );
     print_ranking(&search::ranking(&results.load()?));
@@ -210,7 +250,7 @@ fn describe(record: &search::TrialRecord) -> String {
 /// refused.
 fn recorded_plan(args: &SearchArgs, points: &[SearchPoint]) -> serde_json::Value {
     let points_keys: Vec<String> = points.iter().map(|p| p.key()).collect();
-    serde_json::json!({
+    let mut plan = serde_json::json!({
         "grid_points": points.len(),
         "grid_sha256": digit_lab::model::weights_dir::sha256_hex(points_keys.join("\n").as_bytes()),
         "seed": args.seed,
@@ -219,7 +259,12 @@ fn recorded_plan(args: &SearchArgs, points: &[SearchPoint]) -> serde_json::Value
         "eta": args.eta,
         "rungs": args.rungs,
         "data": args.common.data.display().to_string(),
-    })
+    });
+    // Only a denoiser search records its noise, so the autoencoder searches' files still resume.
+    if let Some(a) = args.noise_amount {
+        plan["noise_amount"] = serde_json::json!(a);
+    }
+    plan
 }
 
 /// The ten best trials by validation MSE, and where the paper's configuration ranks.

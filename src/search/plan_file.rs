@@ -25,16 +25,23 @@ pub fn check_or_record(results: &Path, plan: &Value) -> Result<(), SearchError> 
             let recorded: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 SearchError::Plan(format!("{}: unreadable plan: {e}", path.display()))
             })?;
-            let differing: Vec<String> = plan
-                .as_object()
+            // Every setting of either plan: one recorded only by the file's search (a denoiser's
+            // noise) differs as much as one with another value.
+            let keys: std::collections::BTreeSet<&String> = [plan, &recorded]
                 .into_iter()
-                .flatten()
-                .filter(|(k, v)| recorded.get(k.as_str()) != Some(v))
-                .map(|(k, v)| {
-                    let was = recorded
-                        .get(k.as_str())
-                        .map_or("nothing".into(), Value::to_string);
-                    format!("{k} {v} (the file was made with {was})")
+                .filter_map(Value::as_object)
+                .flat_map(|o| o.keys())
+                .collect();
+            let shown = |v: Option<&Value>| v.map_or("nothing".into(), Value::to_string);
+            let differing: Vec<String> = keys
+                .into_iter()
+                .filter(|k| recorded.get(k.as_str()) != plan.get(k.as_str()))
+                .map(|k| {
+                    format!(
+                        "{k} {} (the file was made with {})",
+                        shown(plan.get(k.as_str())),
+                        shown(recorded.get(k.as_str()))
+                    )
                 })
                 .collect();
             if differing.is_empty() {
@@ -80,6 +87,15 @@ mod tests {
         let err = check_or_record(&results, &other).unwrap_err().to_string();
         assert!(
             err.contains("seed 7") && err.contains("made with 42"),
+            "{err}"
+        );
+        // A setting only the file's plan has is a difference too.
+        let without_seed = serde_json::json!({ "valid_size": 2000 });
+        let err = check_or_record(&results, &without_seed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("seed nothing (the file was made with 42)"),
             "{err}"
         );
         // A results file (or a shard's) without its plan is not resumed blindly.
