@@ -6,7 +6,11 @@
 //! - its threshold, on the validation digits (`quantile` of them pass);
 //! - the rejection of non-digits of `dev_seed` (for choosing) and `held_out_seed` (to report),
 //!   by kind, and optionally of each kind by a combination fitted without it;
-//! - digits drawn with the pen from templates, and (only with `test`) the MNIST test digits.
+//! - digits drawn with the pen from templates, and (only with `test`) the MNIST test digits;
+//! - handwriting not from MNIST's files (`handwriting`): training digits traced and drawn again
+//!   through the pad join the fit's digits; validation digits drawn so (from the first `traced`,
+//!   pens 10 and 20) set the thresholds with the validation digits, those from the 5,001st on
+//!   measure them (held out), and the font digits are measured only (a source never seen).
 
 use std::collections::BTreeMap;
 
@@ -16,8 +20,14 @@ use serde::{Deserialize, Serialize};
 use super::digit_check::{
     DigitCheck, Feature, FeatureGaussians, Models, Needs, Scores, any_needs, features, score_all,
 };
+use super::glyphs::available_fonts;
+use super::handwriting::{DigitSet, font_digits, mnist_strokes, redrawn};
 use super::non_digits;
+use crate::data::redraw::HandRanges;
 use crate::data::{Dataset, Mnist};
+
+/// The first validation digit of the held-out traced digits (the dev ones start at 0).
+const HELD_OUT_FROM: usize = 5000;
 
 /// How the check is fitted and measured.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -35,6 +45,19 @@ pub struct Settings {
     pub leave_one_kind_out: bool,
     /// Measure the test digits (for the adopted setting, once).
     pub test: bool,
+    /// Traced digits redrawn through the pad in the fit, in the dev and in the held-out set.
+    #[serde(default)]
+    pub traced: usize,
+    /// Share of the dev digits (validation and traced) that are not refused as surely not a
+    /// digit (0: the threshold refuses).
+    #[serde(default)]
+    pub refuse_quantile: f64,
+    /// Font digits measured per font.
+    #[serde(default)]
+    pub font_digits: usize,
+    /// Top-class probability below which the page is not sure which digit (recorded for it).
+    #[serde(default)]
+    pub unsure_below: Option<f64>,
 }
 
 /// Generated non-digits, scored, and their kinds.
@@ -54,6 +77,12 @@ pub struct Scored {
     pub held_out: NonDigits,
     pub drawn: Vec<Scores>,
     pub test: Option<Vec<Scores>>,
+    /// Traced training digits (fit), validation digits from 0 (dev) and from 5,000 (held out).
+    pub traced_fit: Vec<Scores>,
+    pub traced_dev: Vec<Scores>,
+    pub traced_held_out: Vec<Scores>,
+    /// Font digits by font.
+    pub fonts: Vec<(String, Vec<Scores>)>,
 }
 
 /// The share of one set of non-digits rejected, overall and by kind.
@@ -62,6 +91,19 @@ pub struct Rejection {
     pub rejected: f64,
     pub count: usize,
     pub rejected_by_kind: BTreeMap<String, f64>,
+    /// Refused as surely not a digit (the rest of `rejected`: not sure).
+    #[serde(default)]
+    pub refused: f64,
+    #[serde(default)]
+    pub refused_by_kind: BTreeMap<String, f64>,
+}
+
+/// Digits of one source: the share taken for digits and the share refused.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Passing {
+    pub count: usize,
+    pub accepted: f64,
+    pub refused: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -78,6 +120,10 @@ pub struct Measured {
     pub non_digits: BTreeMap<String, Rejection>,
     /// Held-out rejection of each kind by a combination fitted without that kind.
     pub held_out_rejected_when_fitted_without_the_kind: BTreeMap<String, f64>,
+    /// Handwriting not from MNIST's files: `traced_dev` (set the thresholds), `traced_held_out`,
+    /// `font` (all fonts) and `font <name>`.
+    #[serde(default)]
+    pub handwriting: BTreeMap<String, Passing>,
 }
 
 /// `weights/digit_check.json`: the check and what it does.
@@ -122,7 +168,24 @@ pub fn score_sets(
         })
     };
     let (drawn, _) = non_digits::drawn_digits(settings.drawn, settings.dev_seed);
+    let traced = traced_sets(data, settings);
+    let fonts = if settings.font_digits > 0 {
+        font_digits(
+            &available_fonts()?,
+            settings.font_digits,
+            settings.held_out_seed,
+        )
+    } else {
+        Vec::new()
+    };
     Ok(Scored {
+        traced_fit: score(&traced[0].pixels),
+        traced_dev: score(&traced[1].pixels),
+        traced_held_out: score(&traced[2].pixels),
+        fonts: fonts
+            .iter()
+            .map(|f| (f.variant.clone(), score(&f.pixels)))
+            .collect(),
         fit_digits: score(&data.train.pixels(&fit_idx)),
         valid: score(&all(&data.validation)),
         fit: generate(settings.fit_seed)?,
@@ -134,39 +197,100 @@ pub fn score_sets(
     })
 }
 
+/// The traced digits: of the training digits (any pen of the slider), and of the validation
+/// digits from 0 (dev) and from [`HELD_OUT_FROM`] (held out), half with pen 10, half with 20.
+fn traced_sets(data: &Mnist, settings: &Settings) -> [DigitSet; 3] {
+    let n = settings.traced;
+    let step = (data.train.len() / n.clamp(1, data.train.len())).max(1);
+    // Not the digits the fit already has as MNIST draws them.
+    let train: Vec<usize> = (step / 2..data.train.len()).step_by(step).take(n).collect();
+    let any_pen = HandRanges {
+        pen: (10.0, 34.0),
+        ..HandRanges::person(20.0)
+    };
+    let fit = redrawn(
+        &data.train,
+        &train,
+        &any_pen,
+        "any pen".into(),
+        settings.fit_seed,
+    );
+    let valid = &data.validation;
+    let both_pens = |from: usize, seed: u64| {
+        let half = (n / 2).min(valid.len().saturating_sub(from) / 2);
+        let mut a = mnist_strokes(valid, &(from..from + half).collect::<Vec<_>>(), 10.0, seed);
+        let b = mnist_strokes(
+            valid,
+            &(from + half..from + 2 * half).collect::<Vec<_>>(),
+            20.0,
+            seed,
+        );
+        a.pixels.extend(b.pixels);
+        a.labels.extend(b.labels);
+        a
+    };
+    let from = HELD_OUT_FROM.min(valid.len() / 2);
+    [
+        fit,
+        both_pens(0, settings.dev_seed),
+        both_pens(from, settings.held_out_seed),
+    ]
+}
+
+fn refused(check: &DigitCheck, scores: &[Scores]) -> f64 {
+    scores.iter().filter(|s| check.refuses(s)).count() as f64 / scores.len().max(1) as f64
+}
+
+fn passing(check: &DigitCheck, scores: &[Scores]) -> Passing {
+    Passing {
+        count: scores.len(),
+        accepted: accepted(check, scores),
+        refused: refused(check, scores),
+    }
+}
+
 fn accepted(check: &DigitCheck, scores: &[Scores]) -> f64 {
     scores.iter().filter(|s| check.accepts(s)).count() as f64 / scores.len().max(1) as f64
 }
 
 fn rejection(check: &DigitCheck, set: &NonDigits) -> Rejection {
-    let mut per_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut per_kind: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     for (kind, s) in set.kinds.iter().zip(&set.scores) {
         let slot = per_kind.entry(kind.to_string()).or_default();
-        slot.1 += 1;
+        slot.2 += 1;
         slot.0 += usize::from(!check.accepts(s));
+        slot.1 += usize::from(check.refuses(s));
     }
+    let share = |pick: fn(&(usize, usize, usize)) -> usize| -> BTreeMap<String, f64> {
+        per_kind
+            .iter()
+            .map(|(k, c)| (k.clone(), pick(c) as f64 / c.2 as f64))
+            .collect()
+    };
     Rejection {
         rejected: 1.0 - accepted(check, &set.scores),
         count: set.scores.len(),
-        rejected_by_kind: per_kind
-            .into_iter()
-            .map(|(k, (r, n))| (k, r as f64 / n as f64))
-            .collect(),
+        rejected_by_kind: share(|c| c.0),
+        refused: refused(check, &set.scores),
+        refused_by_kind: share(|c| c.1),
     }
 }
 
 /// Fits the check on the scored images and measures it.
 pub fn evaluate(scored: &Scored, settings: &Settings) -> Report {
+    let digits = [scored.fit_digits.as_slice(), &scored.traced_fit].concat();
     let fit = |non_digits: &[Scores]| {
-        DigitCheck::fit(
+        let mut check = DigitCheck::fit(
             &settings.features,
-            &scored.fit_digits,
+            &digits,
             non_digits,
             &scored.valid,
             settings.quantile,
             settings.l2,
             settings.quadratic,
-        )
+        );
+        set_thresholds(&mut check, scored, settings);
+        check
     };
     let mut check = fit(&scored.fit.scores);
     if any_needs(&settings.features, Needs::HiddenGaussians) {
@@ -206,8 +330,48 @@ pub fn evaluate(scored: &Scored, settings: &Settings) -> Report {
         .map(|(name, set)| (name.to_string(), rejection(&check, set)))
         .collect(),
         held_out_rejected_when_fitted_without_the_kind: unseen,
+        handwriting: handwriting_passing(&check, scored),
     };
     Report { check, measured }
+}
+
+/// The acceptance threshold lets `quantile` of both the validation digits and the dev traced
+/// digits through (the stricter of the two); the refusal threshold refuses at most
+/// 1 − `refuse_quantile` of either.
+fn set_thresholds(check: &mut DigitCheck, scored: &Scored, settings: &Settings) {
+    let odds = |s: &[Scores]| -> Vec<f64> { s.iter().map(|s| check.log_odds(s)).collect() };
+    let (valid, traced) = (odds(&scored.valid), odds(&scored.traced_dev));
+    let at = |q: f64| {
+        let t = super::digit_check::quantile_of(&traced, q);
+        let v = super::digit_check::quantile_of(&valid, q);
+        if t.is_finite() { v.max(t) } else { v }
+    };
+    check.threshold = at(settings.quantile);
+    check.refuse_threshold =
+        (settings.refuse_quantile > 0.0).then(|| at(settings.refuse_quantile).max(check.threshold));
+    check.unsure_below = settings.unsure_below;
+}
+
+/// What the check does with each source of handwriting not from MNIST's files.
+fn handwriting_passing(check: &DigitCheck, scored: &Scored) -> BTreeMap<String, Passing> {
+    let mut out = BTreeMap::new();
+    out.insert("traced_dev".into(), passing(check, &scored.traced_dev));
+    out.insert(
+        "traced_held_out".into(),
+        passing(check, &scored.traced_held_out),
+    );
+    if !scored.fonts.is_empty() {
+        let all: Vec<Scores> = scored
+            .fonts
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        out.insert("font".into(), passing(check, &all));
+        for (name, s) in &scored.fonts {
+            out.insert(format!("font {name}"), passing(check, s));
+        }
+    }
+    out
 }
 
 /// [`score_sets`], then [`evaluate`].

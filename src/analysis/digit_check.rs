@@ -232,6 +232,14 @@ pub struct DigitCheck {
     pub threshold: f64,
     /// Share of validation digits that pass (how the threshold was set).
     pub quantile: f64,
+    /// An image is refused as surely not a digit only when its log-odds are above this (between
+    /// the two thresholds the page says it is not sure); absent in checks made before it: the
+    /// threshold then refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refuse_threshold: Option<f64>,
+    /// Below this top-class probability the page says it is not sure which digit it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsure_below: Option<f64>,
     /// The class Gaussians of the classifier's hidden features, for `log_distance` and
     /// `distance_gap`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +255,10 @@ pub struct Verdict {
     pub is_digit: bool,
     /// Log-odds that the image is not a digit, minus the threshold: positive is rejected.
     pub margin: f64,
+    /// The log-odds themselves.
+    pub log_odds: f64,
+    /// Above the refusal threshold: surely not a digit.
+    pub refused: bool,
 }
 
 impl DigitCheck {
@@ -267,6 +279,12 @@ impl DigitCheck {
         } else {
             d
         };
+        if c.refuse_threshold.is_some_and(|t| !t.is_finite()) {
+            return Err("digit_check.json: refuse_threshold is not a finite number".into());
+        }
+        if c.unsure_below.is_some_and(|p| !(0.0..1.0).contains(&p)) {
+            return Err("digit_check.json: unsure_below is not a probability below 1".into());
+        }
         let sizes = [c.model.centre.len(), c.model.spread.len()];
         if sizes != [d, d] || c.model.weights.len() != expanded || c.model.bound.len() != expanded {
             return Err("digit_check.json: the model's sizes do not match its features".into());
@@ -346,15 +364,30 @@ impl DigitCheck {
 
     /// Whether an image with these scores is taken for a digit, and by how much.
     pub fn check(&self, score: &Scores) -> Verdict {
-        let margin = self.log_odds(score) - self.threshold;
+        let log_odds = self.log_odds(score);
+        let margin = log_odds - self.threshold;
         Verdict {
             is_digit: margin <= 0.0,
             margin,
+            log_odds,
+            refused: log_odds > self.refuse_threshold(),
         }
     }
 
     pub fn accepts(&self, score: &Scores) -> bool {
         self.check(score).is_digit
+    }
+
+    /// The log-odds above which an image is refused (the threshold where none was set).
+    pub fn refuse_threshold(&self) -> f64 {
+        self.refuse_threshold
+            .unwrap_or(self.threshold)
+            .max(self.threshold)
+    }
+
+    /// Whether an image with these scores is refused as surely not a digit.
+    pub fn refuses(&self, score: &Scores) -> bool {
+        self.check(score).refused
     }
 
     /// Fits the combination of `features` on `digits` against `non_digits` and sets the
@@ -380,6 +413,8 @@ impl DigitCheck {
             model,
             threshold: 0.0,
             quantile,
+            refuse_threshold: None,
+            unsure_below: None,
             hidden_gaussians: None,
             conv_gaussians: None,
         };

@@ -36,11 +36,29 @@ pub struct DigitSet {
 
 /// The validation digits at `indices` drawn again on the pad with a pen of width `pen`.
 pub fn mnist_strokes(valid: &Dataset, indices: &[usize], pen: f32, seed: u64) -> DigitSet {
-    let mut rng = StdRng::seed_from_u64(seed ^ (pen.to_bits() as u64) << 20);
-    let ranges = HandRanges::person(pen);
+    let seed = seed ^ (u64::from(pen.to_bits()) << 20);
+    redrawn(
+        valid,
+        indices,
+        &HandRanges::person(pen),
+        format!("pen {pen}"),
+        seed,
+    )
+}
+
+/// The digits of `data` at `indices` drawn again on the pad by hands of `ranges`.
+pub fn redrawn(
+    data: &Dataset,
+    indices: &[usize],
+    ranges: &HandRanges,
+    variant: String,
+    seed: u64,
+) -> DigitSet {
+    let valid = data;
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut set = DigitSet {
         source: "mnist_strokes",
-        variant: format!("pen {pen}"),
+        variant,
         pixels: Vec::with_capacity(indices.len() * IMAGE_PIXELS),
         labels: Vec::with_capacity(indices.len()),
         strokes: Vec::with_capacity(indices.len()),
@@ -141,6 +159,59 @@ pub fn accepted(check: &DigitCheck, models: &Models, pixels: &[f32], device: &De
                 .check_images(&outputs, chunk)
                 .into_iter()
                 .map(|v| v.is_digit)
+        })
+        .collect()
+}
+
+/// What the page answers for one drawing: its best guess and that guess's probability (best
+/// classifier), and the check's verdict.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Answer {
+    pub best: u8,
+    pub probability: f64,
+    pub is_digit: bool,
+    pub refused: bool,
+    /// `digit`, `unsure` or `not-digit`, by the page's rule (`www/js/verdict.js`).
+    pub state: &'static str,
+}
+
+/// The page's answers for the images `pixels`.
+pub fn answers(
+    check: &DigitCheck,
+    models: &Models,
+    pixels: &[f32],
+    device: &Device,
+) -> Vec<Answer> {
+    let classes = predictions(models.classifier, pixels, device);
+    pixels
+        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
+        .flat_map(|chunk| {
+            let outputs = model_outputs(models, images_tensor(chunk.to_vec(), device)).read();
+            let verdicts = check.check_images(&outputs, chunk);
+            outputs
+                .confidence
+                .into_iter()
+                .zip(verdicts)
+                .collect::<Vec<_>>()
+        })
+        .zip(classes)
+        .map(|((p, v), best)| {
+            let p = f64::from(p);
+            let unsure = check.unsure_below.is_some_and(|u| p < u);
+            let state = if v.refused {
+                "not-digit"
+            } else if !v.is_digit || unsure {
+                "unsure"
+            } else {
+                "digit"
+            };
+            Answer {
+                best,
+                probability: p,
+                is_digit: v.is_digit,
+                refused: v.refused,
+                state,
+            }
         })
         .collect()
 }

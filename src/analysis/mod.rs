@@ -12,6 +12,8 @@ pub mod digit_check;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod glyphs;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod hand_shapes;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod handwriting;
 pub mod image_stats;
 pub mod knn;

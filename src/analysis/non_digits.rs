@@ -1,15 +1,18 @@
 //! Drawings that are not digits, to fit and measure how well the digit check rejects them: dots,
 //! dashes, scribbles, hatching, stars, noise, letters from a font (the letters that do not look
-//! like a digit), smileys, arrows, spirals and squiggles, each drawn with a pen on a canvas and
-//! put in MNIST's format as the page puts a drawing. Each seed gives a different set (the check
+//! like a digit) in every font the machine has, smileys, arrows, spirals and squiggles, each
+//! drawn with a pen on a canvas and put in MNIST's format as the page puts a drawing; and shapes
+//! drawn by a person's hand through the pad (`hand_shapes`: letters, hearts, arrows up and down,
+//! polygons, random walks, tangles). Each seed gives a different set (the check
 //! is fitted on one, chosen on another, measured on a third).
-
-use std::path::Path;
 
 use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
 
+use super::glyphs::{NamedFont, available_fonts};
+use super::hand_shapes::{self, HAND_KINDS};
 use crate::data::canvas::to_mnist_format;
+use crate::data::pad::{PAD_SIDE, to_mnist};
 
 /// Side of the canvas the drawings are made on.
 const SIDE: usize = 112;
@@ -33,11 +36,13 @@ enum Kind {
     Arrow,
     Spiral,
     Squiggle,
+    /// Drawn by a hand through the pad: `hand_shapes::HAND_KINDS[i]`.
+    Hand(usize),
 }
 
 impl Kind {
     /// Every kind, in the order [`generate`] cycles through them.
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 17] = [
         Kind::Dot,
         Kind::Dash,
         Kind::Scribble,
@@ -49,6 +54,12 @@ impl Kind {
         Kind::Arrow,
         Kind::Spiral,
         Kind::Squiggle,
+        Kind::Hand(0),
+        Kind::Hand(1),
+        Kind::Hand(2),
+        Kind::Hand(3),
+        Kind::Hand(4),
+        Kind::Hand(5),
     ];
 
     const fn name(self) -> &'static str {
@@ -64,6 +75,7 @@ impl Kind {
             Kind::Arrow => "arrow",
             Kind::Spiral => "spiral",
             Kind::Squiggle => "squiggle",
+            Kind::Hand(i) => HAND_KINDS[i],
         }
     }
 }
@@ -122,42 +134,44 @@ fn point(rng: &mut StdRng, margin: f32) -> (f32, f32) {
 /// `count` non-digit images (784 pixels each, concatenated) and the kind of each; an error
 /// names the font the letters are drawn with when it cannot be read.
 pub fn generate(count: usize, seed: u64) -> Result<(Vec<f32>, Vec<&'static str>), String> {
-    generate_with_font(count, seed, Path::new(FONT_PATH))
+    generate_with_fonts(count, seed, &available_fonts()?)
 }
 
+#[cfg(test)]
 fn generate_with_font(
     count: usize,
     seed: u64,
-    font_path: &Path,
+    font_path: &std::path::Path,
 ) -> Result<(Vec<f32>, Vec<&'static str>), String> {
-    let font = load_font(font_path)?;
+    generate_with_fonts(count, seed, &[super::glyphs::load(font_path)?])
+}
+
+fn generate_with_fonts(
+    count: usize,
+    seed: u64,
+    fonts: &[NamedFont],
+) -> Result<(Vec<f32>, Vec<&'static str>), String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut images, mut kinds) = (Vec::with_capacity(count * 784), Vec::with_capacity(count));
     for kind in Kind::ALL.iter().cycle() {
         if kinds.len() == count {
             break;
         }
-        let mut canvas = Canvas::new();
-        let pen = PEN * (0.7 + 0.6 * rng.random::<f32>());
-        draw(*kind, &mut canvas, &mut rng, pen, &font);
-        if let Some(image) = to_mnist_format(&canvas.0, SIDE, SIDE) {
+        let image = if let Kind::Hand(i) = kind {
+            to_mnist(&hand_shapes::draw(HAND_KINDS[*i], &mut rng), PAD_SIDE)
+        } else {
+            let mut canvas = Canvas::new();
+            let pen = PEN * (0.7 + 0.6 * rng.random::<f32>());
+            let font = &fonts[rng.random_range(0..fonts.len())].font;
+            draw(*kind, &mut canvas, &mut rng, pen, font);
+            to_mnist_format(&canvas.0, SIDE, SIDE)
+        };
+        if let Some(image) = image {
             images.extend(image);
             kinds.push(kind.name());
         }
     }
     Ok((images, kinds))
-}
-
-/// The font of the letters (scripts/setup installs it), or an error naming its path.
-fn load_font(path: &Path) -> Result<ab_glyph::FontVec, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "the non-digit letters' font {}: {e} (install it: `apt-get install fonts-dejavu-core`)",
-            path.display()
-        )
-    })?;
-    ab_glyph::FontVec::try_from_vec(bytes)
-        .map_err(|e| format!("the non-digit letters' font {}: {e}", path.display()))
 }
 
 /// Draws one drawing of `kind` with a pen of radius `pen`.
@@ -194,6 +208,7 @@ fn draw(kind: Kind, canvas: &mut Canvas, rng: &mut StdRng, pen: f32, font: &ab_g
         Kind::Arrow => arrow(canvas, rng, pen),
         Kind::Spiral => spiral(canvas, rng, pen),
         Kind::Squiggle => squiggle(canvas, rng, pen),
+        Kind::Hand(_) => unreachable!("drawn through the pad by `generate`"),
     }
 }
 
@@ -308,9 +323,6 @@ fn arc(c: (f32, f32), rx: f32, ry: f32, a: f32, b: f32, steps: usize) -> Vec<(f3
         .collect()
 }
 
-/// The system font the report's figures use (scripts/setup installs it).
-const FONT_PATH: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-
 fn draw_letter(canvas: &mut Canvas, font: &ab_glyph::FontVec, letter: char) {
     use ab_glyph::{Font, ScaleFont};
     let scaled = font.as_scaled(90.0);
@@ -422,6 +434,7 @@ pub fn drawn_digits(count: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn every_kind_and_digit_is_drawn() {

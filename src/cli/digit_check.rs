@@ -33,7 +33,7 @@ pub(crate) struct DigitCheckArgs {
     #[arg(long, default_value = "weights")]
     weights: PathBuf,
     /// Share of validation digits the check lets through.
-    #[arg(long, default_value_t = 0.995, value_parser = super::common::parse_finite)]
+    #[arg(long, default_value_t = 0.99, value_parser = super::common::parse_finite)]
     quantile: f64,
     /// Features the check combines, comma-separated (`analysis::digit_check::Feature`).
     #[arg(
@@ -56,7 +56,7 @@ pub(crate) struct DigitCheckArgs {
     #[arg(long, default_value_t = 10000)]
     fit_digits: usize,
     /// Non-digit drawings in each generated set.
-    #[arg(long, default_value_t = 2200)]
+    #[arg(long, default_value_t = 6600)]
     non_digits: usize,
     /// Seed of the non-digits the combination is fitted on.
     #[arg(long, default_value_t = 1)]
@@ -73,6 +73,20 @@ pub(crate) struct DigitCheckArgs {
     /// Write every image's features to this CSV (set, kind, features) for analysis.
     #[arg(long)]
     dump: Option<PathBuf>,
+    /// Training digits traced and drawn again through the pad in the fit; as many validation
+    /// digits so drawn set the thresholds (from the first) and measure them (from the 5,001st).
+    #[arg(long, default_value_t = 2000)]
+    traced: usize,
+    /// Share of the validation and traced dev digits not refused as surely not a digit (between
+    /// the two thresholds the page is not sure); 0: the threshold refuses.
+    #[arg(long, default_value_t = 0.995, value_parser = super::common::parse_finite)]
+    refuse_quantile: f64,
+    /// Font digits measured per font (a source the check never sees).
+    #[arg(long, default_value_t = 50)]
+    font_digits: usize,
+    /// Top-class probability below which the page says it is not sure which digit it is.
+    #[arg(long, default_value_t = 0.5, value_parser = super::common::parse_finite)]
+    unsure_below: f64,
     /// Also fit the combination without each kind of non-digit in turn and report how many of
     /// that kind's held-out drawings it rejects: how it does on a kind it never saw.
     #[arg(long)]
@@ -122,6 +136,20 @@ fn settings(args: &DigitCheckArgs) -> Result<Settings> {
     if !(args.quantile > 0.5 && args.quantile < 1.0) {
         anyhow::bail!("--quantile must be in (0.5, 1), got {}", args.quantile);
     }
+    if args.refuse_quantile != 0.0
+        && !(args.refuse_quantile >= args.quantile && args.refuse_quantile < 1.0)
+    {
+        anyhow::bail!(
+            "--refuse-quantile must be 0 or in [--quantile, 1), got {}",
+            args.refuse_quantile
+        );
+    }
+    if !(args.unsure_below > 0.0 && args.unsure_below < 1.0) {
+        anyhow::bail!(
+            "--unsure-below must be in (0, 1), got {}",
+            args.unsure_below
+        );
+    }
     if args.non_digits == 0 || args.fit_digits == 0 {
         anyhow::bail!("--non-digits and --fit-digits must be at least 1");
     }
@@ -138,6 +166,10 @@ fn settings(args: &DigitCheckArgs) -> Result<Settings> {
         drawn: args.drawn,
         leave_one_kind_out: args.leave_one_kind_out,
         test: args.r#final,
+        traced: args.traced,
+        refuse_quantile: args.refuse_quantile,
+        font_digits: args.font_digits,
+        unsure_below: Some(args.unsure_below),
     })
 }
 
@@ -165,6 +197,12 @@ fn features_csv(scored: &Scored) -> String {
         Some(&scored.held_out.kinds),
     );
     put("drawn", &scored.drawn, None);
+    put("traced_fit", &scored.traced_fit, None);
+    put("traced_dev", &scored.traced_dev, None);
+    put("traced_held_out", &scored.traced_held_out, None);
+    for (name, s) in &scored.fonts {
+        put(&format!("font {name}"), s, None);
+    }
     if let Some(test) = &scored.test {
         put("test", test, None);
     }
@@ -210,11 +248,26 @@ fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
     for set in ["fit", "dev", "held_out"] {
         let r = &m.non_digits[set];
         println!(
-            "{set} non-digits rejected {} of {}",
+            "{set} non-digits rejected {} of {} (refused {})",
             percent(r.rejected),
-            r.count
+            r.count,
+            percent(r.refused)
         );
-        println!("  {}", by_kind(&r.rejected_by_kind));
+        println!("  rejected: {}", by_kind(&r.rejected_by_kind));
+        println!("  refused:  {}", by_kind(&r.refused_by_kind));
+    }
+    println!(
+        "thresholds: accept <= {:.3}, refuse > {:.3}",
+        check.threshold,
+        check.refuse_threshold()
+    );
+    for (source, p) in &m.handwriting {
+        println!(
+            "{source:<36} accepted {} refused {} of {}",
+            percent(p.accepted),
+            percent(p.refused),
+            p.count
+        );
     }
     let unseen = &m.held_out_rejected_when_fitted_without_the_kind;
     if !unseen.is_empty() {
@@ -233,7 +286,7 @@ fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
 fn command(args: &DigitCheckArgs) -> String {
     let names: Vec<&str> = args.features.iter().map(|f| f.name()).collect();
     format!(
-        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {}{} --final",
+        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {} --traced {} --refuse-quantile {} --font-digits {} --unsure-below {}{} --final",
         args.quantile,
         names.join(","),
         args.l2,
@@ -244,6 +297,10 @@ fn command(args: &DigitCheckArgs) -> String {
         args.dev_seed,
         args.held_out_seed,
         args.drawn,
+        args.traced,
+        args.refuse_quantile,
+        args.font_digits,
+        args.unsure_below,
         if args.leave_one_kind_out {
             " --leave-one-kind-out"
         } else {

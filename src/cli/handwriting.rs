@@ -7,12 +7,21 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use burn::prelude::Device;
 use clap::Args;
 use digit_lab::analysis::digit_check::{DigitCheck, Models};
 use digit_lab::analysis::glyphs::available_fonts;
-use digit_lab::analysis::handwriting::{DigitSet, SetFigures, font_digits, measure, mnist_strokes};
+use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
+use digit_lab::analysis::handwriting::{
+    Answer, DigitSet, SetFigures, answers, font_digits, measure, mnist_strokes,
+};
+use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
+use digit_lab::data::redraw::{HandRanges, pad_strokes};
+use digit_lab::data::strokes::digit_paths;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
+use digit_lab::model::{Classifier, Vae};
+use rand::{SeedableRng, rngs::StdRng};
 use serde_json::json;
 
 use super::common::{Common, device, load_training_data, parse_finite};
@@ -24,6 +33,10 @@ pub(crate) struct HandwritingArgs {
     /// Directory with the VAE, both classifiers and digit_check.json.
     #[arg(long, default_value = "weights")]
     weights: PathBuf,
+    /// Take the best classifier from this weights or run directory instead (a finished run, to
+    /// choose on validation before publishing it).
+    #[arg(long, value_name = "DIR")]
+    best_from: Option<PathBuf>,
     /// Validation digits traced and drawn again with each pen.
     #[arg(long, default_value_t = 1000)]
     count: usize,
@@ -39,10 +52,12 @@ pub(crate) struct HandwritingArgs {
     /// Seed of the hands and placements.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Write this many traced digits of each pen (labels in turn) as pen strokes to this JSON
-    /// file, with the 28×28 image the pad's rule makes of them.
+    /// Write drawings for the page's tests to this JSON file: traced digits of each pen and of
+    /// the fonts (labels in turn), two hand-drawn non-digits of each kind, with the 28×28 image
+    /// the pad's rule makes of each and what the models and check answer.
     #[arg(long, value_name = "FILE")]
     strokes_out: Option<PathBuf>,
+    /// Digits of each source in the file of --strokes-out.
     #[arg(long, default_value_t = 10)]
     strokes_per_pen: usize,
 }
@@ -66,21 +81,33 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         .iter()
         .map(|&pen| mnist_strokes(&valid, &indices, pen as f32, args.seed))
         .collect();
-    if let Some(path) = &args.strokes_out {
-        let text = serde_json::to_string(&strokes_file(&sets, args.strokes_per_pen))?;
-        digit_lab::fs_util::write_atomic(path, text.as_bytes())?;
-        eprintln!("wrote {} ({} bytes)", path.display(), text.len());
-    }
+    // MNIST's own validation digits, as the data set has them: the reference.
+    let all: Vec<usize> = (0..valid.len()).collect();
+    sets.push(DigitSet {
+        source: "mnist",
+        variant: "validation".into(),
+        pixels: valid.pixels(&all),
+        labels: valid.labels.clone(),
+        strokes: Vec::new(),
+    });
     if args.per_font > 0 {
         let fonts = available_fonts().map_err(anyhow::Error::msg)?;
         sets.extend(font_digits(&fonts, args.per_font, args.seed));
     }
-    let figures = measure_all(&args, &sets)?;
+    let loaded = Loaded::open(&args)?;
+    let figures: Vec<SetFigures> = sets.iter().map(|s| loaded.measure(s)).collect();
     print_figures(&figures);
+    if let Some(path) = &args.strokes_out {
+        let file = strokes_file(&loaded, &sets, args.strokes_per_pen, args.seed);
+        let text = serde_json::to_string(&file)?;
+        digit_lab::fs_util::write_atomic(path, text.as_bytes())?;
+        eprintln!("wrote {} ({} bytes)", path.display(), text.len());
+    }
     let record = json!({
         "settings": {
             "count": args.count, "from": args.from, "pens": args.pens,
             "per_font": args.per_font, "seed": args.seed,
+            "best_from": args.best_from, "weights": args.weights,
         },
         "validation": figures,
     });
@@ -88,30 +115,59 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
     Ok(())
 }
 
-/// The models of `--weights` on every set.
-fn measure_all(args: &HandwritingArgs, sets: &[DigitSet]) -> Result<Vec<SetFigures>> {
-    let (device, _) = device(args.common.backend)?;
-    let store = WeightsDir::open(&args.weights)?;
-    let vae = store.load(ModelKind::Vae, &device)?.into_vae()?;
-    let best = store
-        .load(ModelKind::ClassifierBest, &device)?
-        .into_classifier()?;
-    let paper = store
-        .load(ModelKind::Classifier, &device)?
-        .into_classifier()?;
-    let path = args.weights.join("digit_check.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let check = DigitCheck::parse(&text).map_err(anyhow::Error::msg)?;
-    let models = Models {
-        vae: &vae,
-        classifier: &best,
-        ae: None,
-    };
-    Ok(sets
-        .iter()
-        .map(|s| measure(&models, &paper, &check, s, &device))
-        .collect())
+/// The models of `--weights` (the best classifier of `--best-from`) and the digit check.
+struct Loaded {
+    device: Device,
+    vae: Vae,
+    best: Classifier,
+    paper: Classifier,
+    check: DigitCheck,
+}
+
+impl Loaded {
+    fn open(args: &HandwritingArgs) -> Result<Self> {
+        let (device, _) = device(args.common.backend)?;
+        let store = WeightsDir::open(&args.weights)?;
+        let best_store = match &args.best_from {
+            Some(dir) => WeightsDir::open(dir)?,
+            None => WeightsDir::open(&args.weights)?,
+        };
+        let path = args.weights.join("digit_check.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(Self {
+            vae: store.load(ModelKind::Vae, &device)?.into_vae()?,
+            best: best_store
+                .load(ModelKind::ClassifierBest, &device)?
+                .into_classifier()?,
+            paper: store
+                .load(ModelKind::Classifier, &device)?
+                .into_classifier()?,
+            check: DigitCheck::parse(&text).map_err(anyhow::Error::msg)?,
+            device,
+        })
+    }
+
+    fn models(&self) -> Models<'_> {
+        Models {
+            vae: &self.vae,
+            classifier: &self.best,
+            ae: None,
+        }
+    }
+
+    fn measure(&self, set: &DigitSet) -> SetFigures {
+        measure(&self.models(), &self.paper, &self.check, set, &self.device)
+    }
+
+    /// The page's answers for `drawings` (each a set of strokes on the pad).
+    fn answers(&self, drawings: &[Vec<Stroke>]) -> Vec<Answer> {
+        let pixels: Vec<f32> = drawings
+            .iter()
+            .flat_map(|d| to_mnist(d, PAD_SIDE).expect("a drawing with ink"))
+            .collect();
+        answers(&self.check, &self.models(), &pixels, &self.device)
+    }
 }
 
 fn print_figures(figures: &[SetFigures]) {
@@ -127,40 +183,129 @@ fn print_figures(figures: &[SetFigures]) {
     }
 }
 
-/// `per_pen` traced digits of each pen set (the first of each label in turn): their label,
-/// pen, strokes and the image the pad's rule makes of them.
-fn strokes_file(sets: &[DigitSet], per_pen: usize) -> serde_json::Value {
-    let mut digits = Vec::new();
+/// One drawing of the stroke file.
+struct Drawing {
+    source: String,
+    label: Option<u8>,
+    strokes: Vec<Stroke>,
+}
+
+/// The drawings of the stroke file: `per_source` traced digits of each pen (labels in turn),
+/// as many font digits traced and drawn with pen 20 (fonts in turn), and two drawings of each
+/// hand-drawn kind of non-digit.
+fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
     for set in sets.iter().filter(|s| !s.strokes.is_empty()) {
-        let mut taken = 0;
-        for label in (0..10u8).cycle().take(10 * per_pen) {
-            if taken == per_pen {
-                break;
+        for k in 0..per_source {
+            let label = (k % 10) as u8;
+            let nth = k / 10;
+            let found = (0..set.labels.len())
+                .filter(|&i| set.labels[i] == label)
+                .nth(nth);
+            if let Some(i) = found {
+                out.push(Drawing {
+                    source: format!("{} {}", set.source, set.variant),
+                    label: Some(label),
+                    strokes: set.strokes[i].clone(),
+                });
             }
-            let skip = taken / 10;
-            let Some(i) = set
-                .labels
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| **l == label)
-                .nth(skip)
-                .map(|(i, _)| i)
-            else {
-                continue;
-            };
-            let image: Vec<f32> = set.pixels[i * 784..(i + 1) * 784]
-                .iter()
-                .map(|v| (v * 1000.0).round() / 1000.0)
-                .collect();
-            digits.push(json!({
-                "source": set.source, "variant": set.variant, "label": label,
-                "strokes": set.strokes[i], "image": image,
-            }));
-            taken += 1;
         }
     }
+    let fonts: Vec<&DigitSet> = sets.iter().filter(|s| s.source == "font").collect();
+    for k in 0..per_source.min(10 * fonts.len()) {
+        let set = fonts[k % fonts.len()];
+        let label = (k % 10) as u8;
+        let Some(i) = set.labels.iter().position(|l| *l == label) else {
+            continue;
+        };
+        let paths = digit_paths(&set.pixels[i * 784..(i + 1) * 784]);
+        let hand = HandRanges::person(20.0).draw(&mut rng);
+        out.push(Drawing {
+            source: format!("font_traced {}", set.variant),
+            label: Some(label),
+            strokes: pad_strokes(&paths, &hand, &mut rng),
+        });
+    }
+    // The page tests' own dot, dash and zigzag (tests/e2e/page.test.js), with the default pen.
+    let pen20 = |points: &[[f32; 2]]| Stroke {
+        width: 20.0,
+        points: points.to_vec(),
+    };
+    for (kind, points) in [
+        ("dot", &[[140.0, 140.0], [141.0, 141.0]][..]),
+        ("dash", &[[70.0, 140.0], [210.0, 143.0]][..]),
+        (
+            "zigzag",
+            &[
+                [50.0, 90.0],
+                [230.0, 100.0],
+                [50.0, 130.0],
+                [230.0, 150.0],
+                [50.0, 180.0],
+                [230.0, 200.0],
+            ][..],
+        ),
+    ] {
+        out.push(Drawing {
+            source: kind.to_string(),
+            label: None,
+            strokes: vec![pen20(points)],
+        });
+    }
+    for kind in HAND_KINDS {
+        for _ in 0..2 {
+            out.push(Drawing {
+                source: kind.to_string(),
+                label: None,
+                strokes: hand_shapes::draw(kind, &mut rng),
+            });
+        }
+    }
+    // Points to a tenth of a pixel: the file stays small, and the images and answers written
+    // with it are those of the points as written.
+    for d in &mut out {
+        for s in &mut d.strokes {
+            for p in &mut s.points {
+                *p = p.map(|v| (v * 10.0).round() / 10.0);
+            }
+        }
+    }
+    out
+}
+
+/// The stroke file for the page's tests: each drawing with its source, label (digits), strokes
+/// in the pad's coordinates, the 28×28 image the pad's rule makes of it in Rust, and what the
+/// page should answer (by the models and check of `--weights`).
+fn strokes_file(
+    loaded: &Loaded,
+    sets: &[DigitSet],
+    per_source: usize,
+    seed: u64,
+) -> serde_json::Value {
+    let drawings = drawings(sets, per_source, seed);
+    let strokes: Vec<Vec<Stroke>> = drawings.iter().map(|d| d.strokes.clone()).collect();
+    let answers = loaded.answers(&strokes);
+    // As bytes, 0 to 255 (as MNIST stores its images): a third of the file's size as decimals.
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let items: Vec<serde_json::Value> = drawings
+        .iter()
+        .zip(answers)
+        .map(|(d, a)| {
+            let image: Vec<u8> = to_mnist(&d.strokes, PAD_SIDE)
+                .expect("a drawing with ink")
+                .into_iter()
+                .map(byte)
+                .collect();
+            json!({
+                "source": d.source, "label": d.label,
+                "strokes": d.strokes,
+                "image": image, "expected": a,
+            })
+        })
+        .collect();
     json!({
-        "about": "MNIST validation digits traced to pen strokes and drawn again on the 280x280 pad (digit-lab handwriting --strokes-out); image: the 28x28 the pad's rule makes of them in Rust",
-        "digits": digits,
+        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
+        "drawings": items,
     })
 }

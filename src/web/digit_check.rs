@@ -33,12 +33,23 @@ struct DigitVerdict {
     is_digit: bool,
     /// The log-odds that it is not a digit, minus the threshold: positive is rejected.
     margin: f64,
+    /// The log-odds that it is not a digit.
+    log_odds: f64,
+    /// Taken for a digit at log-odds up to this.
+    threshold: f64,
+    /// Refused as surely not a digit above this (between the two: not sure).
+    refuse_threshold: f64,
+    /// Whether it is refused as surely not a digit.
+    refused: bool,
+    /// Below this top-class probability the page is not sure which digit it is (null: never).
+    unsure_below: Option<f64>,
 }
 
 #[wasm_bindgen]
 impl DigitLab {
-    /// `{isDigit, margin}` for a 28×28 image in [0, 1] (the page's MNIST-format drawing):
-    /// whether it looks like a digit at all.
+    /// `{isDigit, margin, logOdds, threshold, refuseThreshold, refused, unsureBelow}` for a
+    /// 28×28 image in [0, 1] (the page's MNIST-format drawing): whether it looks like a digit at
+    /// all, and the calibration's thresholds for the page's three states.
     #[wasm_bindgen(js_name = checkDigit)]
     pub async fn check_digit(&self, image: JsValue) -> Result<JsValue, JsError> {
         let pixels = Call("checkDigit()").image(&image, "image")?;
@@ -58,6 +69,11 @@ impl DigitLab {
         to_js(&DigitVerdict {
             is_digit: verdict.is_digit,
             margin: verdict.margin,
+            log_odds: verdict.log_odds,
+            threshold: check.threshold,
+            refuse_threshold: check.refuse_threshold(),
+            refused: verdict.refused,
+            unsure_below: check.unsure_below,
         })
     }
 }

@@ -1,0 +1,110 @@
+//! Handwriting not from MNIST's files (issue 28), on small sets: MNIST validation digits traced
+//! and drawn again through the pad are read by the committed best classifier and pass the digit
+//! check; and the page's stroke file (tests/e2e/fixtures/handwriting.json) is what
+//! `digit-lab handwriting --strokes-out` writes, so that the e2e test draws what this code draws.
+
+mod common;
+
+use std::process::Command;
+
+use burn::prelude::*;
+use digit_lab::analysis::digit_check::{DigitCheck, Models};
+use digit_lab::analysis::handwriting::{accepted, mnist_strokes, predictions};
+use digit_lab::model::{Manifest, ModelKind, load_classifier, load_vae};
+
+/// The command that wrote the committed stroke file (its arguments after the subcommand).
+const FIXTURE_ARGS: [&str; 8] = [
+    "--count",
+    "200",
+    "--per-font",
+    "20",
+    "--strokes-per-pen",
+    "10",
+    "--seed",
+    "1",
+];
+
+#[test]
+fn traced_validation_digits_are_read_and_pass_the_check() {
+    let device = Device::flex();
+    let dir = common::weights_dir();
+    let m = Manifest::parse(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let bytes = |kind| common::read(&dir.join(&m.entry(kind).unwrap().file));
+    let vae = load_vae(&m, &bytes(ModelKind::Vae), &device).unwrap();
+    let best = ModelKind::ClassifierBest;
+    let classifier = load_classifier(&m, best, &bytes(best), &device).unwrap();
+    let check =
+        DigitCheck::parse(&std::fs::read_to_string(dir.join("digit_check.json")).unwrap()).unwrap();
+    let models = Models {
+        vae: &vae,
+        classifier: &classifier,
+        ae: None,
+    };
+    let data = common::real_mnist();
+    let indices: Vec<usize> = (0..100).collect();
+    for pen in [10.0, 20.0] {
+        let set = mnist_strokes(&data.validation, &indices, pen, 7);
+        assert_eq!(set.labels.len(), 100, "every digit traced (pen {pen})");
+        let p = predictions(&classifier, &set.pixels, &device);
+        let read = p.iter().zip(&set.labels).filter(|(p, l)| p == l).count();
+        assert!(read >= 92, "pen {pen}: {read} of 100 traced digits read");
+        let passed = accepted(&check, &models, &set.pixels, &device);
+        let passed = passed.iter().filter(|&&a| a).count();
+        assert!(
+            passed >= 97,
+            "pen {pen}: {passed} of 100 traced digits pass the check"
+        );
+    }
+}
+
+#[test]
+fn the_e2e_stroke_file_is_what_the_command_writes() {
+    let root = common::root();
+    let out = common::scratch_dir("handwriting", "strokes").join("handwriting.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_digit-lab"))
+        .arg("handwriting")
+        .args(FIXTURE_ARGS)
+        .arg("--data")
+        .arg(root.join("data/mnist"))
+        .arg("--weights")
+        .arg(root.join("weights"))
+        .arg("--strokes-out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (now, committed) = (
+        read(&out),
+        read(&root.join("tests/e2e/fixtures/handwriting.json")),
+    );
+    let (now, committed) = (
+        now["drawings"].as_array().unwrap(),
+        committed["drawings"].as_array().unwrap(),
+    );
+    assert_eq!(now.len(), committed.len(), "drawings in the file");
+    for (a, b) in now.iter().zip(committed) {
+        for key in ["source", "label", "strokes", "image"] {
+            assert_eq!(a[key], b[key], "{key} of a {} drawing", b["source"]);
+        }
+        assert_eq!(
+            a["expected"]["state"], b["expected"]["state"],
+            "{}",
+            b["source"]
+        );
+    }
+    let sources: std::collections::BTreeSet<&str> =
+        now.iter().map(|d| d["source"].as_str().unwrap()).collect();
+    for kind in [
+        "mnist_strokes pen 10",
+        "mnist_strokes pen 20",
+        "heart",
+        "letter_hand",
+        "dash",
+    ] {
+        assert!(sources.contains(kind), "{kind} in {sources:?}");
+    }
+}
