@@ -43,13 +43,14 @@ async function main() {
   const lab = cpuLab();
   // Which lab runs each kind of operation: the CPU one until WebGPU has proven faster (and
   // right), and many digits in one call (the grid, samples) in a worker of their own.
-  const routes = { classify: lab, decode: lab, grid: batchWorkerAfter(answered) };
+  // The batch worker starts after the first answer (or at once if the lab failed: its own
+  // error then names what failed in the panels it serves).
+  const started = lab.ready.then(() => answered, () => {});
+  const routes = { classify: lab, decode: lab, grid: batchWorkerAfter(started) };
   const [{ setupPanels }, routing] = await Promise.all([import('./panels.js'), import('./routing.js')]);
   const choice = routing.chooseBackend(prefer);
-  lab.ready.then(async () => {
-    timings.ready = performance.now();
-    routing.showBackend((await choice).badge);
-  }, showError);
+  lab.ready.then(() => { timings.ready = performance.now(); return choice; })
+    .then(({ badge }) => routing.showBackend(badge), showError);
   const page = setupPanels({ prefer, labFor: (kind) => routes[kind], timings });
   timings.interactive = performance.now();
   await answered;
