@@ -1,13 +1,52 @@
 // The page's side of the lab worker (lab-worker.js): labs with the DigitLab methods the panels
 // call (each resolves to what the wasm API returns), the imported models, the latent maps and the
 // bundled weights, all computed off the main thread. One lab worker per page, started by main.js
-// before the panels' code loads, so that its download and instantiation overlap theirs.
-
-import { connect } from './worker-client.js';
+// before the panels' code loads, so that its download and instantiation overlap theirs (this
+// module imports nothing, so that main.js can start it one round trip sooner).
 
 /** What the panels call on a lab; each checks its arguments in Rust, in the worker. */
 const LAB_METHODS = ['classify', 'checkDigit', 'reconstruct', 'encode', 'decode', 'decode_grid', 'denoise', 'sample', 'interpolate'];
 const IMPORTED_METHODS = ['classify', 'encode', 'decode', 'reconstruct'];
+
+/**
+ * Requests to a worker that answers {id, ok, value | error}: `request(message, transfer)`
+ * resolves to the worker's value. A worker that fails (its script does not load, it throws at the
+ * top level, or a message cannot be read) refuses what is pending and every later request with
+ * an error naming it (`name`); so does a message that cannot be sent.
+ */
+export function connect(worker, name) {
+  const pending = new Map();
+  let nextId = 1;
+  let broken = null;
+  const fail = (error) => {
+    broken = error;
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+  worker.onmessage = ({ data }) => {
+    const request = pending.get(data?.id);
+    if (!request) return;
+    pending.delete(data.id);
+    if (data.ok) request.resolve(data.value);
+    else request.reject(new Error(data.error));
+  };
+  worker.onerror = (e) => { e.preventDefault?.(); fail(new Error(`the ${name} failed: ${e.message ?? 'it could not start'}`)); };
+  worker.onmessageerror = () => fail(new Error(`the ${name} sent a message that cannot be read`));
+  return function request(message, transfer = []) {
+    if (broken) return Promise.reject(broken);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      try {
+        worker.postMessage({ ...message, id }, transfer);
+      } catch (e) {
+        // An argument the browser cannot copy to a worker (a function, a DOM object…).
+        pending.delete(id);
+        reject(new Error(`${message.method ?? message.op}(): ${e?.message ?? e}`));
+      }
+    });
+  };
+}
 
 let request = null;
 let answered = null;

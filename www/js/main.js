@@ -5,11 +5,13 @@
 // WebGPU/training bundle (www/pkg-full) is fetched only for a hardware WebGPU adapter (or with
 // ?backend=webgpu), and by the training mode when it opens.
 
+// Its static imports import nothing themselves: the lab worker starts as soon as they are here.
 import './offline.js';
 import { startLabWorker, cpuLab, loadMaps } from './lab-client.js';
 import { requestedBackend } from './adapter.js';
-import { showError } from './errors.js';
-import { startBatchWorker } from './worker-client.js';
+
+/** The error box (errors.js, loaded with the panels). */
+const showError = async (error) => (await import('./errors.js')).showError(error);
 
 const timings = (window.digitLabTimings = { start: performance.now() });
 let firstAnswer;
@@ -23,7 +25,11 @@ startLabWorker({ firstAnswer: (ms) => { timings.firstAnswer = ms; firstAnswer();
  */
 function batchWorkerAfter(ready) {
   let lab = null;
-  const get = async () => { await ready; return (lab ??= startBatchWorker()); };
+  const get = async () => {
+    await ready;
+    const { startBatchWorker } = await import('./worker-client.js');
+    return (lab ??= startBatchWorker());
+  };
   const call = (method) => async (...args) => (await get())[method](...args);
   return { decode_grid: call('decode_grid'), sample: call('sample'), inWorker: true };
 }

@@ -1,7 +1,8 @@
-// The page's side of its workers: the training worker (train-worker.js: requests that resolve to
-// the worker's answer, and a listener for what the training loop reports), the batch worker
-// (batch-worker.js) and the request/answer channel that the lab worker's client (lab-client.js)
-// shares with it.
+// The page's side of its training worker (train-worker.js: requests that resolve to the worker's
+// answer, and a listener for what the training loop reports) and of its batch worker
+// (batch-worker.js, through the lab worker's request channel: lab-client.js's connect).
+
+import { connect } from './lab-client.js';
 
 /** Starts the worker; `onEvent(message)` gets the training loop's news. */
 export function startTrainingWorker(onEvent) {
@@ -44,46 +45,6 @@ export function startTrainingWorker(onEvent) {
     pending.clear();
   }
   return { request, terminate };
-}
-
-/**
- * Requests to a worker that answers {id, ok, value | error}: `request(message, transfer)`
- * resolves to the worker's value. A worker that fails (its script does not load, it throws at the
- * top level, or a message cannot be read) refuses what is pending and every later request with
- * an error naming it (`name`); so does a message that cannot be sent.
- */
-export function connect(worker, name) {
-  const pending = new Map();
-  let nextId = 1;
-  let broken = null;
-  const fail = (error) => {
-    broken = error;
-    for (const { reject } of pending.values()) reject(error);
-    pending.clear();
-  };
-  worker.onmessage = ({ data }) => {
-    const request = pending.get(data?.id);
-    if (!request) return;
-    pending.delete(data.id);
-    if (data.ok) request.resolve(data.value);
-    else request.reject(new Error(data.error));
-  };
-  worker.onerror = (e) => { e.preventDefault?.(); fail(new Error(`the ${name} failed: ${e.message ?? 'it could not start'}`)); };
-  worker.onmessageerror = () => fail(new Error(`the ${name} sent a message that cannot be read`));
-  return function request(message, transfer = []) {
-    if (broken) return Promise.reject(broken);
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      try {
-        worker.postMessage({ ...message, id }, transfer);
-      } catch (e) {
-        // An argument the browser cannot copy to a worker (a function, a DOM object…).
-        pending.delete(id);
-        reject(new Error(`${message.method ?? message.op}(): ${e?.message ?? e}`));
-      }
-    });
-  };
 }
 
 /**
