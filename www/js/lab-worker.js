@@ -16,6 +16,7 @@
  */
 const CPU_WASM = new URL('../pkg/digit_lab_bg.wasm', import.meta.url);
 let wasmRequest = fetch(CPU_WASM);
+wasmRequest.catch(() => {}); // a failure is reported by cpuBundle(), which awaits it
 let loadingBundle = null;
 function cpuBundle() {
   loadingBundle ??= (async () => {
@@ -72,7 +73,7 @@ function gpuLab() {
   return makingGpu;
 }
 
-/** A name for what `lab` is in messages: the page's lab names, or an imported model's handle. */
+/** The object a message names: 'cpu', 'webgpu' (once made) or an imported model's handle. */
 async function target(lab) {
   if (lab === 'cpu') return cpuLab();
   if (lab === 'webgpu' && labs.has('webgpu')) return labs.get('webgpu');
