@@ -6,7 +6,7 @@
 // ?backend=webgpu), and by the training mode when it opens.
 
 // Its static imports import nothing themselves: the lab worker starts as soon as they are here.
-import './offline.js';
+import { registerWhenIdle } from './offline.js';
 import { startLabWorker, cpuLab, loadMaps } from './lab-client.js';
 import { requestedBackend } from './adapter.js';
 
@@ -66,4 +66,5 @@ async function main() {
   document.body.dataset.backendSettled = 'true';
 }
 
-main().catch(showError);
+// Offline use is set up once the page has settled, whether or not its models loaded.
+main().catch(showError).finally(registerWhenIdle);

@@ -1,4 +1,4 @@
-// Offline use: registers the service worker (sw.js) once the page has loaded, so that its caching
+// Offline use: registers the service worker (sw.js) once the page has settled, so that its caching
 // never competes with the first load, and says when a new version of the page is ready: the
 // new version takes over only when the user asks (a page never runs half old, half new).
 
@@ -51,7 +51,13 @@ async function register() {
   }
 }
 
-if ('serviceWorker' in navigator) {
-  if (document.readyState === 'complete') register();
-  else window.addEventListener('load', register, { once: true });
+/**
+ * Registers the service worker once the page has settled (its first answer shown, its backend
+ * chosen) and the browser is idle, so that neither the registration nor its precaching competes
+ * with the first load on a slow phone or network.
+ */
+export function registerWhenIdle() {
+  if (!('serviceWorker' in navigator)) return;
+  const idle = window.requestIdleCallback ?? ((run) => setTimeout(run, 200));
+  idle(() => register(), { timeout: 2000 });
 }
