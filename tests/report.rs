@@ -285,8 +285,8 @@ fn readme_is_short_and_self_contained() {
     // Bytes, which count a multi-byte character more than once: the stricter reading.
     let bytes = readme.len();
     assert!(
-        bytes <= 12_000,
-        "README.md has {bytes} bytes (at most 12,000)"
+        bytes <= 13_000,
+        "README.md has {bytes} bytes (at most 13,000)"
     );
     assert!(
         !readme.contains("../"),
