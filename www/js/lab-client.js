@@ -10,20 +10,27 @@ const IMPORTED_METHODS = ['classify', 'encode', 'decode', 'reconstruct'];
 
 /**
  * Requests to a worker that answers {id, ok, value | error}: `request(message, transfer)`
- * resolves to the worker's value. A worker that fails (its script does not load, it throws at the
- * top level, or a message cannot be read) refuses what is pending and every later request with
- * an error naming it (`name`); so does a message that cannot be sent.
+ * resolves to the worker's value; a message without an id is news for `onEvent`. A worker that
+ * fails (its script does not load, it throws at the top level, or a message cannot be read)
+ * refuses what is pending and every later request with an error naming it (`name`), also told to
+ * `onEvent`; so does a message that cannot be sent. `request.stop(error)` does the same without
+ * the news (the worker was stopped on purpose).
  */
-export function connect(worker, name) {
+export function connect(worker, name, { onEvent = null } = {}) {
   const pending = new Map();
   let nextId = 1;
   let broken = null;
-  const fail = (error) => {
-    broken = error;
-    for (const { reject } of pending.values()) reject(error);
+  const stop = (error) => {
+    broken ??= error;
+    for (const { reject } of pending.values()) reject(broken);
     pending.clear();
   };
+  const fail = (error) => {
+    stop(error);
+    onEvent?.({ event: 'error', gen: null, message: error.message });
+  };
   worker.onmessage = ({ data }) => {
+    if (onEvent && data?.id === undefined) { onEvent(data); return; }
     const request = pending.get(data?.id);
     if (!request) return;
     pending.delete(data.id);
@@ -32,7 +39,7 @@ export function connect(worker, name) {
   };
   worker.onerror = (e) => { e.preventDefault?.(); fail(new Error(`the ${name} failed: ${e.message ?? 'it could not start'}`)); };
   worker.onmessageerror = () => fail(new Error(`the ${name} sent a message that cannot be read`));
-  return function request(message, transfer = []) {
+  const request = (message, transfer = []) => {
     if (broken) return Promise.reject(broken);
     const id = nextId++;
     return new Promise((resolve, reject) => {
@@ -46,6 +53,8 @@ export function connect(worker, name) {
       }
     });
   };
+  request.stop = stop;
+  return request;
 }
 
 let request = null;
