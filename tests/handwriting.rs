@@ -19,7 +19,7 @@ const FIXTURE_ARGS: [&str; 8] = [
     "--per-font",
     "20",
     "--strokes-per-pen",
-    "10",
+    "5",
     "--seed",
     "1",
 ];

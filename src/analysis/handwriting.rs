@@ -12,7 +12,7 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
-use super::digit_check::{DigitCheck, Models, model_outputs};
+use super::digit_check::{DigitCheck, Models, Verdict, model_outputs};
 use super::glyphs::{NamedFont, Placement, draw_char};
 use crate::data::canvas::to_mnist_format;
 use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
@@ -130,6 +130,8 @@ pub struct SetFigures {
     pub paper_accuracy: f64,
     /// Share the digit check takes for digits.
     pub check_accepted: f64,
+    /// Share it refuses as surely not digits.
+    pub check_refused: f64,
 }
 
 /// The predicted classes of `pixels` (784 values each).
@@ -149,16 +151,26 @@ pub fn predictions(classifier: &Classifier, pixels: &[f32], device: &Device) -> 
         .collect()
 }
 
-/// The check's verdicts (taken for a digit or not) on `pixels`.
+/// Whether the check takes each image of `pixels` for a digit.
 pub fn accepted(check: &DigitCheck, models: &Models, pixels: &[f32], device: &Device) -> Vec<bool> {
+    verdicts(check, models, pixels, device)
+        .iter()
+        .map(|v| v.is_digit)
+        .collect()
+}
+
+/// The check's verdicts on `pixels`.
+pub fn verdicts(
+    check: &DigitCheck,
+    models: &Models,
+    pixels: &[f32],
+    device: &Device,
+) -> Vec<Verdict> {
     pixels
         .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
         .flat_map(|chunk| {
             let outputs = model_outputs(models, images_tensor(chunk.to_vec(), device)).read();
-            check
-                .check_images(&outputs, chunk)
-                .into_iter()
-                .map(|v| v.is_digit)
+            check.check_images(&outputs, chunk)
         })
         .collect()
 }
@@ -229,14 +241,15 @@ pub fn measure(
         let p = predictions(c, &set.pixels, device);
         share(p.iter().zip(&set.labels).filter(|(p, l)| p == l).count())
     };
-    let passed = accepted(check, models, &set.pixels, device);
+    let verdicts = verdicts(check, models, &set.pixels, device);
     SetFigures {
         source: set.source,
         variant: set.variant.clone(),
         count: set.labels.len(),
         best_accuracy: correct(models.classifier),
         paper_accuracy: correct(paper),
-        check_accepted: share(passed.iter().filter(|&&a| a).count()),
+        check_accepted: share(verdicts.iter().filter(|v| v.is_digit).count()),
+        check_refused: share(verdicts.iter().filter(|v| v.refused).count()),
     }
 }
 

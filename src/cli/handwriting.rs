@@ -172,13 +172,19 @@ impl Loaded {
 
 fn print_figures(figures: &[SetFigures]) {
     println!(
-        "{:<14} {:<28} {:>6} {:>8} {:>8} {:>9}",
-        "source", "pen or font", "count", "best", "paper", "accepted"
+        "{:<14} {:<28} {:>6} {:>8} {:>8} {:>9} {:>8}",
+        "source", "pen or font", "count", "best", "paper", "accepted", "refused"
     );
     for f in figures {
         println!(
-            "{:<14} {:<28} {:>6} {:>8.4} {:>8.4} {:>9.4}",
-            f.source, f.variant, f.count, f.best_accuracy, f.paper_accuracy, f.check_accepted
+            "{:<14} {:<28} {:>6} {:>8.4} {:>8.4} {:>9.4} {:>8.4}",
+            f.source,
+            f.variant,
+            f.count,
+            f.best_accuracy,
+            f.paper_accuracy,
+            f.check_accepted,
+            f.check_refused
         );
     }
 }
@@ -196,10 +202,12 @@ struct Drawing {
 fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
-    for set in sets.iter().filter(|s| !s.strokes.is_empty()) {
+    // Labels spread over 0-9 (every other one from 0, then from 1, when there are 5 per source).
+    let label_of = |k: usize, set: usize| ((k * 10 / per_source.clamp(1, 10) + set) % 10) as u8;
+    for (n, set) in sets.iter().filter(|s| !s.strokes.is_empty()).enumerate() {
         for k in 0..per_source {
-            let label = (k % 10) as u8;
-            let nth = k / 10;
+            let label = label_of(k, n);
+            let nth = k / 10.min(per_source.max(1));
             let found = (0..set.labels.len())
                 .filter(|&i| set.labels[i] == label)
                 .nth(nth);
@@ -215,7 +223,7 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
     let fonts: Vec<&DigitSet> = sets.iter().filter(|s| s.source == "font").collect();
     for k in 0..per_source.min(10 * fonts.len()) {
         let set = fonts[k % fonts.len()];
-        let label = (k % 10) as u8;
+        let label = label_of(k, 1);
         let Some(i) = set.labels.iter().position(|l| *l == label) else {
             continue;
         };
@@ -262,13 +270,29 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
             });
         }
     }
-    // Points to a tenth of a pixel: the file stays small, and the images and answers written
-    // with it are those of the points as written.
+    // A pointer moving fast (a point every 12 pixels at least: the mouse draws them in seconds),
+    // at a tenth of a pixel (a small file); the images and answers written with the file are
+    // those of the points as written.
     for d in &mut out {
         for s in &mut d.strokes {
-            for p in &mut s.points {
-                *p = p.map(|v| (v * 10.0).round() / 10.0);
-            }
+            s.points = sparse(&s.points, 12.0)
+                .into_iter()
+                .map(|p| p.map(|v| (v * 10.0).round() / 10.0))
+                .collect();
+        }
+    }
+    out
+}
+
+/// The points of `points` at least `gap` pixels from the previous one kept (the ends always).
+fn sparse(points: &[[f32; 2]], gap: f32) -> Vec<[f32; 2]> {
+    let mut out: Vec<[f32; 2]> = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        let far = out
+            .last()
+            .is_none_or(|q| (p[0] - q[0]).hypot(p[1] - q[1]) >= gap);
+        if far || i == points.len() - 1 {
+            out.push(*p);
         }
     }
     out
