@@ -123,10 +123,11 @@ fn warp(image: &[f32], m: [[f32; 2]; 2], t: [f32; 2]) -> Vec<f32> {
 
 /// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
 pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec<f32> {
-    if config.redraw_probability > 0.0 && rng.random::<f32>() < config.redraw_probability {
-        if let Some(drawn) = redraw(image, &HandRanges::augmentation(), REDRAW_SIDE, rng) {
-            return drawn;
-        }
+    if config.redraw_probability > 0.0
+        && rng.random::<f32>() < config.redraw_probability
+        && let Some(drawn) = redraw(image, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+    {
+        return drawn;
     }
     let angle = symmetric(rng, config.max_rotation_deg).to_radians();
     let scale = 1.0 + symmetric(rng, config.max_scale);
