@@ -240,3 +240,39 @@ fn the_async_call_agrees() {
         "malformed batches refused"
     );
 }
+
+/// What the browser test (tests/web.rs, `check_digit_check`) asks of the compiled-in check, here
+/// natively: the golden digits pass, a filled disc and a bar (a dot and a dash as the page's
+/// formatting makes them) do not.
+#[test]
+fn the_browser_tests_golden_digits_pass_and_its_dot_and_dash_do_not() {
+    let check = DigitCheck::parse(&file()).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("tests/fixtures/golden.json")).unwrap(),
+    )
+    .unwrap();
+    let digits: Vec<f32> = golden["digits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d.as_array().unwrap().clone())
+        .map(|p| p.as_f64().unwrap() as f32 / 255.0)
+        .collect();
+    let n = digits.len() / 784;
+    assert!(
+        verdicts(&check, &digits).iter().all(|&d| d),
+        "a golden digit rejected"
+    );
+    let shape = |inside: &dyn Fn(f32, f32) -> bool| -> Vec<f32> {
+        (0..784)
+            .map(|i| {
+                let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
+                if inside(x, y) { 1.0 } else { 0.0 }
+            })
+            .collect()
+    };
+    let dot = shape(&|x, y| x * x + y * y <= 100.0);
+    let dash = shape(&|x, y| x.abs() <= 10.0 && y.abs() <= 1.5);
+    assert_eq!(verdicts(&check, &[dot, dash].concat()), [false, false]);
+    assert!(n >= 5);
+}
