@@ -46,6 +46,26 @@ function showCodes(enc) {
 }
 
 /**
+ * The keyboard's way to a drawing: `put()` puts one of the bundled MNIST test digits on the pad
+ * (a VAE sample until they have loaded, or without them); `set(digits, labels)` hands them over.
+ */
+function testDigitSource(pad, labFor) {
+  let bundled = { digits: null, labels: null };
+  async function put() {
+    const { digits, labels } = bundled;
+    if (digits?.length) {
+      const i = Math.floor(Math.random() * digits.length);
+      $('pad').dataset.testLabel = labels ? String(labels[i]) : '';
+      pad.putDigit(Float32Array.from(digits[i], (v) => v / 255), labels ? `Test digit labelled ${labels[i]}. ` : 'Test digit. ');
+    } else {
+      $('pad').dataset.testLabel = '';
+      pad.putDigit(await labFor('grid').sample('vae', 1, Math.floor(Math.random() * 1e9), [], []), 'A digit sampled from the VAE. ');
+    }
+  }
+  return { put, set: (digits, labels) => { bundled = { digits, labels }; } };
+}
+
+/**
  * Wires the panel. `labFor(kind)` is the lab that runs `kind` now; `timings` gets the first
  * result's time. Returns the drawing's hooks for the other panels.
  */
@@ -90,21 +110,8 @@ export function setupDrawing({ labFor, timings }) {
   // A new stroke: the guess for the drawing so far is not spoken after all.
   $('pad').addEventListener('pointerdown', hush);
   $('pad').addEventListener('pointerdown', () => training?.hold(labFor('classify').backend?.kind === 'webgpu' ? 'webgpu' : 'cpu'));
-  // The keyboard's way to a drawing: one of the bundled MNIST test digits (a VAE sample until
-  // they have loaded, or without them).
-  let testDigits = { digits: null, labels: null };
-  const putTestDigit = async () => {
-    const { digits, labels } = testDigits;
-    if (digits?.length) {
-      const i = Math.floor(Math.random() * digits.length);
-      $('pad').dataset.testLabel = labels ? String(labels[i]) : '';
-      pad.putDigit(Float32Array.from(digits[i], (v) => v / 255), labels ? `Test digit labelled ${labels[i]}. ` : 'Test digit. ');
-    } else {
-      $('pad').dataset.testLabel = '';
-      pad.putDigit(await labFor('grid').sample('vae', 1, Math.floor(Math.random() * 1e9), [], []), 'A digit sampled from the VAE. ');
-    }
-  };
-  $('pad-random').onclick = () => putTestDigit().catch((e) => showError(e, 'pad'));
+  const testDigits = testDigitSource(pad, labFor);
+  $('pad-random').onclick = () => testDigits.put().catch((e) => showError(e, 'pad'));
   $('undo').onclick = () => pad.undo();
   $('clear').onclick = () => pad.clear();
   $('pen').oninput = (e) => { pad.penWidth = Number(e.target.value); };
@@ -127,7 +134,7 @@ export function setupDrawing({ labFor, timings }) {
     },
     setExplorer(explorer) { latent = explorer; },
     /** The bundled MNIST test digits (maps.json's `digits`, 0–255, and `digit_labels`). */
-    setTestDigits(digits, labels) { testDigits = { digits, labels }; },
+    setTestDigits: testDigits.set,
     setTraining(mode) { training = mode; },
   };
 }
