@@ -174,21 +174,7 @@ fn skeleton_stats(ink: &[bool]) -> SkeletonStats {
 
 /// The 8 neighbours of (x, y) clockwise from the one above (outside the image: background).
 fn neighbours(mask: &[bool], x: usize, y: usize) -> [bool; 8] {
-    let n = IMAGE_SIDE as isize;
-    let at = |dx: isize, dy: isize| {
-        let (nx, ny) = (x as isize + dx, y as isize + dy);
-        nx >= 0 && ny >= 0 && nx < n && ny < n && mask[(ny * n + nx) as usize]
-    };
-    [
-        at(0, -1),
-        at(1, -1),
-        at(1, 0),
-        at(1, 1),
-        at(0, 1),
-        at(-1, 1),
-        at(-1, 0),
-        at(-1, -1),
-    ]
+    crate::data::strokes::ring(mask, IMAGE_SIDE, x, y)
 }
 
 /// Runs of set neighbours round (x, y) (0→1 transitions round the circle); a lone pixel or a

@@ -63,8 +63,9 @@ fn upsample(image: &[f32]) -> Vec<f32> {
     out
 }
 
-/// The 8 neighbours P2..P9 of (x, y), clockwise from north (outside is background).
-fn ring(shape: &[bool], side: usize, x: usize, y: usize) -> [bool; 8] {
+/// The 8 neighbours P2..P9 of (x, y) in a `side`×`side` mask, clockwise from north (outside is
+/// background).
+pub fn ring(shape: &[bool], side: usize, x: usize, y: usize) -> [bool; 8] {
     let at = |dx: isize, dy: isize| {
         let (nx, ny) = (x as isize + dx, y as isize + dy);
         let n = side as isize;
