@@ -8,6 +8,7 @@ mod common;
 
 use burn::prelude::*;
 use digit_lab::analysis::digit_check::{DigitCheck, Models, Report, measure, model_outputs};
+use digit_lab::analysis::handwriting::PAGE_TEST_SHAPES;
 use digit_lab::analysis::non_digits::drawn_digits;
 use digit_lab::data::canvas::to_mnist_format;
 use digit_lab::data::mnist::images_tensor;
@@ -122,21 +123,12 @@ fn the_file_loads_and_meets_the_goals() {
 #[test]
 fn the_page_tests_dot_dash_and_zigzag_are_refused_and_digits_pass() {
     let check = DigitCheck::parse(&file()).unwrap();
-    let pixels = [
-        on_pad(&[[140.0, 140.0], [141.0, 141.0]]),
-        on_pad(&[[70.0, 140.0], [210.0, 143.0]]),
-        on_pad(&[
-            [50.0, 90.0],
-            [230.0, 100.0],
-            [50.0, 130.0],
-            [230.0, 150.0],
-            [50.0, 180.0],
-            [230.0, 200.0],
-        ]),
+    let shapes = PAGE_TEST_SHAPES.iter().map(|(_, points)| on_pad(points));
+    let digits = [
         on_pad(&[[140.0, 40.0], [142.0, 240.0]]),
         on_pad(&[[70.0, 60.0], [210.0, 60.0], [120.0, 240.0]]),
-    ]
-    .concat();
+    ];
+    let pixels: Vec<f32> = shapes.chain(digits).flatten().collect();
     let v = full_verdicts(&check, &pixels);
     let refused: Vec<bool> = v.iter().map(|v| v.refused).collect();
     let digit: Vec<bool> = v.iter().map(|v| v.is_digit).collect();

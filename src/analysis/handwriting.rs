@@ -34,6 +34,24 @@ pub struct DigitSet {
     pub strokes: Vec<Vec<Stroke>>,
 }
 
+/// The page tests' own non-digits (tests/e2e/page.test.js): a dot, a dash and a zigzag, as pen
+/// paths on the pad (280×280), each a single stroke.
+pub const PAGE_TEST_SHAPES: [(&str, &[[f32; 2]]); 3] = [
+    ("dot", &[[140.0, 140.0], [141.0, 141.0]]),
+    ("dash", &[[70.0, 140.0], [210.0, 143.0]]),
+    (
+        "zigzag",
+        &[
+            [50.0, 90.0],
+            [230.0, 100.0],
+            [50.0, 130.0],
+            [230.0, 150.0],
+            [50.0, 180.0],
+            [230.0, 200.0],
+        ],
+    ),
+];
+
 /// The validation digits at `indices` drawn again on the pad with a pen of width `pen`.
 pub fn mnist_strokes(valid: &Dataset, indices: &[usize], pen: f32, seed: u64) -> DigitSet {
     let seed = seed ^ (u64::from(pen.to_bits()) << 20);

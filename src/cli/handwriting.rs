@@ -13,7 +13,7 @@ use digit_lab::analysis::digit_check::{DigitCheck, Models};
 use digit_lab::analysis::glyphs::available_fonts;
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
 use digit_lab::analysis::handwriting::{
-    Answer, DigitSet, SetFigures, answers, font_digits, measure, mnist_strokes,
+    Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, font_digits, measure, mnist_strokes,
 };
 use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
 use digit_lab::data::redraw::{HandRanges, pad_strokes};
@@ -240,21 +240,7 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
         width: 20.0,
         points: points.to_vec(),
     };
-    for (kind, points) in [
-        ("dot", &[[140.0, 140.0], [141.0, 141.0]][..]),
-        ("dash", &[[70.0, 140.0], [210.0, 143.0]][..]),
-        (
-            "zigzag",
-            &[
-                [50.0, 90.0],
-                [230.0, 100.0],
-                [50.0, 130.0],
-                [230.0, 150.0],
-                [50.0, 180.0],
-                [230.0, 200.0],
-            ][..],
-        ),
-    ] {
+    for (kind, points) in PAGE_TEST_SHAPES {
         out.push(Drawing {
             source: kind.to_string(),
             label: None,
