@@ -50,10 +50,13 @@ function showDenoised(clean, out, amount) {
 }
 
 /**
- * Wires the panel; resolves once the first digit is shown. `maps` holds real MNIST test digits
- * (the VAE's samples stand in without them); `currentDrawing()` is the pad's drawing or null.
+ * Wires the panel at once, so that its buttons answer before the maps arrive. Returns
+ * `setMaps(maps)`, which resolves once the first digit is shown: `maps` holds real MNIST test
+ * digits (the VAE's samples stand in without them, or before them); `currentDrawing()` is the
+ * pad's drawing or null.
  */
-export async function setupDenoiser({ labFor, maps, currentDrawing }) {
+export function setupDenoiser({ labFor, currentDrawing }) {
+  let maps = null;
   let clean = null;
   let noiseSeed = 1;
   let sweptFor = null; // the digit, seed and model the note was computed for
@@ -97,6 +100,12 @@ export async function setupDenoiser({ labFor, maps, currentDrawing }) {
     if (!now) { showError('draw a digit first', 'denoise'); return; }
     clean = now; noiseSeed++; denoise();
   };
-  clean = await randomTestDigit();
-  denoise();
+  return {
+    async setMaps(loaded) {
+      maps = loaded;
+      if (clean) return; // the user chose a digit already
+      const first = await randomTestDigit();
+      if (!clean) { clean = first; denoise(); }
+    },
+  };
 }

@@ -27,7 +27,7 @@ export function showError(error, source = 'page') {
   errors.delete(source); // re-inserted last: the newest error is the one shown
   errors.set(source, `Error: ${error?.message ?? error}`);
   renderErrors();
-  announce(errors.get(source));
+  announce(errors.get(source), 250, { error: true });
   if (typeof error === 'string') console.warn(error);
   else console.error(error);
 }

@@ -1,7 +1,7 @@
 // Every panel of the page, wired in two steps: what answers at once (the drawing, the latent
-// explorer, the manifold, the interpolation), then, once the latent maps have arrived (they load
-// after the first answer), what needs them (the denoiser's test digits, the maps, the AE's
-// samples, the models brought in from files) and the training mode.
+// explorer, the manifold, the interpolation, the denoiser's buttons), then, once the latent maps
+// have arrived (they load after the first answer), what needs them (the denoiser's first test
+// digit, the maps, the AE's samples, the models brought in from files) and the training mode.
 
 import { showError, clearError } from './errors.js';
 import { setupDrawing } from './draw-panel.js';
@@ -11,6 +11,11 @@ import { latentMaps } from './maps-panel.js';
 import { setupManifold, setupSamples, setupInterpolation } from './generate-panels.js';
 import { setupTraining } from './training.js';
 import { setupModels } from './models.js';
+
+/** Enables the controls (disabled in the HTML) whose panel has just been wired. */
+function enable(selector) {
+  for (const control of document.querySelectorAll(selector)) control.disabled = false;
+}
 
 /** Lets the browser paint and handle input between two pieces of set-up (each its own task). */
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -26,6 +31,7 @@ export function setupPanels({ prefer, labFor, timings }) {
   drawing.setExplorer(latent);
   const manifold = setupManifold({ labFor, timings });
   setupInterpolation({ labFor, currentDrawing: drawing.currentDrawing });
+  const denoiser = setupDenoiser({ labFor, currentDrawing: drawing.currentDrawing });
 
   async function withMaps(maps) {
     await nextTask();
@@ -33,9 +39,11 @@ export function setupPanels({ prefer, labFor, timings }) {
     latent.setMaps(maps);
     await nextTask();
     latentMaps(maps);
+    enable('[data-map]');
     await nextTask();
     setupSamples({ labFor, aeGaussian: maps?.ae_gaussian });
-    await setupDenoiser({ labFor, maps, currentDrawing: drawing.currentDrawing });
+    enable('#sample-vae');
+    await denoiser.setMaps(maps);
     // Models brought in from files or trained here (kept in IndexedDB), and the training mode
     // (its code loads when it opens).
     const useClassifier = drawing.useClassifier;
@@ -50,6 +58,7 @@ export function setupPanels({ prefer, labFor, timings }) {
       useClassifier,
       models,
     }));
+    enable('#train-open, #model-files');
   }
   return { withMaps, redo: { classify: drawing.classify, grid: manifold, decode: latent.refresh } };
 }
