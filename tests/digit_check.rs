@@ -97,16 +97,31 @@ fn the_file_loads_and_meets_the_goals() {
     let record: serde_json::Value = serde_json::from_str(&text).unwrap();
     let measured = &record["measured"];
     assert!(measured["test_digits_accepted"].as_f64().unwrap() >= 0.99);
-    // Non-digits: most are at least "not sure", and most of those refused (issue 28's goal of
-    // 90 % refused is not met by these features: see LAB_NOTES).
+    // Non-digits: nine in ten are at least "not sure", most of those refused, few read as a
+    // digit with confidence (issue 28's goals of 90 % refused and none read at >= 90 % are not
+    // met: see LAB_NOTES).
     let held_out = &measured["non_digits"]["held_out"];
-    assert!(held_out["rejected"].as_f64().unwrap() >= 0.75, "{held_out}");
-    assert!(held_out["refused"].as_f64().unwrap() >= 0.65, "{held_out}");
+    assert!(held_out["rejected"].as_f64().unwrap() >= 0.90, "{held_out}");
+    assert!(held_out["refused"].as_f64().unwrap() >= 0.85, "{held_out}");
+    assert!(
+        held_out["confident_digit"].as_f64().unwrap() <= 0.07,
+        "{held_out}"
+    );
     assert!(measured["command"].as_str().unwrap().contains("--final"));
+    // Every kind measured when left out of the fit (of the head and the combination).
+    let unseen = measured["held_out_rejected_when_fitted_without_the_kind"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        unseen.len(),
+        held_out["rejected_by_kind"].as_object().unwrap().len()
+    );
     // Other people's digits (traced and drawn again through the pad, held out): passed, and
-    // hardly ever refused; the refusal is surer than the acceptance.
+    // hardly ever refused; the refusal is surer than the acceptance. The thresholds pass 99 % of
+    // the dev digits; on the 2,000 held-out ones that is 99 % give or take 0.2 % (one standard
+    // error), so the bar here is 98.5 %.
     let traced = &measured["handwriting"]["traced_held_out"];
-    assert!(traced["accepted"].as_f64().unwrap() >= 0.99, "{traced}");
+    assert!(traced["accepted"].as_f64().unwrap() >= 0.985, "{traced}");
     assert!(traced["refused"].as_f64().unwrap() <= 0.02, "{traced}");
     assert!(check.refuse_threshold() > check.threshold);
     assert!(check.unsure_below.is_some_and(|p| p > 0.0 && p < 1.0));

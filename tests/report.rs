@@ -150,11 +150,16 @@ fn report_writes_every_figure_and_the_markdown() {
     let dir = temp_dir("report");
     let results = dir.join("results.jsonl");
     run(&mut search(&results, "10"));
+    // The denoiser's search section reads its own file: here the same trials stand in for it.
+    let dae_results = dir.join("dae-results.jsonl");
+    std::fs::copy(&results, &dae_results).unwrap();
     run(bin()
         .args(["report", "--limit", "300", "--tsne-epochs", "250", "--out"])
         .arg(&dir)
         .arg("--search-results")
-        .arg(&results));
+        .arg(&results)
+        .arg("--dae-search-results")
+        .arg(&dae_results));
     let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
     let experiments = std::fs::read_to_string(dir.join("EXPERIMENTS.md")).unwrap();
     assert!(experiments.starts_with("# Experiments"), "{experiments}");
@@ -163,6 +168,8 @@ fn report_writes_every_figure_and_the_markdown() {
         "## Denoising",
         "## Latent spaces",
         "## Hyperparameter search",
+        "### The denoising autoencoder's search (noise a = 0.3)",
+        "| denoising MSE |",
         "## Figures",
     ] {
         assert!(report.contains(section), "missing {section}");

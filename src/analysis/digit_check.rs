@@ -3,7 +3,9 @@
 //! Each image is measured ([`Scores`]): by the paper's models — the VAE's negative ELBO at
 //! z = μ, the best classifier's confidence, the Mahalanobis distance of its hidden and
 //! last-convolution features to the nearest class mean (one covariance shared by the classes,
-//! fitted on the training digits: Lee et al., 2018), the ConvAE's reconstruction error — and by
+//! fitted on the training digits: Lee et al., 2018), an "other" class on the frozen classifier
+//! (a linear head on those features fitted on digits and non-digits of its own, a fourth
+//! seed), the ConvAE's reconstruction error — and by
 //! the shape of the drawing in MNIST's format (`image_stats`: stroke thickness, pieces, holes,
 //! aspect, fill), which the normalisation to a 20-pixel box does not hide (a dot becomes a
 //! filled disc). A logistic regression ([`Logistic`]) on a chosen set of these features gives
@@ -20,7 +22,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use super::check_fit::{Measured, Report, Settings, evaluate, measure, score_sets};
+pub use super::check_fit::{
+    Measured, Report, Settings, evaluate, measure, score_sets, unseen_kinds,
+};
 
 use super::image_stats::{ImageStats, stats};
 use super::logistic::Logistic;
@@ -74,6 +78,7 @@ features! {
     Branches = "branches",
     MaxCrossing = "max_crossing",
     DistanceGap = "distance_gap",
+    ProbeLogit = "probe_logit",
 }
 
 /// What a feature reads besides the VAE, the classifier and the drawing itself.
@@ -85,10 +90,12 @@ pub enum Needs {
     ConvGaussians,
     /// The ConvAE.
     ConvAe,
+    /// The "other" head on the classifier's features ([`DigitCheck::probe`]).
+    Probe,
 }
 
 /// The features of the adopted check (`weights/digit_check.json`; `digit-check`'s default).
-pub const ADOPTED_FEATURES: [Feature; 19] = [
+pub const ADOPTED_FEATURES: [Feature; 20] = [
     Feature::LogNegElbo,
     Feature::ConfidenceLogit,
     Feature::LogDistance,
@@ -108,6 +115,7 @@ pub const ADOPTED_FEATURES: [Feature; 19] = [
     Feature::Endpoints,
     Feature::Branches,
     Feature::MaxCrossing,
+    Feature::ProbeLogit,
 ];
 
 impl Feature {
@@ -128,6 +136,7 @@ impl Feature {
             Feature::LogDistance | Feature::DistanceGap => Some(Needs::HiddenGaussians),
             Feature::LogConvDistance => Some(Needs::ConvGaussians),
             Feature::LogRecon => Some(Needs::ConvAe),
+            Feature::ProbeLogit => Some(Needs::Probe),
             _ => None,
         }
     }
@@ -146,6 +155,7 @@ impl Feature {
             Feature::LogDistance => scores.distance.max(1e-6).ln(),
             Feature::LogConvDistance => scores.conv_distance.max(1e-6).ln(),
             Feature::LogRecon => scores.recon.max(1e-9).ln(),
+            Feature::ProbeLogit => scores.probe,
             Feature::Ink => s.ink,
             Feature::Thickness => s.thickness,
             Feature::MeanThickness => s.mean_thickness,
@@ -210,6 +220,9 @@ pub struct Scores {
     /// Mahalanobis distance of the hidden features to the second-nearest class mean minus
     /// that to the nearest (NaN without the Gaussians).
     pub distance_gap: f64,
+    /// The log-odds of the "other" head on the classifier's hidden and last-convolution
+    /// features (NaN without it).
+    pub probe: f64,
     pub image: ImageStats,
 }
 
@@ -247,6 +260,11 @@ pub struct DigitCheck {
     /// Those of its last convolution's features, for `log_conv_distance`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv_gaussians: Option<FeatureGaussians>,
+    /// For `probe_logit`: an "other" class on the frozen classifier, a linear head on its
+    /// hidden and last-convolution features (concatenated) giving the log-odds of not a digit,
+    /// fitted on digits and non-digits of their own (not those of the combination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Logistic>,
 }
 
 /// The check's answer for one image.
@@ -312,7 +330,30 @@ impl DigitCheck {
                 _ => {}
             }
         }
+        match &c.probe {
+            None if any_needs(&c.features, Needs::Probe) => {
+                return Err("digit_check.json: no probe".into());
+            }
+            Some(p)
+                if p.quadratic
+                    || p.spread.len() != p.centre.len()
+                    || p.weights.len() != p.centre.len()
+                    || p.bound.len() != p.centre.len() =>
+            {
+                return Err("digit_check.json: the probe's sizes do not match".into());
+            }
+            _ => {}
+        }
         Ok(c)
+    }
+
+    /// What the check reads of the classifier's features.
+    pub fn readers(&self) -> FeatureReaders<'_> {
+        FeatureReaders {
+            hidden: self.hidden_gaussians.as_ref(),
+            conv: self.conv_gaussians.as_ref(),
+            probe: self.probe.as_ref(),
+        }
     }
 
     /// Whether the check reads the ConvAE (`log_recon`): without it the page need not run it.
@@ -322,15 +363,10 @@ impl DigitCheck {
 
     /// The verdicts on the images `pixels` (784 values each) from their model outputs.
     pub fn check_images(&self, outputs: &Outputs, pixels: &[f32]) -> Vec<Verdict> {
-        scores(
-            outputs,
-            pixels,
-            self.hidden_gaussians.as_ref(),
-            self.conv_gaussians.as_ref(),
-        )
-        .iter()
-        .map(|s| self.check(s))
-        .collect()
+        scores(outputs, pixels, &self.readers())
+            .iter()
+            .map(|s| self.check(s))
+            .collect()
     }
 
     /// The verdicts on the images `pixels` (784 values each, in [0, 1], as
@@ -417,6 +453,7 @@ impl DigitCheck {
             unsure_below: None,
             hidden_gaussians: None,
             conv_gaussians: None,
+            probe: None,
         };
         let odds: Vec<f64> = valid.iter().map(|s| check.log_odds(s)).collect();
         check.threshold = quantile_of(&odds, quantile);
@@ -658,14 +695,22 @@ impl ModelOutputs {
     }
 }
 
-/// The scores of the images `pixels` (784 values each) from their model outputs; the
-/// Mahalanobis distances are NaN without the Gaussians of the `hidden` or `conv` features.
-pub fn scores(
-    outputs: &Outputs,
-    pixels: &[f32],
-    hidden_gaussians: Option<&FeatureGaussians>,
-    conv: Option<&FeatureGaussians>,
-) -> Vec<Scores> {
+/// What reads the classifier's features into scores: the class Gaussians of its hidden and
+/// last-convolution features and the "other" head (each NaN in the scores where absent).
+#[derive(Clone, Copy, Default)]
+pub struct FeatureReaders<'a> {
+    pub hidden: Option<&'a FeatureGaussians>,
+    pub conv: Option<&'a FeatureGaussians>,
+    pub probe: Option<&'a Logistic>,
+}
+
+/// The scores of the images `pixels` (784 values each) from their model outputs.
+pub fn scores(outputs: &Outputs, pixels: &[f32], readers: &FeatureReaders) -> Vec<Scores> {
+    let FeatureReaders {
+        hidden: hidden_gaussians,
+        conv,
+        probe,
+    } = *readers;
     let n = pixels.len() / IMAGE_PIXELS;
     assert_eq!(outputs.neg_elbo.len(), n, "one output per image");
     let (hd, cd) = (
@@ -679,8 +724,9 @@ pub fn scores(
                 let (first, second) = h.nearest_two(hidden);
                 (first, second - first)
             });
-            let conv_distance =
-                conv.map_or(f64::NAN, |c| c.distance(&outputs.conv[i * cd..][..cd]));
+            let conv_features = &outputs.conv[i * cd..][..cd];
+            let conv_distance = conv.map_or(f64::NAN, |c| c.distance(conv_features));
+            let probe = probe.map_or(f64::NAN, |p| p.score(&probe_input(hidden, conv_features)));
             Scores {
                 neg_elbo: f64::from(outputs.neg_elbo[i]),
                 confidence: f64::from(outputs.confidence[i]),
@@ -694,18 +740,23 @@ pub fn scores(
                 distance_gap,
                 conv_distance,
                 recon: outputs.recon.get(i).map_or(f64::NAN, |&r| f64::from(r)),
+                probe,
                 image: stats(&pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS]),
             }
         })
         .collect()
 }
 
+/// The input of the "other" head: an image's hidden features, then its last convolution's.
+pub fn probe_input(hidden: &[f32], conv: &[f32]) -> Vec<f64> {
+    hidden.iter().chain(conv).map(|&v| f64::from(v)).collect()
+}
+
 /// The scores of every image of `pixels`, in batches (native).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn score_all(
     models: &Models,
-    hidden: Option<&FeatureGaussians>,
-    conv: Option<&FeatureGaussians>,
+    readers: &FeatureReaders,
     pixels: &[f32],
     device: &Device,
 ) -> Vec<Scores> {
@@ -714,7 +765,7 @@ pub fn score_all(
         .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
         .flat_map(|chunk| {
             let outputs = model_outputs(models, images_tensor(chunk.to_vec(), device)).read();
-            scores(&outputs, chunk, hidden, conv)
+            scores(&outputs, chunk, readers)
         })
         .collect()
 }
@@ -809,6 +860,55 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/digit_check.json");
         let check = DigitCheck::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(check.features, ADOPTED_FEATURES);
+    }
+
+    #[test]
+    fn a_check_that_reads_the_other_head_needs_one_of_the_right_size() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/digit_check.json");
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let check = file["check"].as_object_mut().unwrap();
+        // One feature swapped for `probe_logit`: the combination's sizes still fit.
+        *check["features"]
+            .as_array_mut()
+            .unwrap()
+            .last_mut()
+            .unwrap() = Feature::ProbeLogit.name().into();
+        check.remove("probe");
+        let e = DigitCheck::parse(&file.to_string()).unwrap_err();
+        assert_eq!(e, "digit_check.json: no probe");
+        let probe = Logistic::fit(
+            &[vec![1.0, 0.0], vec![2.0, 1.0]],
+            &[vec![0.0, 1.0], vec![-1.0, 0.0]],
+            1e-2,
+            false,
+        );
+        assert!(probe.score(&[2.0, 0.0]) > probe.score(&[-1.0, 1.0]));
+        let mut short = serde_json::to_value(&probe).unwrap();
+        short["weights"].as_array_mut().unwrap().pop();
+        file["check"]["probe"] = short;
+        let e = DigitCheck::parse(&file.to_string()).unwrap_err();
+        assert_eq!(e, "digit_check.json: the probe's sizes do not match");
+        // Its log-odds are the feature's value.
+        let scores = scores(
+            &Outputs {
+                neg_elbo: vec![100.0],
+                confidence: vec![0.9],
+                energy: vec![3.0],
+                hidden: vec![2.0],
+                conv: vec![0.0],
+                recon: Vec::new(),
+            },
+            &[0.0; IMAGE_PIXELS],
+            &FeatureReaders {
+                probe: Some(&probe),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            Feature::ProbeLogit.value(&scores[0]),
+            probe.score(&[2.0, 0.0])
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use clap::Args;
 use digit_lab::analysis::check_fit::{Measured, Report, Scored};
 use digit_lab::analysis::digit_check::{
     ADOPTED_FEATURES, DigitCheck, Feature, Models, Scores, Settings, evaluate, score_sets,
+    unseen_kinds,
 };
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
@@ -91,6 +92,15 @@ pub(crate) struct DigitCheckArgs {
     /// that kind's held-out drawings it rejects: how it does on a kind it never saw.
     #[arg(long)]
     leave_one_kind_out: bool,
+    /// Seed of the non-digits the "other" head (`probe_logit`) is fitted on.
+    #[arg(long, default_value_t = 4)]
+    probe_seed: u64,
+    /// L2 penalty of the "other" head.
+    #[arg(long, default_value_t = 1e-3, value_parser = super::common::parse_finite)]
+    probe_l2: f64,
+    /// Non-digits the "other" head is fitted on (0: as many as --non-digits).
+    #[arg(long, default_value_t = 0)]
+    probe_non_digits: usize,
 }
 
 fn parse_feature(name: &str) -> Result<Feature, String> {
@@ -121,6 +131,12 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
     }
     let mut report = evaluate(&scored, &settings);
     print_measured(&report, &scored, args.quantile);
+    if settings.leave_one_kind_out && settings.features.contains(&Feature::ProbeLogit) {
+        report
+            .measured
+            .held_out_rejected_when_fitted_without_the_kind =
+            unseen_kinds(&models, &data, &settings, &device).map_err(anyhow::Error::msg)?;
+    }
     if report.measured.test_digits_accepted.is_none() {
         eprintln!(
             "(test digits not measured, nothing written: add --final for the adopted setting)"
@@ -170,6 +186,9 @@ fn settings(args: &DigitCheckArgs) -> Result<Settings> {
         refuse_quantile: args.refuse_quantile,
         font_digits: args.font_digits,
         unsure_below: Some(args.unsure_below),
+        probe_seed: args.probe_seed,
+        probe_l2: args.probe_l2,
+        probe_non_digits: args.probe_non_digits,
     })
 }
 
@@ -248,13 +267,15 @@ fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
     for set in ["fit", "dev", "held_out"] {
         let r = &m.non_digits[set];
         println!(
-            "{set} non-digits rejected {} of {} (refused {})",
+            "{set} non-digits rejected {} of {} (refused {}; read as a digit at >= 90 %: {})",
             percent(r.rejected),
             r.count,
-            percent(r.refused)
+            percent(r.refused),
+            percent(r.confident_digit)
         );
         println!("  rejected: {}", by_kind(&r.rejected_by_kind));
         println!("  refused:  {}", by_kind(&r.refused_by_kind));
+        println!("  read at >= 90 %: {}", by_kind(&r.confident_digit_by_kind));
     }
     println!(
         "thresholds: accept <= {:.3}, refuse > {:.3}",
@@ -286,7 +307,7 @@ fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
 fn command(args: &DigitCheckArgs) -> String {
     let names: Vec<&str> = args.features.iter().map(|f| f.name()).collect();
     format!(
-        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {} --traced {} --refuse-quantile {} --font-digits {} --unsure-below {}{} --final",
+        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {} --traced {} --refuse-quantile {} --font-digits {} --unsure-below {}{}{} --final",
         args.quantile,
         names.join(","),
         args.l2,
@@ -301,6 +322,14 @@ fn command(args: &DigitCheckArgs) -> String {
         args.refuse_quantile,
         args.font_digits,
         args.unsure_below,
+        if args.features.contains(&Feature::ProbeLogit) {
+            format!(
+                " --probe-seed {} --probe-l2 {} --probe-non-digits {}",
+                args.probe_seed, args.probe_l2, args.probe_non_digits
+            )
+        } else {
+            String::new()
+        },
         if args.leave_one_kind_out {
             " --leave-one-kind-out"
         } else {

@@ -1,7 +1,7 @@
 //! `digit-lab report`: `docs/EXPERIMENTS.md` from the experiments log, every figure under
 //! `docs/figures/` and `docs/REPORT.md`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use burn::prelude::Device;
@@ -28,6 +28,9 @@ pub struct ReportArgs {
     /// The search's results file (skipped when it does not exist).
     #[arg(long, default_value = "docs/search/results.jsonl")]
     search_results: PathBuf,
+    /// The denoiser's search results file (skipped when it does not exist).
+    #[arg(long, default_value = "docs/search/dae-results.jsonl")]
+    dae_search_results: PathBuf,
     /// Recompute the latent maps instead of reading <weights>/maps.json (same exporter).
     #[arg(long)]
     recompute_maps: bool,
@@ -66,19 +69,20 @@ fn maps_for_report(
     serde_json::from_str(&text).with_context(|| format!("parsing {}", maps_path.display()))
 }
 
-/// The search's results file, if there is one.
-fn search_results(args: &ReportArgs) -> Result<Option<SearchResults>> {
-    if !args.search_results.exists() {
+/// A search's results file, if there is one.
+fn search_results(path: &Path, metric: &'static str) -> Result<Option<SearchResults>> {
+    if !path.exists() {
         eprintln!(
             "no search results at {}: the report skips them",
-            args.search_results.display()
+            path.display()
         );
         return Ok(None);
     }
     Ok(Some(SearchResults {
-        path: args.search_results.display().to_string(),
-        records: ResultsFile::new(&args.search_results).load()?,
+        path: path.display().to_string(),
+        records: ResultsFile::new(path).load()?,
         grid_size: Grid::paper().points().len(),
+        metric,
     }))
 }
 
@@ -103,7 +107,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let manifest = read_manifest(&args.weights)?;
     let models = Models::load(&args.weights, &manifest, &device)?;
     let maps = maps_for_report(&args, &data, &models, &device)?;
-    let search = search_results(&args)?;
+    let search = search_results(&args.search_results, "validation MSE")?;
+    let dae_search = search_results(&args.dae_search_results, "denoising MSE")?;
     let inputs = ReportInputs {
         weights_dir: &args.weights,
         manifest: &manifest,
@@ -111,6 +116,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         test: &data.test,
         maps: &maps,
         search,
+        dae_search,
         device: &device,
     };
     let figures_dir = args.out.join("figures");

@@ -180,9 +180,10 @@ pub fn search_section(search: &super::SearchResults) -> String {
     let _ = writeln!(
         out,
         "Successive halving over the paper's grid of {} configurations \
-         ([PROTOCOL.md](PROTOCOL.md)), selecting on the validation MSE of the first 2,000 \
+         ([PROTOCOL.md](PROTOCOL.md)), selecting on the {} of the first 2,000 \
          validation images only; batch 64, constant learning rate as in the paper. Results file: `{}` ({} trials, {:.0} min of training).\n",
         search.grid_size,
+        search.metric,
         search.path,
         search.records.len(),
         total / 60.0
@@ -261,8 +262,9 @@ fn halving_bias(search: &super::SearchResults, eta: Option<usize>) -> String {
 fn ranking_table(search: &super::SearchResults) -> String {
     let mse = |m: Option<f64>| m.map_or("diverged".into(), |m| format!("{m:.5}"));
     let ranked = ranking(&search.records);
-    let mut out = String::from(
-        "\n| rank | configuration | furthest rung | training images | validation MSE |\n|---|---|---|---|---|\n",
+    let mut out = format!(
+        "\n| rank | configuration | furthest rung | training images | {} |\n|---|---|---|---|---|\n",
+        search.metric
     );
     for (i, r) in ranked.iter().take(10).enumerate() {
         let _ = writeln!(
@@ -282,10 +284,11 @@ fn ranking_table(search: &super::SearchResults) -> String {
             let _ = writeln!(
                 out,
                 "\nThe paper's configuration `{paper}` ranks **{} of {}** (furthest rung {}, \
-                 validation MSE {}).",
+                 {} {}).",
                 i + 1,
                 ranked.len(),
                 r.rung,
+                search.metric,
                 mse(r.valid_mse)
             );
         }
@@ -365,6 +368,13 @@ pub fn report(
     match &inputs.search {
         Some(search) => out += &search_section(search),
         None => out += "No search results file was given.\n",
+    }
+    if let Some(search) = &inputs.dae_search {
+        out += "\n### The denoising autoencoder's search (noise a = 0.3)\n\n\
+                The same grid and method, the DAE trained on noisy inputs against clean targets \
+                (`search --noise-amount 0.3`), each trial scored by its denoising MSE on the \
+                validation digits under the trainer's validation noise seed.\n\n";
+        out += &search_section(search);
     }
     out += "\n## Figures\n\n";
     for (caption, path) in &results.figures {

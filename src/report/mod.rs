@@ -101,6 +101,8 @@ pub struct ReportInputs<'a> {
     pub maps: &'a Maps,
     /// Search results, when a search has been run.
     pub search: Option<SearchResults>,
+    /// The denoiser's search (`search --noise-amount`), when it has been run.
+    pub dae_search: Option<SearchResults>,
     pub device: &'a Device,
 }
 
@@ -110,6 +112,8 @@ pub struct SearchResults {
     pub records: Vec<TrialRecord>,
     /// Configurations in the grid.
     pub grid_size: usize,
+    /// What a trial's validation MSE measures ("validation MSE", "denoising MSE").
+    pub metric: &'static str,
 }
 
 /// One point of the denoising curve.
