@@ -7,14 +7,17 @@ const $ = (id) => document.getElementById(id);
 
 /**
  * The error box shows the latest error of each panel (`source`) until that panel next succeeds:
- * a hint such as "draw a digit first" goes away once the action works.
+ * a hint such as "draw a digit first" goes away once the action works. Each error is stored as
+ * { text, serial }: `serial` counts the errors shown, so that a task begun before an error was
+ * shown cannot clear it by finishing later.
  */
 const errors = new Map();
+let serial = 0;
 
 function renderErrors() {
   const box = $('error');
   const latest = [...errors.values()].pop();
-  box.textContent = latest ?? '';
+  box.textContent = latest?.text ?? '';
   box.hidden = latest === undefined;
 }
 
@@ -25,15 +28,18 @@ export function showError(error, source = 'page') {
     badge.classList.replace('badge-pending', 'badge-cpu');
   }
   errors.delete(source); // re-inserted last: the newest error is the one shown
-  errors.set(source, `Error: ${error?.message ?? error}`);
+  const text = `Error: ${error?.message ?? error}`;
+  errors.set(source, { text, serial: ++serial });
   renderErrors();
-  announce(errors.get(source), 250, { error: true });
+  announce(text, 250, { error: true });
   if (typeof error === 'string') console.warn(error);
   else console.error(error);
 }
 
-export function clearError(source) {
-  if (errors.delete(source)) renderErrors();
+/** Clears the error of `source`; with `since` (a serial), only one shown before that point. */
+export function clearError(source, since = Infinity) {
+  const shown = errors.get(source);
+  if (shown && shown.serial <= since && errors.delete(source)) renderErrors();
 }
 
 /**
@@ -46,9 +52,11 @@ export function latestOnly(task, source) {
   const run = async (...args) => {
     if (running) { pending = args; return; }
     running = true;
+    const startedAt = serial;
     try {
       await task(...args);
-      clearError(source);
+      // A hint shown while this ran (for a newer request) stays.
+      clearError(source, startedAt);
     } catch (e) {
       showError(e, source);
     }
