@@ -269,10 +269,7 @@ fn fit_probe(
         .step_by(traced_step)
         .take(settings.traced)
         .collect();
-    let any_pen = HandRanges {
-        pen: (10.0, 34.0),
-        ..HandRanges::person(20.0)
-    };
+    let any_pen = any_pen();
     let mut digits = data.train.pixels(&plain);
     digits.extend(
         redrawn(
@@ -315,6 +312,14 @@ fn fit_probe(
     ))
 }
 
+/// A hand with any pen of the page's slider (the traced training digits of the fits).
+fn any_pen() -> HandRanges {
+    HandRanges {
+        pen: (10.0, 34.0),
+        ..HandRanges::person(20.0)
+    }
+}
+
 /// The traced digits: of the training digits (any pen of the slider), and of the validation
 /// digits from 0 (dev) and from [`HELD_OUT_FROM`] (held out), half with pen 10, half with 20.
 fn traced_sets(data: &Mnist, settings: &Settings) -> [DigitSet; 3] {
@@ -322,10 +327,7 @@ fn traced_sets(data: &Mnist, settings: &Settings) -> [DigitSet; 3] {
     let step = (data.train.len() / n.clamp(1, data.train.len())).max(1);
     // Not the digits the fit already has as MNIST draws them.
     let train: Vec<usize> = (step / 2..data.train.len()).step_by(step).take(n).collect();
-    let any_pen = HandRanges {
-        pen: (10.0, 34.0),
-        ..HandRanges::person(20.0)
-    };
+    let any_pen = any_pen();
     let fit = redrawn(
         &data.train,
         &train,
