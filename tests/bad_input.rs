@@ -111,6 +111,14 @@ fn every_bad_training_flag_is_refused_before_any_work() {
         ("ae", vec!["--encoder-noise", "0.1"], "--encoder-noise"),
         ("vae", vec!["--encoder-noise", "2"], "--encoder-noise"),
         ("ae", vec!["--optimizer", "sgd"], "--optimizer"),
+        ("vae", vec!["--outliers", "0.5"], "--outliers"),
+        ("classifier", vec!["--straight-ones", "0.5"], "--straight-ones"),
+        ("classifier-best", vec!["--straight-ones", "2"], "--straight-ones"),
+        ("classifier-best", vec!["--outliers", "5"], "--outliers"),
+        ("classifier-best", vec!["--outliers", "NaN"], "--outliers"),
+        ("classifier-best", vec!["--outliers=-1"], "--outliers"),
+        ("classifier-best", vec!["--outlier-weight", "1"], "--outliers"),
+        ("classifier-best", vec!["--outliers", "0.5", "--outlier-weight", "inf"], "--outlier-weight"),
         ("ae", vec!["--data", "/nonexistent-data"], "/nonexistent-data"),
         ("all", vec!["--run-dir", "x"], "--run-dir"),
     ];
@@ -464,4 +472,23 @@ fn predict_handles_a_closed_stdout_an_empty_file_and_a_huge_wrong_file() {
     assert_clean_error(&out, "magic", "huge file");
     assert!(started.elapsed().as_secs() < 10, "the body was read");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn digit_check_writes_a_candidate_or_the_page_file_never_both() {
+    let out = bin()
+        .args([
+            "digit-check",
+            "--final",
+            "--candidate-out",
+            "/tmp/never-written.json",
+        ])
+        .output()
+        .unwrap();
+    assert_clean_error(
+        &out,
+        "--candidate-out",
+        "digit-check --final --candidate-out",
+    );
+    assert!(!Path::new("/tmp/never-written.json").exists());
 }

@@ -8,7 +8,7 @@ mod common;
 
 use burn::prelude::*;
 use digit_lab::analysis::digit_check::{DigitCheck, Models, Report, measure, model_outputs};
-use digit_lab::analysis::handwriting::PAGE_TEST_SHAPES;
+use digit_lab::analysis::handwriting::{PAGE_TEST_SHAPES, predictions};
 use digit_lab::analysis::non_digits::drawn_digits;
 use digit_lab::data::canvas::to_mnist_format;
 use digit_lab::data::mnist::images_tensor;
@@ -97,14 +97,13 @@ fn the_file_loads_and_meets_the_goals() {
     let record: serde_json::Value = serde_json::from_str(&text).unwrap();
     let measured = &record["measured"];
     assert!(measured["test_digits_accepted"].as_f64().unwrap() >= 0.99);
-    // Non-digits: nine in ten are at least "not sure", most of those refused, few read as a
-    // digit with confidence (issue 28's goals of 90 % refused and none read at >= 90 % are not
-    // met: see LAB_NOTES).
+    // Non-digits: nine in ten refused (issue 28's goal), few read as a digit with confidence
+    // (its goal of none read at >= 90 % is not met, mostly by half-drawn digits: see LAB_NOTES).
     let held_out = &measured["non_digits"]["held_out"];
     assert!(held_out["rejected"].as_f64().unwrap() >= 0.90, "{held_out}");
-    assert!(held_out["refused"].as_f64().unwrap() >= 0.85, "{held_out}");
+    assert!(held_out["refused"].as_f64().unwrap() >= 0.90, "{held_out}");
     assert!(
-        held_out["confident_digit"].as_f64().unwrap() <= 0.07,
+        held_out["confident_digit"].as_f64().unwrap() <= 0.03,
         "{held_out}"
     );
     assert!(measured["command"].as_str().unwrap().contains("--final"));
@@ -282,4 +281,36 @@ fn the_browser_tests_golden_digits_pass_and_its_dot_and_dash_do_not() {
     let dash = shape(&|x, y| x.abs() <= 10.0 && y.abs() <= 1.5);
     assert_eq!(verdicts(&check, &[dot, dash].concat()), [false, false]);
     assert!(n >= 5);
+}
+
+/// A one drawn as a single straight drag, as a mouse or a finger makes it: upright or leaning,
+/// short or tall, with each pen of the slider. Read as a one and never refused (an upright
+/// stroke was refused by a classifier trained on non-digits before it also saw such ones).
+#[test]
+fn a_one_drawn_as_one_straight_stroke_is_read_and_never_refused() {
+    let check = DigitCheck::parse(&file()).unwrap();
+    let mut pixels = Vec::new();
+    for width in [10.0f32, 20.0, 30.0] {
+        for (dx, length) in [
+            (0.0f32, 200.0f32),
+            (2.0, 200.0),
+            (20.0, 200.0),
+            (-40.0, 200.0),
+            (0.0, 120.0),
+            (-20.0, 160.0),
+        ] {
+            let stroke = Stroke {
+                width,
+                points: vec![[140.0, 40.0], [140.0 + dx, 40.0 + length]],
+            };
+            pixels.extend(to_mnist(&[stroke], PAD_SIDE).unwrap());
+        }
+    }
+    let verdicts = full_verdicts(&check, &pixels);
+    let read = with_models(|models, device| predictions(models.classifier, &pixels, device));
+    for (i, (v, digit)) in verdicts.iter().zip(&read).enumerate() {
+        assert!(!v.refused && *digit == 1, "stroke {i}: read {digit}, {v:?}");
+    }
+    let accepted = verdicts.iter().filter(|v| v.is_digit).count();
+    assert!(accepted >= 16, "{accepted} of 18 accepted as digits");
 }

@@ -103,6 +103,7 @@ fn the_e2e_stroke_file_is_what_the_command_writes() {
         "mnist_strokes pen 20",
         "heart",
         "letter_hand",
+        "partial_digit",
         "dash",
     ] {
         assert!(sources.contains(kind), "{kind} in {sources:?}");

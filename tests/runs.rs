@@ -90,6 +90,7 @@ fn weight_values(run_dir: &Path, kind: ModelKind) -> Vec<Vec<u32>> {
     {
         digit_lab::model::Model::ConvAe(m) => m.visit(&mut collect),
         digit_lab::model::Model::Vae(m) => m.visit(&mut collect),
+        digit_lab::model::Model::Classifier(m) => m.visit(&mut collect),
         _ => unreachable!(),
     }
     collect.0
@@ -163,6 +164,50 @@ fn a_resumed_vae_run_ends_identical_too() {
         weight_values(&killed, ModelKind::Vae)
     );
     let _ = (a, b);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_outlier_exposed_run_records_its_settings_and_resumes_identically() {
+    let dir = scratch("resume-outliers");
+    let data = small_data(&dir);
+    let args = |run: &Path| -> Vec<String> {
+        let mut a = ae_run(&data, run);
+        a[1] = "classifier-best".into();
+        a.extend(
+            [
+                "--outliers",
+                "0.5",
+                "--outlier-weight",
+                "0.7",
+                "--redraw",
+                "0.5",
+            ]
+            .map(String::from),
+        );
+        a
+    };
+    let (whole, killed) = (dir.join("whole"), dir.join("killed"));
+    run_ok(bin().args(args(&whole)));
+    sigkill(spawn_paused(&args(&killed), "checkpoint:committed:2"));
+    run_ok(bin().args(["train", "--resume", killed.to_str().unwrap(), "--quiet"]));
+    let ((a, ha), (_, hb)) = (
+        result(&whole, "classifier_best"),
+        result(&killed, "classifier_best"),
+    );
+    assert_eq!(ha, hb, "per-epoch losses");
+    assert_eq!(
+        weight_values(&whole, ModelKind::ClassifierBest),
+        weight_values(&killed, ModelKind::ClassifierBest),
+        "the same pool and the same batches of non-digits"
+    );
+    let outliers = &a["hyperparameters"]["outliers"];
+    assert_eq!(outliers["share"], 0.5);
+    assert!((outliers["weight"].as_f64().unwrap() - 0.7).abs() < 1e-6);
+    assert_eq!(outliers["kinds_left_out"][0], "smiley");
+    // The loss with the non-digits' term is above the digits' cross-entropy alone (≥ 0.7·ln 10).
+    let train_loss = ha[0]["train_loss"].as_f64().unwrap();
+    assert!(train_loss > 0.7 * 10f64.ln(), "{train_loss}");
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -1,8 +1,8 @@
 //! Non-digits as a person draws them on the pad (native): letters in a hand (A, B, R, W … that
 //! a classifier alone reads as 4s and 8s), hearts, arrows up and down, polygons and crosses,
-//! random walks and tangles. Each is a set of pen paths in a unit box, drawn by the same hands
-//! as the traced digits (`data::redraw`) with a pen of the page's slider, so that the check
-//! learns shapes and not how our own code draws.
+//! random walks, tangles and digits cut short. Each is a set of pen paths in a unit box, drawn
+//! by the same hands as the traced digits (`data::redraw`) with a pen of the page's slider, so
+//! that the check learns shapes and not how our own code draws.
 
 use rand::Rng;
 use std::f32::consts::{PI, TAU};
@@ -12,13 +12,14 @@ use crate::data::redraw::{HandRanges, pad_strokes};
 use crate::data::strokes::Path;
 
 /// The kinds drawn here, by name.
-pub const HAND_KINDS: [&str; 6] = [
+pub const HAND_KINDS: [&str; 7] = [
     "letter_hand",
     "heart",
     "arrow_up",
     "shape",
     "walk",
     "tangle",
+    "partial_digit",
 ];
 
 /// Letters in strokes, in a unit box (y down): letters no hand makes as a digit.
@@ -51,6 +52,7 @@ pub fn draw(kind: &str, rng: &mut impl Rng) -> Vec<Stroke> {
         "shape" => shape(rng),
         "walk" => vec![walk(rng, 40)],
         "tangle" => (0..rng.random_range(2..5)).map(|_| walk(rng, 25)).collect(),
+        "partial_digit" => super::digit_templates::partial_digit(rng),
         _ => panic!("unknown hand-drawn kind {kind:?}"),
     };
     // The unit box as a 28-pixel image's coordinates, which the hands read.

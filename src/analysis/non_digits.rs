@@ -3,12 +3,13 @@
 //! like a digit) in every font the machine has, smileys, arrows, spirals and squiggles, each
 //! drawn with a pen on a canvas and put in MNIST's format as the page puts a drawing; and shapes
 //! drawn by a person's hand through the pad (`hand_shapes`: letters, hearts, arrows up and down,
-//! polygons, random walks, tangles). Each seed gives a different set (the check
+//! polygons, random walks, tangles, digits cut short). Each seed gives a different set (the check
 //! is fitted on one, chosen on another, measured on a third).
 
 use rand::Rng;
 use rand::{SeedableRng, rngs::StdRng};
 
+use super::digit_templates::TEMPLATES;
 use super::glyphs::{NamedFont, available_fonts};
 use super::hand_shapes::{self, HAND_KINDS};
 use crate::data::canvas::to_mnist_format;
@@ -42,7 +43,7 @@ enum Kind {
 
 impl Kind {
     /// Every kind, in the order [`generate`] cycles through them.
-    const ALL: [Kind; 17] = [
+    const ALL: [Kind; 18] = [
         Kind::Dot,
         Kind::Dash,
         Kind::Scribble,
@@ -60,6 +61,7 @@ impl Kind {
         Kind::Hand(3),
         Kind::Hand(4),
         Kind::Hand(5),
+        Kind::Hand(6),
     ];
 
     const fn name(self) -> &'static str {
@@ -134,7 +136,25 @@ fn point(rng: &mut StdRng, margin: f32) -> (f32, f32) {
 /// `count` non-digit images (784 pixels each, concatenated) and the kind of each; an error
 /// names the font the letters are drawn with when it cannot be read.
 pub fn generate(count: usize, seed: u64) -> Result<(Vec<f32>, Vec<&'static str>), String> {
-    generate_with_fonts(count, seed, &available_fonts()?)
+    generate_with_fonts(count, seed, &available_fonts()?, &[])
+}
+
+/// As [`generate`], without the kinds named in `left_out` (each must be one of [`KINDS`]).
+pub fn generate_without(
+    count: usize,
+    seed: u64,
+    left_out: &[String],
+) -> Result<(Vec<f32>, Vec<&'static str>), String> {
+    if let Some(unknown) = left_out.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown non-digit kind `{unknown}` (kinds: {})",
+            KINDS.join(", ")
+        ));
+    }
+    if left_out.len() >= KINDS.len() {
+        return Err("every non-digit kind is left out".into());
+    }
+    generate_with_fonts(count, seed, &available_fonts()?, left_out)
 }
 
 #[cfg(test)]
@@ -143,17 +163,21 @@ fn generate_with_font(
     seed: u64,
     font_path: &std::path::Path,
 ) -> Result<(Vec<f32>, Vec<&'static str>), String> {
-    generate_with_fonts(count, seed, &[super::glyphs::load(font_path)?])
+    generate_with_fonts(count, seed, &[super::glyphs::load(font_path)?], &[])
 }
 
 fn generate_with_fonts(
     count: usize,
     seed: u64,
     fonts: &[NamedFont],
+    left_out: &[String],
 ) -> Result<(Vec<f32>, Vec<&'static str>), String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut images, mut kinds) = (Vec::with_capacity(count * 784), Vec::with_capacity(count));
-    for kind in Kind::ALL.iter().cycle() {
+    let drawn = Kind::ALL
+        .iter()
+        .filter(|k| !left_out.iter().any(|name| name == k.name()));
+    for kind in drawn.cycle() {
         if kinds.len() == count {
             break;
         }
@@ -342,28 +366,6 @@ fn draw_letter(canvas: &mut Canvas, font: &ab_glyph::FontVec, letter: char) {
     }
 }
 
-/// Pen strokes, each a polyline.
-type Strokes = &'static [&'static [(f32, f32)]];
-
-/// Digits drawn with the pen from templates (one or two per digit, in a unit box, y down),
-/// jittered: a check on what the page sees from a user, beside MNIST's own digits.
-#[rustfmt::skip] // one digit per line
-const TEMPLATES: [(u8, Strokes); 13] = [
-    (0, &[&[(0.5, 0.0), (0.15, 0.2), (0.05, 0.55), (0.25, 0.92), (0.6, 1.0), (0.9, 0.7), (0.9, 0.3), (0.65, 0.02), (0.45, 0.02)]]),
-    (1, &[&[(0.5, 0.0), (0.5, 1.0)]]),
-    (1, &[&[(0.25, 0.2), (0.55, 0.0), (0.55, 1.0)]]),
-    (2, &[&[(0.12, 0.25), (0.3, 0.04), (0.6, 0.0), (0.82, 0.18), (0.75, 0.45), (0.15, 0.96), (0.9, 0.95)]]),
-    (3, &[&[(0.15, 0.1), (0.5, 0.0), (0.8, 0.15), (0.75, 0.35), (0.45, 0.48), (0.8, 0.6), (0.85, 0.85), (0.5, 1.0), (0.12, 0.9)]]),
-    (4, &[&[(0.6, 0.0), (0.08, 0.65), (0.92, 0.65)], &[(0.66, 0.3), (0.66, 1.0)]]),
-    (4, &[&[(0.2, 0.0), (0.12, 0.55), (0.85, 0.55)], &[(0.75, 0.0), (0.75, 1.0)]]),
-    (5, &[&[(0.82, 0.02), (0.25, 0.02), (0.2, 0.45), (0.55, 0.38), (0.84, 0.55), (0.8, 0.85), (0.5, 0.99), (0.14, 0.88)]]),
-    (6, &[&[(0.7, 0.0), (0.35, 0.3), (0.16, 0.65), (0.28, 0.95), (0.62, 0.97), (0.82, 0.74), (0.62, 0.52), (0.3, 0.56), (0.18, 0.7)]]),
-    (7, &[&[(0.08, 0.04), (0.92, 0.04), (0.4, 1.0)]]),
-    (7, &[&[(0.08, 0.04), (0.92, 0.04), (0.45, 1.0)], &[(0.3, 0.5), (0.85, 0.5)]]),
-    (8, &[&[(0.75, 0.15), (0.5, 0.0), (0.25, 0.15), (0.3, 0.35), (0.7, 0.6), (0.78, 0.85), (0.5, 1.0), (0.22, 0.85), (0.3, 0.6), (0.7, 0.35), (0.75, 0.15)]]),
-    (9, &[&[(0.8, 0.25), (0.6, 0.03), (0.3, 0.06), (0.18, 0.3), (0.4, 0.48), (0.78, 0.38), (0.8, 0.25), (0.74, 1.0)]]),
-];
-
 /// Chaikin's corner cutting, twice: a polyline through the template's points made smooth.
 fn smooth(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
     let mut p = points.to_vec();
@@ -465,6 +467,19 @@ mod tests {
         let not_a_font = Path::new(file!()).canonicalize().unwrap();
         let e = generate_with_font(11, 5, &not_a_font).unwrap_err();
         assert!(e.contains(&not_a_font.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn kinds_left_out_are_never_drawn_and_unknown_ones_are_named() {
+        let left_out = ["smiley".to_string(), "heart".to_string()];
+        let (pixels, kinds) = generate_without(3 * KINDS.len(), 5, &left_out).unwrap();
+        assert_eq!(pixels.len(), 784 * kinds.len());
+        assert!(!kinds.iter().any(|k| *k == "smiley" || *k == "heart"));
+        assert!(kinds.contains(&"letter") && kinds.contains(&"tangle"));
+        let e = generate_without(5, 5, &["smilie".to_string()]).unwrap_err();
+        assert!(e.contains("`smilie`"), "{e}");
+        let all: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+        assert!(generate_without(5, 5, &all).is_err());
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub(crate) struct DigitCheckArgs {
     /// Measure the test digits too and write <weights>/digit_check.json: for the adopted setting.
     #[arg(long)]
     r#final: bool,
+    /// Write the fitted check to this file without measuring the test digits: a candidate to
+    /// try (`weights/digit_check.json` is written only with --final).
+    #[arg(long, value_name = "FILE", conflicts_with = "final")]
+    candidate_out: Option<PathBuf>,
     /// Write every image's features to this CSV (set, kind, features) for analysis.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -136,6 +140,10 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
             .measured
             .held_out_rejected_when_fitted_without_the_kind =
             unseen_kinds(&models, &data, &settings, &device).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = &args.candidate_out {
+        report.measured.command = command(&args);
+        return write_report(path, &report);
     }
     if report.measured.test_digits_accepted.is_none() {
         eprintln!(

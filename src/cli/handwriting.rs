@@ -98,7 +98,7 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
     let figures: Vec<SetFigures> = sets.iter().map(|s| loaded.measure(s)).collect();
     print_figures(&figures);
     if let Some(path) = &args.strokes_out {
-        let file = strokes_file(&loaded, &sets, args.strokes_per_pen, args.seed);
+        let file = strokes_file(&loaded, &sets, args.strokes_per_pen, args.seed)?;
         let text = serde_json::to_string(&file)?;
         digit_lab::fs_util::write_atomic(path, text.as_bytes())?;
         eprintln!("wrote {} ({} bytes)", path.display(), text.len());
@@ -256,18 +256,48 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
             });
         }
     }
-    // A pointer moving fast (a point every 12 pixels at least: the mouse draws them in seconds),
-    // at a tenth of a pixel (a small file); the images and answers written with the file are
-    // those of the points as written.
     for d in &mut out {
-        for s in &mut d.strokes {
-            s.points = sparse(&s.points, 12.0)
-                .into_iter()
-                .map(|p| p.map(|v| (v * 10.0).round() / 10.0))
-                .collect();
-        }
+        as_pointer_writes(&mut d.strokes);
     }
     out
+}
+
+/// A pointer moving fast (a point every 12 pixels at least: the mouse draws them in seconds),
+/// at a tenth of a pixel (a small file); the images and answers written with the file are
+/// those of the points as written.
+fn as_pointer_writes(strokes: &mut [Stroke]) {
+    for s in strokes {
+        s.points = sparse(&s.points, 12.0)
+            .into_iter()
+            .map(|p| p.map(|v| (v * 10.0).round() / 10.0))
+            .collect();
+    }
+}
+
+/// The first hand-drawn partial digit, walk or tangle (a seed of their own) that the models
+/// and check are clearly unsure of, so that the page's third state is drawn too; none in 300
+/// tries is an error.
+fn unsure_drawing(loaded: &Loaded, seed: u64) -> Result<(Drawing, Answer)> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    for kind in ["partial_digit", "walk", "tangle"].iter().cycle().take(300) {
+        let mut strokes = hand_shapes::draw(kind, &mut rng);
+        as_pointer_writes(&mut strokes);
+        let answer = loaded.answers(std::slice::from_ref(&strokes)).remove(0);
+        // Unsure by its best class (under 50 %, here 40 %), inside the check's acceptance: a
+        // margin from both thresholds, for the page's image is a little different.
+        if answer.state == "unsure" && answer.is_digit && answer.probability < 0.4 {
+            let source = format!("{kind} (unsure)");
+            return Ok((
+                Drawing {
+                    source,
+                    label: None,
+                    strokes,
+                },
+                answer,
+            ));
+        }
+    }
+    anyhow::bail!("no partial digit, walk or tangle in 300 that the check is unsure of")
 }
 
 /// The points of `points` at least `gap` pixels from the previous one kept (the ends always).
@@ -292,10 +322,14 @@ fn strokes_file(
     sets: &[DigitSet],
     per_source: usize,
     seed: u64,
-) -> serde_json::Value {
-    let drawings = drawings(sets, per_source, seed);
+) -> Result<serde_json::Value> {
+    let mut drawings = drawings(sets, per_source, seed);
     let strokes: Vec<Vec<Stroke>> = drawings.iter().map(|d| d.strokes.clone()).collect();
-    let answers = loaded.answers(&strokes);
+    let mut answers = loaded.answers(&strokes);
+    // Drawings near a threshold may land on either side on the page; this one may not.
+    let (drawing, answer) = unsure_drawing(loaded, seed)?;
+    drawings.push(drawing);
+    answers.push(answer);
     // As bytes, 0 to 255 (as MNIST stores its images): a third of the file's size as decimals.
     let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     let items: Vec<serde_json::Value> = drawings
@@ -314,8 +348,8 @@ fn strokes_file(
             })
         })
         .collect();
-    json!({
-        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
+    Ok(json!({
+        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind, and one drawing the check is clearly unsure of; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
         "drawings": items,
-    })
+    }))
 }

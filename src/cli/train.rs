@@ -10,6 +10,7 @@ use digit_lab::data::augment::AugmentConfig;
 use digit_lab::data::mnist::TRAINING_FILES;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use digit_lab::model::{ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelKind, VaeConfig};
+use digit_lab::train::outliers::OutlierExposure;
 use digit_lab::train::run::{
     DataSpec, Run, RunSpec, RunState, StartFrom, check_reusable, data_hashes, new_run_dir, now_utc,
 };
@@ -155,10 +156,23 @@ struct HyperArgs {
     /// (traced to pen paths; any pen, size, slant, wobble, gaps) instead of warped (default 0).
     #[arg(long, value_parser = parse_unit_interval)]
     redraw: Option<f32>,
+    /// Best classifier: share of the augmented ones replaced by a single straight stroke drawn
+    /// through the pad (a one as a mouse drag makes it; default 0).
+    #[arg(long, value_parser = parse_unit_interval)]
+    straight_ones: Option<f32>,
+    /// Best classifier: non-digit drawings per batch, as a share of its digits, trained
+    /// towards no class (outlier exposure; kinds smiley, spiral, heart and partial_digit kept
+    /// out). 0 or absent:
+    /// none.
+    #[arg(long, value_name = "SHARE")]
+    outliers: Option<f32>,
+    /// Weight of the non-digits' loss against the digits' (default 0.5).
+    #[arg(long, value_name = "WEIGHT", requires = "outliers")]
+    outlier_weight: Option<f32>,
     /// Validate the mean of the weights of every epoch from this one on (weight averaging).
     #[arg(long)]
     average_from: Option<usize>,
-    /// Start an ae/dae/dae-wide/vae run from the finished model in this weights directory (a
+    /// Start an ae/dae/dae-wide/vae/classifier-best run from the finished model in this weights directory (a
     /// run directory or weights/); its architecture is the one used.
     #[arg(long, value_name = "DIR")]
     init_from: Option<PathBuf>,
@@ -327,11 +341,17 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
     only(
         "--init-from",
         h.init_from.is_some(),
-        &[Ae, Dae, DaeWide, Vae],
+        &[Ae, Dae, DaeWide, Vae, ClassifierBest],
     )?;
+    only("--outliers", h.outliers.is_some(), &[ClassifierBest])?;
     only("--encoder-from", h.encoder_from.is_some(), &[Classifier])?;
     only("--augment", h.augment.is_some(), &[Classifier])?;
     only("--redraw", h.redraw.is_some(), &[ClassifierBest])?;
+    only(
+        "--straight-ones",
+        h.straight_ones.is_some(),
+        &[ClassifierBest],
+    )?;
     let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
     only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
     only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;
@@ -399,7 +419,10 @@ fn spec_for(
     };
     let architecture = architecture(kind, h, start.as_ref().map(|(s, _)| s))?;
     let augment = match kind {
-        ModelKind::ClassifierBest => Some(AugmentConfig::with_redraw(h.redraw.unwrap_or(0.0))),
+        ModelKind::ClassifierBest => Some(AugmentConfig {
+            straight_one_probability: h.straight_ones.unwrap_or(0.0),
+            ..AugmentConfig::with_redraw(h.redraw.unwrap_or(0.0))
+        }),
         ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),
         _ => None,
     };
@@ -416,6 +439,13 @@ fn spec_for(
             .then(|| h.noise_amount.unwrap_or(DEFAULT_NOISE_AMOUNT)),
         encoder_noise: h.encoder_noise.filter(|s| *s > 0.0),
         augment,
+        outliers: h
+            .outliers
+            .filter(|s| *s != 0.0)
+            .map(|share| OutlierExposure {
+                weight: h.outlier_weight.unwrap_or(0.5),
+                ..OutlierExposure::with_share(share)
+            }),
         start: start.as_ref().map(|(s, _)| s.clone()),
         data,
         backend: backend.to_string(),
@@ -506,6 +536,8 @@ fn flag_names(message: &str) -> String {
         "batch" => "--batch-size".into(),
         "learning" => "--lr".into(),
         "weight" => "--l2/--encoder-l2".into(),
+        "outliers.share" => "--outliers".into(),
+        "outliers.weight" => "--outlier-weight".into(),
         "patience" => "--patience".into(),
         "valid_size" => "--valid-size".into(),
         _ => return "invalid settings".into(),

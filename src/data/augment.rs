@@ -29,6 +29,11 @@ pub struct AugmentConfig {
     /// recorded before it existed).
     #[serde(default)]
     pub redraw_probability: f32,
+    /// Probability that a one is replaced by a single straight stroke drawn through the pad: a
+    /// one as a mouse drag makes it, which MNIST's pens rarely do (0 in runs recorded before it
+    /// existed).
+    #[serde(default)]
+    pub straight_one_probability: f32,
 }
 
 impl Default for AugmentConfig {
@@ -40,11 +45,26 @@ impl Default for AugmentConfig {
             max_shift: 2.5,
             stroke_probability: 0.2,
             redraw_probability: 0.0,
+            straight_one_probability: 0.0,
         }
     }
 }
 
 impl AugmentConfig {
+    /// No transformation at all (for tests: what goes in comes out).
+    #[cfg(test)]
+    pub fn identity() -> Self {
+        Self {
+            max_rotation_deg: 0.0,
+            max_scale: 0.0,
+            max_shear: 0.0,
+            max_shift: 0.0,
+            stroke_probability: 0.0,
+            redraw_probability: 0.0,
+            straight_one_probability: 0.0,
+        }
+    }
+
     /// The default warps, and the digit drawn again through the pad with probability `p`.
     pub fn with_redraw(p: f32) -> Self {
         Self {
@@ -121,6 +141,34 @@ fn warp(image: &[f32], m: [[f32; 2]; 2], t: [f32; 2]) -> Vec<f32> {
     out
 }
 
+/// A one as a single straight stroke (a bar traced and drawn again by a random hand of the
+/// augmentation: any pen, size, slant, tilt and wobble).
+pub fn straight_one(rng: &mut impl Rng) -> Option<Vec<f32>> {
+    let mut bar = vec![0f32; IMAGE_PIXELS];
+    for y in 4..24 {
+        bar[y * IMAGE_SIDE + 13] = 1.0;
+        bar[y * IMAGE_SIDE + 14] = 1.0;
+    }
+    redraw(&bar, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+}
+
+/// [`augment`] for an image of digit `label`: a one may become a straight stroke.
+pub fn augment_labelled(
+    image: &[f32],
+    label: u8,
+    config: &AugmentConfig,
+    rng: &mut impl Rng,
+) -> Vec<f32> {
+    if label == 1
+        && config.straight_one_probability > 0.0
+        && rng.random::<f32>() < config.straight_one_probability
+        && let Some(drawn) = straight_one(rng)
+    {
+        return drawn;
+    }
+    augment(image, config, rng)
+}
+
 /// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
 pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec<f32> {
     if config.redraw_probability > 0.0
@@ -181,16 +229,26 @@ mod tests {
 
     #[test]
     fn identity_transform_changes_nothing() {
-        let none = AugmentConfig {
-            max_rotation_deg: 0.0,
-            max_scale: 0.0,
-            max_shear: 0.0,
-            max_shift: 0.0,
-            stroke_probability: 0.0,
-            redraw_probability: 0.0,
-        };
+        let none = AugmentConfig::identity();
         let img = square();
         assert_eq!(augment(&img, &none, &mut StdRng::seed_from_u64(0)), img);
+        // A one may become a straight stroke; no other digit does.
+        let ones = AugmentConfig {
+            straight_one_probability: 1.0,
+            ..none
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        assert_eq!(augment_labelled(&img, 7, &ones, &mut rng), img);
+        let one = augment_labelled(&img, 1, &ones, &mut rng);
+        assert_ne!(one, img);
+        let ink = |y: usize| {
+            (0..IMAGE_SIDE)
+                .filter(|x| one[y * IMAGE_SIDE + x] > 0.3)
+                .count()
+        };
+        // Tall and narrow: ink on most rows, a few pixels wide on each.
+        let rows = (0..IMAGE_SIDE).filter(|&y| ink(y) > 0).count();
+        assert!(rows >= 18 && (0..IMAGE_SIDE).all(|y| ink(y) <= 6), "{rows}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::checkpoint::CHECKPOINT_FILE;
 use super::fit::{EpochStats, FitConfig};
+use super::outliers::OutlierExposure;
 use super::tasks::{self, Context, Trained};
 use crate::data::TrainingData;
 use crate::data::augment::AugmentConfig;
@@ -92,6 +93,9 @@ pub struct RunSpec {
     pub noise_amount: Option<f32>,
     pub encoder_noise: Option<f32>,
     pub augment: Option<AugmentConfig>,
+    /// Non-digits in the best classifier's batches (absent in runs recorded before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<OutlierExposure>,
     /// A warm start (`--init-from`), or for the paper classifier the ConvAE whose encoder it
     /// uses.
     pub start: Option<StartFrom>,
@@ -136,6 +140,14 @@ impl RunSpec {
         {
             return Err(bad(format!("encoder_noise must be in [0, 1], got {s}")));
         }
+        if let Some(o) = &self.outliers {
+            if kind != ModelKind::ClassifierBest {
+                return Err(bad(
+                    "outlier exposure is for the best classifier only".into()
+                ));
+            }
+            o.check().map_err(bad)?;
+        }
         if matches!(kind, ModelKind::Dae | ModelKind::DaeWide) && self.noise_amount.is_none() {
             return Err(bad("a denoiser needs noise_amount".into()));
         }
@@ -175,6 +187,9 @@ impl RunSpec {
         }
         if matches!(kind, ModelKind::Classifier | ModelKind::ClassifierBest) {
             h["augment"] = json!(self.augment);
+        }
+        if let Some(o) = &self.outliers {
+            h["outliers"] = json!(o);
         }
         if kind == ModelKind::Classifier {
             h["frozen"] = json!("encoder convolutions");
@@ -443,6 +458,8 @@ impl Run {
                 &spec.config()?,
                 &spec.fit,
                 &spec.augment.clone().unwrap_or_default(),
+                spec.outliers.as_ref(),
+                warm,
             )?,
         };
         self.finish(kind, trained)

@@ -12,7 +12,8 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use super::checkpoint::{self, CheckpointError};
 use super::fit::{EpochStats, FitConfig, FitHooks, FitState, FitTask, fit_with};
-use crate::data::augment::{AugmentConfig, augment_images};
+use super::outliers::{OutlierExposure, OutlierPool};
+use crate::data::augment::{AugmentConfig, augment_labelled};
 use crate::data::mnist::{images_tensor, labels_tensor};
 use crate::data::noise::{add_gaussian_noise, standard_normal};
 use crate::data::{IMAGE_PIXELS, TrainingData};
@@ -49,6 +50,8 @@ pub enum TrainError {
     Weights(#[from] crate::model::WeightsError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error("the non-digits of outlier exposure: {0}")]
+    Outliers(String),
 }
 
 /// Trains `model` with the run's checkpoints: resumes from the last one if there is one, and
@@ -219,18 +222,35 @@ pub fn train_classifier(
     ad.seed(fit_config.seed);
     let ae = store::from_bytes(config.encoder.init(&ad), encoder_weights, "the encoder")?;
     let model = config.with_encoder(ae.encoder.freeze_convolutions(), &ad);
-    fit_classifier(ctx, "classifier", model, fit_config, augment)
+    fit_classifier(ctx, "classifier", model, fit_config, augment, None)
 }
 
-/// Trains the best classifier from scratch, with augmentation of the training images.
+/// Trains the best classifier, from scratch or from `start` (`--init-from`), with augmentation
+/// of the training images and, with `outliers`, non-digits pushed towards no class.
 pub fn train_classifier_best(
     ctx: &Context,
     config: &ClassifierConfig,
     fit_config: &FitConfig,
     augment: &AugmentConfig,
+    outliers: Option<&OutlierExposure>,
+    start: Option<&[u8]>,
 ) -> Result<Trained, TrainError> {
-    let model = initial(|d| config.init(d), ctx, fit_config.seed, None)?;
-    fit_classifier(ctx, "classifier_best", model, fit_config, Some(augment))
+    let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
+    let exposure = match outliers {
+        Some(settings) => Some((
+            settings,
+            OutlierPool::draw(settings).map_err(TrainError::Outliers)?,
+        )),
+        None => None,
+    };
+    fit_classifier(
+        ctx,
+        "classifier_best",
+        model,
+        fit_config,
+        Some(augment),
+        exposure.as_ref().map(|(s, p)| (*s, p)),
+    )
 }
 
 fn fit_classifier(
@@ -239,24 +259,33 @@ fn fit_classifier(
     model: Classifier,
     fit_config: &FitConfig,
     augment: Option<&AugmentConfig>,
+    outliers: Option<(&OutlierExposure, &OutlierPool)>,
 ) -> Result<Trained, TrainError> {
     let ad = ctx.device.clone().autodiff();
     let (train, valid) = (&ctx.data.train, &ctx.data.validation);
     let augmented = |model: &Classifier, batch: &[usize], rng: &mut StdRng| {
         let mut pixels = train.pixels(batch);
+        let labels = train.labels_at(batch);
         if let Some(a) = augment {
             // Half the images stay as MNIST has them, so clean accuracy does not suffer.
             let mut local = StdRng::seed_from_u64(rng.random());
-            for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
+            for (image, &label) in pixels.chunks_exact_mut(IMAGE_PIXELS).zip(&labels) {
                 if local.random_bool(0.5) {
-                    augment_images(image, a, &mut local);
+                    let out = augment_labelled(image, label, a, &mut local);
+                    image.copy_from_slice(&out);
                 }
             }
         }
-        model.cross_entropy(
-            images_tensor(pixels, &ad),
-            labels_tensor(&train.labels_at(batch), &ad),
-        )
+        let (digits, labels) = (images_tensor(pixels, &ad), labels_tensor(&labels, &ad));
+        match outliers {
+            Some((settings, pool)) => {
+                let warps = augment.cloned().unwrap_or_default();
+                let others = pool.sample(settings.per_batch(batch.len()), &warps, rng);
+                let others = images_tensor(others, &ad);
+                model.outlier_exposure_loss(digits, labels, others, settings.weight)
+            }
+            None => model.cross_entropy(digits, labels),
+        }
     };
     let valid_loss = |model: &Classifier| eval::cross_entropy(model, valid, &ctx.device);
     run_fit(

@@ -1,9 +1,10 @@
 // Other people's handwriting on the page (issue 28): drawings from tests/e2e/fixtures/
 // handwriting.json (written by `digit-lab handwriting --strokes-out`: MNIST validation digits
 // traced and drawn again with pens 10 and 20, font digits traced, hand-drawn non-digits of each
-// kind and the page tests' dot, dash and zigzag) are drawn with the mouse, and the page's three
-// states are checked: digits are read and never refused, the sure refusals are what the native
-// check says, and the page's pad makes of the strokes the image the Rust pipeline makes.
+// kind, the page tests' dot, dash and zigzag, and a drawing the check is unsure of) are drawn
+// with the mouse, and the page's three states are checked: digits are read and never refused,
+// the sure refusals and the unsure answer are what the native check says, and the page's pad
+// makes of the strokes the image the Rust pipeline makes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +86,12 @@ test('digits of every source are read and never refused; each kind of non-digit 
     if (['dot', 'dash', 'zigzag'].includes(d.source)) {
       assert.equal(answer.state, 'not-digit', `${d.source}: "${answer.text}"`);
       assert.equal(answer.text, "that doesn't look like a digit");
+    }
+    // The drawing the native answer is clearly unsure of (best class under 40 %, inside the
+    // check's acceptance): the third state, with the best guess and its probability.
+    if (d.source.endsWith('(unsure)')) {
+      assert.equal(answer.state, 'unsure', `${d.source}: "${answer.text}"`);
+      assert.match(answer.text, /^not sure: looks most like a \d \(\d+%\)$/);
     }
     assert.equal(answer.notDigit, String(answer.state === 'not-digit'));
     agree.push(answer.state === d.expected.state);
