@@ -236,20 +236,18 @@ pub fn train_classifier_best(
     start: Option<&[u8]>,
 ) -> Result<Trained, TrainError> {
     let model = initial(|d| config.init(d), ctx, fit_config.seed, start)?;
-    let exposure = match outliers {
-        Some(settings) => Some((
-            settings,
-            OutlierPool::draw(settings).map_err(TrainError::Outliers)?,
-        )),
-        None => None,
-    };
+    let pool = outliers
+        .map(OutlierPool::draw)
+        .transpose()
+        .map_err(TrainError::Outliers)?;
+    let exposure = outliers.zip(pool.as_ref());
     fit_classifier(
         ctx,
         "classifier_best",
         model,
         fit_config,
         Some(augment),
-        exposure.as_ref().map(|(s, p)| (*s, p)),
+        exposure,
     )
 }
 
