@@ -492,3 +492,53 @@ fn digit_check_writes_a_candidate_or_the_page_file_never_both() {
     );
     assert!(!Path::new("/tmp/never-written.json").exists());
 }
+
+#[test]
+fn record_run_summarises_a_convae_run_once_and_refuses_any_other() {
+    let dir = scratch("record-run");
+    let data = small_data(&dir, 300);
+    let file = dir.join("search/full-runs.jsonl");
+    let record = |run: &Path| {
+        bin()
+            .args(["record-run", "--data", data.to_str().unwrap()])
+            .arg(run)
+            .arg("--to")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    trained_store(&dir, &data);
+    for _ in 0..2 {
+        let out = record(&dir.join("run"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 1, "recorded twice:\n{text}");
+    let run: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(run["run"], "run");
+    assert_eq!(run["model"], "ae");
+    assert_eq!(
+        (run["epochs"].as_u64(), run["valid_size"].as_u64()),
+        (Some(1), Some(50))
+    );
+    assert_eq!(run["valid_curve"].as_array().map(Vec::len), Some(1));
+    let knn = run["valid_knn5"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&knn), "{knn}");
+
+    publish_one(&data, "vae", &dir.join("vae-run"), &dir.join("vae-weights"));
+    assert_clean_error(
+        &record(&dir.join("vae-run")),
+        "no finished ae or dae",
+        "record-run of a VAE run",
+    );
+    assert_clean_error(
+        &record(&dir.join("no-such-run")),
+        "no-such-run",
+        "record-run of a missing directory",
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}

@@ -8,6 +8,7 @@ pub(crate) mod handwriting;
 pub(crate) mod maps;
 pub(crate) mod predict;
 pub(crate) mod publish;
+pub(crate) mod record_run;
 pub(crate) mod report;
 pub(crate) mod search;
 pub(crate) mod subset;
@@ -44,6 +45,8 @@ enum Command {
     ExportMaps(maps::ExportMapsArgs),
     /// Hyperparameter search over the paper's ConvAE grid (budgeted successive halving).
     Search(search::SearchArgs),
+    /// Summarise a finished ConvAE or DAE run for the report (docs/search/full-runs.jsonl).
+    RecordRun(record_run::RecordRunArgs),
     /// Regenerate every figure under docs/figures, docs/REPORT.md and docs/EXPERIMENTS.md.
     Report(report::ReportArgs),
     /// Write the MNIST subset of the in-browser training mode (gzipped IDX) to www/data.
@@ -67,6 +70,7 @@ pub(crate) fn main() -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::ExportMaps(a) => maps::run(a),
         Command::Search(a) => search::run(a),
+        Command::RecordRun(a) => record_run::run(a),
         Command::Report(a) => report::run(a),
         Command::ExportSubset(a) => subset::run(a),
         Command::DeadUnits(a) => units::run(a),

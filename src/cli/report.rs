@@ -8,6 +8,7 @@ use burn::prelude::Device;
 use clap::Args;
 use digit_lab::analysis::maps::{self, Maps};
 use digit_lab::report::{self, Models, ReportInputs, SearchResults};
+use digit_lab::search::full_runs::FullRunsFile;
 use digit_lab::search::{Grid, ResultsFile};
 
 use super::common::{Common, TsneArgs, read_manifest};
@@ -31,6 +32,9 @@ pub struct ReportArgs {
     /// The denoiser's search results file (skipped when it does not exist).
     #[arg(long, default_value = "docs/search/dae-results.jsonl")]
     dae_search_results: PathBuf,
+    /// The searches' full runs (`digit-lab record-run`; skipped when it does not exist).
+    #[arg(long, default_value = "docs/search/full-runs.jsonl")]
+    full_runs: PathBuf,
     /// Recompute the latent maps instead of reading <weights>/maps.json (same exporter).
     #[arg(long)]
     recompute_maps: bool,
@@ -117,6 +121,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
         maps: &maps,
         search,
         dae_search,
+        full_runs: FullRunsFile::new(&args.full_runs).load()?,
+        validation: &data.validation,
         device: &device,
     };
     let figures_dir = args.out.join("figures");

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::analysis::maps::Maps;
-use crate::model::Manifest;
+use crate::model::{Manifest, ModelKind};
 use crate::search::{SearchPoint, ranking};
 
-use super::{ReportInputs, ReportResults};
+use super::{ReportInputs, ReportResults, full_runs};
 
 /// The README's results table: recomputed test metrics next to the paper and the goals.
 pub fn metrics_table(
@@ -366,7 +366,10 @@ pub fn report(
     );
     out += "\n## Hyperparameter search\n\n";
     match &inputs.search {
-        Some(search) => out += &search_section(search),
+        Some(search) => {
+            out += &search_section(search);
+            out += &full_runs::finalists_section(inputs, results, ModelKind::Ae, figure_dir);
+        }
         None => out += "No search results file was given.\n",
     }
     if let Some(search) = &inputs.dae_search {
@@ -375,6 +378,11 @@ pub fn report(
                 (`search --noise-amount 0.3`), each trial scored by its denoising MSE on the \
                 validation digits under the trainer's validation noise seed.\n\n";
         out += &search_section(search);
+        out += &full_runs::finalists_section(inputs, results, ModelKind::Dae, figure_dir);
+    }
+    if inputs.search.is_some() {
+        out += "\n## Code size\n\n";
+        out += &full_runs::code_size_section(inputs, results, figure_dir);
     }
     out += "\n## Figures\n\n";
     for (caption, path) in &results.figures {

@@ -5,6 +5,7 @@
 
 pub mod experiments;
 pub mod figures;
+pub mod full_runs;
 pub mod markdown;
 mod paper_figures;
 
@@ -22,6 +23,7 @@ use crate::model::{
     load_dae_wide, load_vae,
 };
 use crate::search::TrialRecord;
+use crate::search::full_runs::FullRun;
 use crate::train::EpochStats;
 use figures::FigureError;
 
@@ -103,6 +105,10 @@ pub struct ReportInputs<'a> {
     pub search: Option<SearchResults>,
     /// The denoiser's search (`search --noise-amount`), when it has been run.
     pub dae_search: Option<SearchResults>,
+    /// The searches' finalists and code sizes trained to convergence (`search::full_runs`).
+    pub full_runs: Vec<FullRun>,
+    /// Validation digits: the committed models' codes set beside the full runs'.
+    pub validation: &'a Dataset,
     pub device: &'a Device,
 }
 
@@ -128,6 +134,8 @@ pub struct ReportResults {
     pub denoise: Vec<DenoisePoint>,
     pub classifier: ClassifierMetrics,
     pub classifier_best: ClassifierMetrics,
+    pub full_run_figures: full_runs::FullRunFigures,
+    pub committed: full_runs::CommittedKnn,
 }
 
 fn read_history(

@@ -8,6 +8,7 @@ use plotters::prelude::{RGBColor, SeriesLabelPosition};
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::figures::{self, DIGIT_COLORS, ImageRow, LinePanel, ScatterPanel, Series};
+use super::full_runs;
 use super::{
     DenoisePoint, Models, NOISE_AMOUNTS, REPORT_SEED, ReportError, ReportInputs, ReportResults,
     SHOWN, file_err, read_history,
@@ -61,11 +62,14 @@ pub fn make_figures(
     out.push(vae_reconstructions(m, shown, &stem("vae_reconstructions"))?);
     out.push(vae_manifold(m, device, &stem("vae_manifold"))?);
     out.extend(latent_maps(inputs.maps, figures_dir)?);
+    let committed = full_runs::committed_knn(&m.ae, &m.dae, inputs, device);
     Ok(ReportResults {
         figures: out,
         denoise,
         classifier,
         classifier_best,
+        full_run_figures: full_runs::make_figures(inputs, figures_dir)?,
+        committed,
     })
 }
 

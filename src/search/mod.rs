@@ -2,8 +2,10 @@
 //! (`grid`), budgeted successive halving with a resumable JSON-lines results file (`halving`)
 //! and the training trial it runs (`trial`). A rung can be split over processes or Slurm array
 //! tasks (`shard`), each with a results file of its own, read back as one search (`merge`) by
-//! the sharded step (`sharded`).
+//! the sharded step (`sharded`). The finalists' full runs are summarised for the report by
+//! `full_runs`.
 
+pub mod full_runs;
 pub mod grid;
 pub mod halving;
 pub mod merge;
