@@ -406,7 +406,7 @@ fn rejection(check: &DigitCheck, set: &NonDigits) -> Rejection {
 }
 
 /// Taken for a digit, its top class at [`CONFIDENT`] or above.
-fn confidently_read(check: &DigitCheck, score: &Scores) -> bool {
+pub fn confidently_read(check: &DigitCheck, score: &Scores) -> bool {
     check.accepts(score) && score.confidence >= CONFIDENT
 }
 

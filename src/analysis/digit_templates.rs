@@ -2,7 +2,7 @@
 //! they are a check on what the page sees from a user (`non_digits::drawn_digits`); cut short
 //! they are the partial digits the check must refuse (`hand_shapes`).
 
-use rand::Rng;
+use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 
 use crate::data::strokes::Path;
 
@@ -61,16 +61,49 @@ pub fn cut_short(strokes: Strokes, share: f32) -> Vec<Path> {
     out
 }
 
-/// A digit other than a one (a one cut short is still a one) cut to 25–60 % of its ink: what
-/// the pad holds midway through a digit, or a digit left unfinished.
+/// A digit cut to 25–60 % of its ink: what the pad holds midway through a digit, or a digit
+/// left unfinished. Never a one or a seven (a one cut short is still a one; a seven cut past its
+/// corner is still a seven, and before it a dash), and never a straight stroke: that is how a
+/// one is drawn (`augment::straight_one` teaches the classifier so).
 pub fn partial_digit(rng: &mut impl Rng) -> Vec<Path> {
-    let not_ones: Vec<Strokes> = TEMPLATES
+    let candidates: Vec<Strokes> = TEMPLATES
         .iter()
-        .filter(|(label, _)| *label != 1)
+        .filter(|(label, _)| !matches!(label, 1 | 7))
         .map(|(_, s)| *s)
         .collect();
-    let strokes = not_ones[rng.random_range(0..not_ones.len())];
-    cut_short(strokes, rng.random_range(0.25f32..0.6))
+    let pick = |rng: &mut dyn RngCore| {
+        let strokes = candidates[rng.random_range(0..candidates.len())];
+        cut_short(strokes, rng.random_range(0.25f32..0.6))
+    };
+    let mut cut = pick(rng);
+    // Draws again from a generator seeded by the first cut, not from `rng`: the drawings that
+    // follow this one in a set stay the same whether or not it was drawn again.
+    let end = cut
+        .last()
+        .and_then(|p| p.last())
+        .copied()
+        .unwrap_or_default();
+    let mut again =
+        StdRng::seed_from_u64(u64::from(end[0].to_bits()) << 32 | u64::from(end[1].to_bits()));
+    while is_straight(&cut) {
+        cut = pick(&mut again);
+    }
+    cut
+}
+
+/// Whether every point of `paths` lies within a tenth of the chord's length of the chord from
+/// their first point to their last.
+fn is_straight(paths: &[Path]) -> bool {
+    let points: Vec<[f32; 2]> = paths.iter().flatten().copied().collect();
+    let (Some(a), Some(b)) = (points.first(), points.last()) else {
+        return false;
+    };
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let chord = (dx * dx + dy * dy).sqrt();
+    chord > 1e-3
+        && points
+            .iter()
+            .all(|p| ((p[0] - a[0]) * dy - (p[1] - a[1]) * dx).abs() / chord < 0.1 * chord)
 }
 
 #[cfg(test)]
@@ -96,5 +129,18 @@ mod tests {
         assert!(cut_short(TEMPLATES[5].1, 0.0).is_empty());
         assert_eq!(cut_short(TEMPLATES[5].1, 0.3).len(), 1);
         assert_eq!(cut_short(TEMPLATES[5].1, 1.0).len(), 2);
+    }
+
+    #[test]
+    fn a_partial_digit_is_never_a_straight_stroke() {
+        assert!(is_straight(&[vec![[0.6, 0.0], [0.35, 0.33], [0.08, 0.65]]]));
+        assert!(!is_straight(&[vec![[0.6, 0.0], [0.08, 0.65], [0.5, 0.65]]]));
+        assert!(!is_straight(&[vec![[0.5, 0.5], [0.5, 0.5]]]));
+        // The first stroke of a four: a leaning one.
+        assert!(is_straight(&cut_short(TEMPLATES[5].1, 0.3)));
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..500 {
+            assert!(!is_straight(&partial_digit(&mut rng)));
+        }
     }
 }

@@ -14,14 +14,20 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use burn::prelude::*;
 use clap::Args;
-use digit_lab::analysis::check_fit::{Measured, Report, Scored};
+use digit_lab::analysis::check_fit::{CONFIDENT, Measured, Report, Scored, confidently_read};
 use digit_lab::analysis::digit_check::{
     ADOPTED_FEATURES, DigitCheck, Feature, Models, Scores, Settings, evaluate, score_sets,
     unseen_kinds,
 };
+use digit_lab::analysis::non_digits;
+use digit_lab::data::IMAGE_PIXELS;
+use digit_lab::data::mnist::images_tensor;
+use digit_lab::model::Classifier;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
+use digit_lab::report::figures::labelled_grid;
 
 use super::common::{Common, device, load_data_with_test};
 
@@ -75,6 +81,10 @@ pub(crate) struct DigitCheckArgs {
     /// try (`weights/digit_check.json` is written only with --final).
     #[arg(long, value_name = "FILE", conflicts_with = "final")]
     candidate_out: Option<PathBuf>,
+    /// Draw the development non-digits that the check lets through and the classifier reads at
+    /// 90 % or more into this PNG, each with the digit read: to see whether they are digits.
+    #[arg(long, value_name = "PNG")]
+    confident_grid: Option<PathBuf>,
     /// Write every image's features to this CSV (set, kind, features) for analysis.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -135,6 +145,16 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
     }
     let mut report = evaluate(&scored, &settings);
     print_measured(&report, &scored, args.quantile);
+    if let Some(path) = &args.confident_grid {
+        confident_grid(
+            path,
+            &report.check,
+            &scored,
+            &settings,
+            &classifier,
+            &device,
+        )?;
+    }
     if settings.leave_one_kind_out && settings.features.contains(&Feature::ProbeLogit) {
         report
             .measured
@@ -153,6 +173,54 @@ pub(crate) fn run(args: DigitCheckArgs) -> Result<()> {
     }
     report.measured.command = command(&args);
     write_report(&args.weights.join("digit_check.json"), &report)
+}
+
+/// The development non-digits read as a digit at [`CONFIDENT`] or more, grouped by kind, each
+/// labelled with its kind, the digit read and its probability.
+fn confident_grid(
+    path: &Path,
+    check: &DigitCheck,
+    scored: &Scored,
+    settings: &Settings,
+    classifier: &Classifier,
+    device: &Device,
+) -> Result<()> {
+    // The dev set is drawn again from its seed: the same images, in the same order.
+    let (pixels, kinds) =
+        non_digits::generate(settings.non_digits, settings.dev_seed).map_err(anyhow::Error::msg)?;
+    let mut chosen: Vec<usize> = (0..scored.dev.scores.len())
+        .filter(|&i| confidently_read(check, &scored.dev.scores[i]))
+        .collect();
+    chosen.sort_by_key(|&i| kinds[i]);
+    let images: Vec<Vec<f32>> = chosen
+        .iter()
+        .map(|&i| pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec())
+        .collect();
+    let mut labels = Vec::new();
+    if !images.is_empty() {
+        let probabilities = classifier
+            .probabilities(images_tensor(images.concat(), device))
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<_>>();
+        for (row, &i) in probabilities.chunks(10).zip(&chosen) {
+            let (digit, p) =
+                row.iter().enumerate().fold(
+                    (0, 0.0f32),
+                    |best, (d, &p)| if p > best.1 { (d, p) } else { best },
+                );
+            labels.push(format!("{} {digit} {:.0}%", kinds[i], 100.0 * p));
+        }
+    }
+    let title = format!(
+        "Development non-digits read as a digit at >= {:.0} % ({} of {})",
+        100.0 * CONFIDENT,
+        images.len(),
+        scored.dev.scores.len()
+    );
+    let png = labelled_grid(&path.with_extension(""), &title, &images, &labels, 10, 3)?;
+    eprintln!("wrote {}", png.display());
+    Ok(())
 }
 
 /// The settings the arguments ask for, checked.

@@ -466,6 +466,43 @@ pub fn digit_grid(
     })
 }
 
+/// Images in a grid, each with a line of text under it (what a model read in it), PNG only.
+pub fn labelled_grid(
+    stem: &Path,
+    title: &str,
+    images: &[Vec<f32>],
+    labels: &[String],
+    columns: usize,
+    scale: u32,
+) -> Result<PathBuf, FigureError> {
+    let side = IMAGE_SIDE as u32 * scale;
+    let (cell_w, cell_h) = (side.max(96) + 8, side + 24);
+    let rows = images.len().div_ceil(columns).max(1);
+    let top = 50u32;
+    let width = (columns as u32 * cell_w + 20).max(20 + 11 * title.chars().count() as u32);
+    figure!(
+        stem,
+        (width, top + rows as u32 * cell_h + 10),
+        false,
+        |root| {
+            root.draw(&Text::new(title, (10, 12), font(22.0)))
+                .map_err(|e| e.to_string())?;
+            for (i, (image, label)) in images.iter().zip(labels).enumerate() {
+                let (r, c) = (i / columns, i % columns);
+                let (x, y) = (10 + c as u32 * cell_w, top + r as u32 * cell_h);
+                draw_digit(&root, image, (x as i32, y as i32), scale)?;
+                root.draw(&Text::new(
+                    label.as_str(),
+                    (x as i32, (y + side + 4) as i32),
+                    font(13.0),
+                ))
+                .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    )
+}
+
 fn draw_digit<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     image: &[f32],

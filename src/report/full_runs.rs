@@ -221,9 +221,10 @@ pub fn finalists_section(
     let mut out = String::from(
         "\n#### The finalists trained to convergence\n\n\
          Each configuration of the last rung trained as an ordinary run under the protocol: the \
-         whole training split, at most 150 epochs on a cosine schedule, early stopping on the \
-         validation loss (patience 5), the trainer's defaults otherwise (`scripts/reproduce`; \
-         summaries in `docs/search/full-runs.jsonl`). The 5-NN column is the leave-one-out \
+         whole training split, a cosine schedule over the trainer's default epochs (150 for the \
+         ConvAE, 100 for the DAE), early stopping on the validation loss (patience 5), the \
+         trainer's defaults otherwise (`scripts/reproduce`; summaries in \
+         `docs/search/full-runs.jsonl`). The 5-NN column is the leave-one-out \
          label accuracy of the codes of the validation digits.\n\n\
          | rank | configuration | validation loss | epochs (best) | 5-NN of the code | training |\n\
          |---|---|---|---|---|---|\n",
@@ -254,6 +255,25 @@ pub fn finalists_section(
         entry.train_seconds / 60.0
     );
     let best = runs[0];
+    let search = match kind {
+        ModelKind::Dae => inputs.dae_search.as_ref(),
+        _ => inputs.search.as_ref(),
+    };
+    let last_rung = search.map_or(0, |search| {
+        let top = search.records.iter().map(|r| r.rung).max();
+        search
+            .records
+            .iter()
+            .filter(|r| Some(r.rung) == top)
+            .count()
+    });
+    if runs.len() < last_rung {
+        let _ = writeln!(
+            out,
+            "\n{} of the last rung's {last_rung} configurations trained so far.",
+            runs.len()
+        );
+    }
     let verdict = if entry.run_id.as_deref() == Some(best.run.as_str()) {
         format!(
             "The best finalist, `{}`, is the committed model: it was published from its run, \
