@@ -25,7 +25,7 @@ use crate::model::Classifier;
 /// One set of digits: where they come from, their images and labels, and (for the traced
 /// ones) the pen strokes that drew them on the pad.
 pub struct DigitSet {
-    /// `mnist_strokes` or `font`.
+    /// `mnist_strokes`, `font`, or (from `data::optdigits`) `optdigits` and `optdigits_strokes`.
     pub source: &'static str,
     /// The pen (`pen 10`) or the font's name.
     pub variant: String,

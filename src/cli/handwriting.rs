@@ -1,10 +1,10 @@
 //! `digit-lab handwriting`: builds the validation-only handwriting sets
 //! (`analysis::handwriting`: MNIST validation digits traced and drawn again through the pad with
-//! each pen, and font digits) and measures what the best and the paper's classifier and the
+//! each pen, font digits and, with `--optdigits`, other people's digits) and measures what the best and the paper's classifier and the
 //! digit check make of them, per source and pen; with `--strokes-out`, writes some of the
 //! traced digits' pen strokes (in the pad's 280×280 coordinates) for the page's e2e tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use burn::prelude::Device;
@@ -14,13 +14,17 @@ use digit_lab::analysis::glyphs::available_fonts;
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
 use digit_lab::analysis::handwriting::{
     Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, font_digits, measure, mnist_strokes,
+    predictions, redrawn,
 };
+use digit_lab::data::IMAGE_PIXELS;
+use digit_lab::data::optdigits;
 use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
 use digit_lab::data::redraw::{HandRanges, pad_strokes};
 use digit_lab::data::strokes::digit_paths;
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 use digit_lab::model::{Classifier, Vae};
+use digit_lab::report::figures::labelled_grid;
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::json;
 
@@ -60,6 +64,67 @@ pub(crate) struct HandwritingArgs {
     /// Digits of each source in the file of --strokes-out.
     #[arg(long, default_value_t = 10)]
     strokes_per_pen: usize,
+    /// Also measure the optdigits set (1,797 digits by 13 people, not MNIST's): as scanned, and
+    /// traced and drawn through the pad with each pen. Fetched by `scripts/fetch-optdigits` when
+    /// the default file is missing.
+    #[arg(long, value_name = "CSV", num_args = 0..=1, default_missing_value = OPTDIGITS)]
+    optdigits: Option<PathBuf>,
+    /// Draw the first 20 digits of each set into this PNG, each with its label and what the
+    /// best classifier reads: to see what a set holds.
+    #[arg(long, value_name = "PNG")]
+    grid: Option<PathBuf>,
+}
+
+/// The first digits of each set, labelled "set: label → read".
+fn sets_grid(path: &Path, sets: &[DigitSet], loaded: &Loaded) -> Result<()> {
+    const SHOWN: usize = 20;
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for set in sets {
+        let n = set.labels.len().min(SHOWN);
+        let pixels = &set.pixels[..n * IMAGE_PIXELS];
+        let read = predictions(&loaded.best, pixels, &loaded.device);
+        for (i, image) in pixels.chunks(IMAGE_PIXELS).enumerate() {
+            images.push(image.to_vec());
+            labels.push(format!("{}: {}→{}", set.variant, set.labels[i], read[i]));
+        }
+    }
+    let title = "The first digits of each handwriting set (label → best classifier)";
+    let png = labelled_grid(&path.with_extension(""), title, &images, &labels, SHOWN, 3)?;
+    eprintln!("wrote {}", png.display());
+    Ok(())
+}
+
+/// Where `scripts/fetch-optdigits` puts the optdigits set.
+const OPTDIGITS: &str = "data/optdigits/digits.csv";
+
+/// The optdigits set as scanned and drawn through the pad with each pen.
+fn optdigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>> {
+    if path == Path::new(OPTDIGITS) && !path.exists() {
+        let status = std::process::Command::new("bash")
+            .arg("scripts/fetch-optdigits")
+            .status()?;
+        if !status.success() {
+            bail!("scripts/fetch-optdigits failed");
+        }
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let data = optdigits::parse(&text).map_err(anyhow::Error::msg)?;
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut sets = vec![DigitSet {
+        source: "optdigits",
+        variant: "as scanned".into(),
+        pixels: data.pixels(&all),
+        labels: data.labels.clone(),
+        strokes: Vec::new(),
+    }];
+    for &pen in pens {
+        let ranges = HandRanges::person(pen as f32);
+        let mut set = redrawn(&data, &all, &ranges, format!("pen {pen}"), seed ^ 0x0D16);
+        set.source = "optdigits_strokes";
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
@@ -94,8 +159,14 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         let fonts = available_fonts().map_err(anyhow::Error::msg)?;
         sets.extend(font_digits(&fonts, args.per_font, args.seed));
     }
+    if let Some(path) = &args.optdigits {
+        sets.extend(optdigits_sets(path, &args.pens, args.seed)?);
+    }
     let loaded = Loaded::open(&args)?;
     let figures: Vec<SetFigures> = sets.iter().map(|s| loaded.measure(s)).collect();
+    if let Some(path) = &args.grid {
+        sets_grid(path, &sets, &loaded)?;
+    }
     print_figures(&figures);
     if let Some(path) = &args.strokes_out {
         let file = strokes_file(&loaded, &sets, args.strokes_per_pen, args.seed)?;
@@ -107,7 +178,7 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         "settings": {
             "count": args.count, "from": args.from, "pens": args.pens,
             "per_font": args.per_font, "seed": args.seed,
-            "best_from": args.best_from, "weights": args.weights,
+            "best_from": args.best_from, "weights": args.weights, "optdigits": args.optdigits,
         },
         "validation": figures,
     });
@@ -172,12 +243,12 @@ impl Loaded {
 
 fn print_figures(figures: &[SetFigures]) {
     println!(
-        "{:<14} {:<28} {:>6} {:>8} {:>8} {:>9} {:>8}",
+        "{:<17} {:<28} {:>6} {:>8} {:>8} {:>9} {:>8}",
         "source", "pen or font", "count", "best", "paper", "accepted", "refused"
     );
     for f in figures {
         println!(
-            "{:<14} {:<28} {:>6} {:>8.4} {:>8.4} {:>9.4} {:>8.4}",
+            "{:<17} {:<28} {:>6} {:>8.4} {:>8.4} {:>9.4} {:>8.4}",
             f.source,
             f.variant,
             f.count,
