@@ -81,6 +81,9 @@ macro_rules! figure {
     ($stem:expr, $size:expr, $svg:expr, |$root:ident| $body:block) => {{
         register_font()?;
         let png = $stem.with_extension("png");
+        if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| draw_err(&png, e))?;
+        }
         {
             let $root = BitMapBackend::new(&png, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(|e| draw_err(&png, e))?;
@@ -523,4 +526,20 @@ fn draw_digit<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_makes_the_folder_it_is_written_to() {
+        let dir = std::env::temp_dir().join(format!("digit-lab-figures-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let stem = dir.join("not/yet/there/grid");
+        let image = vec![0.5; IMAGE_SIDE * IMAGE_SIDE];
+        let png = labelled_grid(&stem, "t", &[image], &["a 1".into()], 4, 1).unwrap();
+        assert!(png.exists(), "{}", png.display());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
