@@ -109,3 +109,77 @@ fn the_e2e_stroke_file_is_what_the_command_writes() {
         assert!(sources.contains(kind), "{kind} in {sources:?}");
     }
 }
+
+/// An optdigits line (8×8 counts, then the label): a ring for 0, a bar for 1.
+fn optdigits_line(label: u8) -> String {
+    let mut cells = [0u8; 64];
+    for y in 1..7 {
+        for x in 2..6 {
+            let ring = y == 1 || y == 6 || x == 2 || x == 5;
+            let bar = x == 3 || x == 4;
+            if (label == 0 && ring) || (label == 1 && bar) {
+                cells[y * 8 + x] = 16;
+            }
+        }
+    }
+    let mut values: Vec<String> = cells.iter().map(u8::to_string).collect();
+    values.push(label.to_string());
+    values.join(",")
+}
+
+#[test]
+fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
+    let root = common::root();
+    let dir = common::scratch_dir("handwriting", "optdigits");
+    let csv = dir.join("digits.csv");
+    std::fs::write(
+        &csv,
+        format!("{}\n{}\n", optdigits_line(0), optdigits_line(1)),
+    )
+    .unwrap();
+    let run = |csv: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_digit-lab"))
+            .args([
+                "handwriting",
+                "--count",
+                "10",
+                "--pens",
+                "20",
+                "--per-font",
+                "0",
+            ])
+            .arg("--data")
+            .arg(root.join("data/mnist"))
+            .arg("--weights")
+            .arg(root.join("weights"))
+            .arg("--optdigits")
+            .arg(csv)
+            .arg("--grid")
+            .arg(dir.join("grid.png"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&csv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let sets = record["validation"].as_array().unwrap();
+    let set = |source: &str| sets.iter().find(|s| s["source"] == source).unwrap();
+    assert_eq!(set("optdigits")["count"], 2);
+    assert_eq!(set("optdigits")["variant"], "as scanned");
+    assert_eq!(set("optdigits_strokes")["variant"], "pen 20");
+    assert!(dir.join("grid.png").exists());
+
+    std::fs::write(&csv, format!("{}\n1,2,3\n", optdigits_line(1))).unwrap();
+    let out = run(&csv);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("digits.csv line 2: 3 values"), "{stderr}");
+}
