@@ -16,7 +16,7 @@ use crate::analysis::maps::{KNN_K, ae_codes};
 use crate::data::Dataset;
 use crate::model::{ConvAe, Manifest, ModelKind};
 use crate::search::SearchPoint;
-use crate::search::full_runs::{FullRun, code_sizes, finalists};
+use crate::search::full_runs::{FullRun, code_sizes, finalists, point_of};
 
 /// The finalists' curves start at this epoch.
 const FIRST_EPOCH_DRAWN: usize = 3;
@@ -67,18 +67,7 @@ fn short_label(p: &SearchPoint) -> String {
 }
 
 fn committed_point(manifest: &Manifest, kind: ModelKind) -> Option<SearchPoint> {
-    let h = &manifest.entry(kind).ok()?.hyperparameters;
-    let m = &h["model"];
-    let int = |v: &serde_json::Value| v.as_u64().map(|x| x as usize);
-    Some(SearchPoint {
-        c1: int(&m["c1"])?,
-        c2: int(&m["c2"])?,
-        c3: int(&m["c3"])?,
-        fc: int(&m["fc"])?,
-        lr: h["lr"].as_f64()?,
-        l2: h["weight_decay"].as_f64()?,
-        dropout: m["dropout"].as_f64()?,
-    })
+    point_of(&manifest.entry(kind).ok()?.hyperparameters).ok()
 }
 
 /// Validation loss per epoch of each search's finalists and of the committed model.

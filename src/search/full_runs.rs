@@ -88,28 +88,7 @@ pub fn summarize(
         message,
     };
     let entry = store.manifest.entry(kind).map_err(|e| err(e.to_string()))?;
-    let h = &entry.hyperparameters;
-    let arch = &h["model"];
-    let int = |v: &serde_json::Value, name: &str| {
-        v[name]
-            .as_u64()
-            .map(|x| x as usize)
-            .ok_or_else(|| err(format!("its manifest has no {name}")))
-    };
-    let float = |v: &serde_json::Value, name: &str| {
-        v[name]
-            .as_f64()
-            .ok_or_else(|| err(format!("its manifest has no {name}")))
-    };
-    let point = SearchPoint {
-        c1: int(arch, "c1")?,
-        c2: int(arch, "c2")?,
-        c3: int(arch, "c3")?,
-        fc: int(arch, "fc")?,
-        lr: float(h, "lr")?,
-        l2: float(h, "weight_decay")?,
-        dropout: float(arch, "dropout")?,
-    };
+    let point = point_of(&entry.hyperparameters).map_err(err)?;
     let history_path = store.path.join(&entry.history);
     let history: Vec<EpochStats> = std::fs::read_to_string(&history_path)
         .map_err(|e| e.to_string())
@@ -118,7 +97,9 @@ pub fn summarize(
             path: history_path.clone(),
             message,
         })?;
-    let code = int(arch, "code")?;
+    let code = entry.hyperparameters["model"]["code"]
+        .as_u64()
+        .ok_or_else(|| err("its manifest has no code".into()))? as usize;
     let codes = ae_codes(model, validation, device);
     Ok(FullRun {
         run: entry
@@ -136,6 +117,29 @@ pub fn summarize(
         valid_curve: history.iter().map(|e| e.valid_loss).collect(),
         valid_knn5: loo_knn_accuracy(&codes, code, &validation.labels, KNN_K),
         valid_size: validation.len(),
+    })
+}
+
+/// The search grid's configuration a ConvAE's manifest hyperparameters record (the
+/// architecture under `model`); the error names the first setting missing.
+pub fn point_of(hyperparameters: &serde_json::Value) -> Result<SearchPoint, String> {
+    let (h, arch) = (hyperparameters, &hyperparameters["model"]);
+    let missing = |name: &str| format!("its manifest has no {name}");
+    let int = |name: &str| {
+        arch[name]
+            .as_u64()
+            .map(|x| x as usize)
+            .ok_or_else(|| missing(name))
+    };
+    let float = |v: &serde_json::Value, name: &str| v[name].as_f64().ok_or_else(|| missing(name));
+    Ok(SearchPoint {
+        c1: int("c1")?,
+        c2: int("c2")?,
+        c3: int("c3")?,
+        fc: int("fc")?,
+        lr: float(h, "lr")?,
+        l2: float(h, "weight_decay")?,
+        dropout: float(arch, "dropout")?,
     })
 }
 
