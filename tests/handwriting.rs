@@ -13,7 +13,9 @@ use digit_lab::analysis::handwriting::{accepted, mnist_strokes, predictions};
 use digit_lab::model::{Manifest, ModelKind, load_classifier, load_vae};
 
 /// The command that wrote the committed stroke file (its arguments after the subcommand).
-const FIXTURE_ARGS: [&str; 8] = [
+/// Other people's sets come from `scripts/fetch-optdigits` and `scripts/fetch-pendigits`, which
+/// the command runs when their files are missing.
+const FIXTURE_ARGS: [&str; 10] = [
     "--count",
     "200",
     "--per-font",
@@ -22,6 +24,8 @@ const FIXTURE_ARGS: [&str; 8] = [
     "5",
     "--seed",
     "1",
+    "--optdigits",
+    "--pendigits",
 ];
 
 #[test]
@@ -137,6 +141,11 @@ fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
         format!("{}\n{}\n", optdigits_line(0), optdigits_line(1)),
     )
     .unwrap();
+    // pendigits: a zero as eight points around a ring, and a one down a line (y up).
+    let pen = dir.join("penbased.csv");
+    let zero = "50, 100, 15, 85, 0, 50, 15, 15, 50, 0, 85, 15, 100, 50, 85, 85, 0";
+    let one = "50, 100, 50, 86, 50, 71, 50, 57, 50, 43, 50, 29, 50, 14, 50, 0, 1";
+    std::fs::write(&pen, format!("{zero}\n{one}\n{one}\n")).unwrap();
     let run = |csv: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_digit-lab"))
             .args([
@@ -154,6 +163,9 @@ fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
             .arg(root.join("weights"))
             .arg("--optdigits")
             .arg(csv)
+            .arg("--pendigits")
+            .arg(&pen)
+            .arg("--low-res")
             .arg("--grid")
             .arg(dir.join("grid.png"))
             .output()
@@ -172,6 +184,18 @@ fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
     assert_eq!(set("optdigits")["count"], 2);
     assert_eq!(set("optdigits")["variant"], "as scanned");
     assert_eq!(set("optdigits_strokes")["variant"], "pen 20");
+    assert_eq!(set("pendigits")["count"], 3);
+    assert_eq!(set("pendigits")["variant"], "pen 20");
+    let by_label = set("pendigits")["by_label"].as_array().unwrap();
+    let counts: Vec<(u64, u64)> = by_label
+        .iter()
+        .map(|l| (l["label"].as_u64().unwrap(), l["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counts, [(0, 1), (1, 2)]);
+    // The validation digits in both coarse formats, all ten of them.
+    for source in ["mnist_8x8", "mnist_8x8_strokes", "mnist_8_points"] {
+        assert_eq!(set(source)["count"], 10, "{source}");
+    }
     assert!(dir.join("grid.png").exists());
 
     std::fs::write(&csv, format!("{}\n1,2,3\n", optdigits_line(1))).unwrap();
@@ -182,4 +206,16 @@ fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
         "{stderr}"
     );
     assert!(stderr.contains("digits.csv line 2: 3 values"), "{stderr}");
+
+    std::fs::write(&csv, format!("{}\n", optdigits_line(1))).unwrap();
+    std::fs::write(
+        &pen,
+        format!("{one}\n{}\n", one.replace("50, 0, 1", "50, 0, 11")),
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run(&csv).stderr).to_string();
+    assert!(
+        stderr.contains("pendigits line 2: a label above 9"),
+        "{stderr}"
+    );
 }

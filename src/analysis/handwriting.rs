@@ -18,14 +18,16 @@ use crate::data::canvas::to_mnist_format;
 use crate::data::mnist::{INFERENCE_BATCH, images_tensor};
 use crate::data::pad::{PAD_SIDE, Stroke, to_mnist};
 use crate::data::redraw::{HandRanges, pad_strokes};
-use crate::data::strokes::digit_paths;
+use crate::data::strokes::{Path, digit_paths};
 use crate::data::{Dataset, IMAGE_PIXELS};
 use crate::model::Classifier;
 
 /// One set of digits: where they come from, their images and labels, and (for the traced
 /// ones) the pen strokes that drew them on the pad.
 pub struct DigitSet {
-    /// `mnist_strokes`, `font`, or (from `data::optdigits`) `optdigits` and `optdigits_strokes`.
+    /// `mnist_strokes`, `font`, `optdigits` and `optdigits_strokes` (`data::optdigits`),
+    /// `pendigits` (`data::pendigits`), or their formats made of validation digits (`mnist_8x8`,
+    /// `mnist_8x8_strokes`, `mnist_8_points`).
     pub source: &'static str,
     /// The pen (`pen 10`) or the font's name.
     pub variant: String,
@@ -72,17 +74,29 @@ pub fn redrawn(
     variant: String,
     seed: u64,
 ) -> DigitSet {
-    let valid = data;
+    let traced = indices
+        .iter()
+        .map(|&i| (digit_paths(&data.pixels(&[i])), data.labels[i]));
+    drawn(traced, ranges, variant, seed)
+}
+
+/// Pen paths (with their labels) drawn on the pad by hands of `ranges`; digits without paths
+/// are left out.
+pub fn drawn(
+    digits: impl Iterator<Item = (Vec<Path>, u8)>,
+    ranges: &HandRanges,
+    variant: String,
+    seed: u64,
+) -> DigitSet {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut set = DigitSet {
         source: "mnist_strokes",
         variant,
-        pixels: Vec::with_capacity(indices.len() * IMAGE_PIXELS),
-        labels: Vec::with_capacity(indices.len()),
-        strokes: Vec::with_capacity(indices.len()),
+        pixels: Vec::new(),
+        labels: Vec::new(),
+        strokes: Vec::new(),
     };
-    for &i in indices {
-        let paths = digit_paths(&valid.pixels(&[i]));
+    for (paths, label) in digits {
         if paths.is_empty() {
             continue;
         }
@@ -90,7 +104,7 @@ pub fn redrawn(
         let strokes = pad_strokes(&paths, &hand, &mut rng);
         if let Some(image) = to_mnist(&strokes, PAD_SIDE) {
             set.pixels.extend(image);
-            set.labels.push(valid.labels[i]);
+            set.labels.push(label);
             set.strokes.push(strokes);
         }
     }
@@ -150,6 +164,42 @@ pub struct SetFigures {
     pub check_accepted: f64,
     /// Share it refuses as surely not digits.
     pub check_refused: f64,
+    /// The best classifier per label (labels the set has).
+    pub by_label: Vec<LabelFigures>,
+}
+
+/// What the best classifier makes of one label's digits in a set.
+#[derive(Clone, Debug, Serialize)]
+pub struct LabelFigures {
+    pub label: u8,
+    pub count: usize,
+    /// Share read correctly.
+    pub read: f64,
+    /// The class most often read instead (None when none is misread).
+    pub misread_as: Option<u8>,
+}
+
+/// Per label: how many, the share read as `label`, and the commonest wrong reading.
+fn by_label(read: &[u8], labels: &[u8]) -> Vec<LabelFigures> {
+    let mut counts = [[0usize; 10]; 10];
+    for (&r, &l) in read.iter().zip(labels) {
+        counts[usize::from(l)][usize::from(r)] += 1;
+    }
+    (0..10u8)
+        .filter_map(|label| {
+            let row = &counts[usize::from(label)];
+            let count: usize = row.iter().sum();
+            let wrong = (0..10u8)
+                .filter(|&c| c != label && row[usize::from(c)] > 0)
+                .max_by_key(|&c| (row[usize::from(c)], std::cmp::Reverse(c)));
+            (count > 0).then(|| LabelFigures {
+                label,
+                count,
+                read: row[usize::from(label)] as f64 / count as f64,
+                misread_as: wrong,
+            })
+        })
+        .collect()
 }
 
 /// The predicted classes of `pixels` (784 values each).
@@ -255,19 +305,18 @@ pub fn measure(
     device: &Device,
 ) -> SetFigures {
     let share = |hits: usize| hits as f64 / set.labels.len().max(1) as f64;
-    let correct = |c: &Classifier| {
-        let p = predictions(c, &set.pixels, device);
-        share(p.iter().zip(&set.labels).filter(|(p, l)| p == l).count())
-    };
+    let correct = |p: &[u8]| share(p.iter().zip(&set.labels).filter(|(p, l)| p == l).count());
+    let best = predictions(models.classifier, &set.pixels, device);
     let verdicts = verdicts(check, models, &set.pixels, device);
     SetFigures {
         source: set.source,
         variant: set.variant.clone(),
         count: set.labels.len(),
-        best_accuracy: correct(models.classifier),
-        paper_accuracy: correct(paper),
+        best_accuracy: correct(&best),
+        paper_accuracy: correct(&predictions(paper, &set.pixels, device)),
         check_accepted: share(verdicts.iter().filter(|v| v.is_digit).count()),
         check_refused: share(verdicts.iter().filter(|v| v.refused).count()),
+        by_label: by_label(&best, &set.labels),
     }
 }
 
@@ -275,6 +324,17 @@ pub fn measure(
 mod tests {
     use super::*;
     use crate::analysis::glyphs::available_fonts;
+
+    #[test]
+    fn labels_are_counted_with_their_commonest_misreading() {
+        let figures = by_label(&[1, 7, 7, 1, 3, 0], &[1, 1, 1, 1, 3, 3]);
+        assert_eq!(figures.len(), 2);
+        assert_eq!((figures[0].label, figures[0].count), (1, 4));
+        assert_eq!((figures[0].read, figures[0].misread_as), (0.5, Some(7)));
+        // A tie goes to the lower class.
+        assert_eq!((figures[1].read, figures[1].misread_as), (0.5, Some(0)));
+        assert_eq!(by_label(&[2], &[2])[0].misread_as, None);
+    }
 
     #[test]
     fn every_font_gives_every_digit() {

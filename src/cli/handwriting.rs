@@ -13,14 +13,14 @@ use digit_lab::analysis::digit_check::{DigitCheck, Models};
 use digit_lab::analysis::glyphs::available_fonts;
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
 use digit_lab::analysis::handwriting::{
-    Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, font_digits, measure, mnist_strokes,
-    predictions, redrawn,
+    Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, drawn, font_digits, measure,
+    mnist_strokes, predictions, redrawn,
 };
-use digit_lab::data::IMAGE_PIXELS;
-use digit_lab::data::optdigits;
 use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
 use digit_lab::data::redraw::{HandRanges, pad_strokes};
 use digit_lab::data::strokes::digit_paths;
+use digit_lab::data::{Dataset, IMAGE_PIXELS};
+use digit_lab::data::{optdigits, pendigits};
 use digit_lab::model::ModelKind;
 use digit_lab::model::weights_dir::WeightsDir;
 use digit_lab::model::{Classifier, Vae};
@@ -69,6 +69,17 @@ pub(crate) struct HandwritingArgs {
     /// the default file is missing.
     #[arg(long, value_name = "CSV", num_args = 0..=1, default_missing_value = OPTDIGITS)]
     optdigits: Option<PathBuf>,
+    /// Also measure the pendigits set (10,992 digits written on a tablet by 44 people, not
+    /// MNIST's: eight points of each pen trajectory), drawn through the pad with each pen.
+    /// Fetched by `scripts/fetch-pendigits` when the default file is missing.
+    #[arg(long, value_name = "CSV", num_args = 0..=1, default_missing_value = PENDIGITS)]
+    pendigits: Option<PathBuf>,
+    /// Also measure the same validation digits in the coarse formats of optdigits (8×8 counts of
+    /// a 32×32 bitmap: as scanned, and traced and drawn through the pad with each pen) and of
+    /// pendigits (eight points of the traced trajectory, drawn with each pen). What depends on
+    /// a format is chosen on these, never on optdigits or pendigits.
+    #[arg(long)]
+    low_res: bool,
     /// Draw the first 20 digits of each set into this PNG, each with its label and what the
     /// best classifier reads: to see what a set holds.
     #[arg(long, value_name = "PNG")]
@@ -97,22 +108,81 @@ fn sets_grid(path: &Path, sets: &[DigitSet], loaded: &Loaded) -> Result<()> {
 /// Where `scripts/fetch-optdigits` puts the optdigits set.
 const OPTDIGITS: &str = "data/optdigits/digits.csv";
 
-/// The optdigits set as scanned and drawn through the pad with each pen.
-fn optdigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>> {
-    if path == Path::new(OPTDIGITS) && !path.exists() {
-        let status = std::process::Command::new("bash")
-            .arg("scripts/fetch-optdigits")
-            .status()?;
-        if !status.success() {
-            bail!("scripts/fetch-optdigits failed");
-        }
+/// The validation digits at `indices` in optdigits' 8×8 format, as scanned and drawn through the
+/// pad with each pen.
+fn low_res_sets(valid: &Dataset, indices: &[usize], pens: &[f64], seed: u64) -> Vec<DigitSet> {
+    let mut data = Dataset::default();
+    for &i in indices {
+        let cells = optdigits::capture(&valid.pixels(&[i]));
+        // A validation digit always has ink at or above one half.
+        optdigits::push_cells(&mut data, &cells, valid.labels[i]);
     }
+    let mut sets = coarse_sets(&data, "mnist_8x8", "mnist_8x8_strokes", pens, seed);
+    for &pen in pens {
+        let digits = indices.iter().filter_map(|&i| {
+            let points = pendigits::eight_points(&digit_paths(&valid.pixels(&[i])))?;
+            Some((points, valid.labels[i]))
+        });
+        sets.push(eight_point_set(digits, "mnist_8_points", pen, seed));
+    }
+    sets
+}
+
+/// Digits given as eight points of their trajectory, drawn through the pad with `pen`.
+fn eight_point_set(
+    digits: impl Iterator<Item = ([[f32; 2]; pendigits::POINTS], u8)>,
+    source: &'static str,
+    pen: f64,
+    seed: u64,
+) -> DigitSet {
+    // A curve through the points, not straight segments: chosen on `mnist_8_points`.
+    let paths = digits.map(|(points, label)| (vec![pendigits::path_through(&points)], label));
+    let ranges = HandRanges::person(pen as f32);
+    let mut set = drawn(paths, &ranges, format!("pen {pen}"), seed ^ 0x8E17);
+    set.source = source;
+    set
+}
+
+/// Where `scripts/fetch-pendigits` puts the pendigits set.
+const PENDIGITS: &str = "data/pendigits/penbased.csv";
+
+/// The pendigits set drawn through the pad with each pen.
+fn pendigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>> {
+    fetch_if_default(path, PENDIGITS, "scripts/fetch-pendigits")?;
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let data = optdigits::parse(&text).map_err(anyhow::Error::msg)?;
+    let digits = pendigits::parse(&text).map_err(anyhow::Error::msg)?;
+    Ok(pens
+        .iter()
+        .map(|&pen| {
+            let each = digits.iter().map(|d| (d.points, d.label));
+            eight_point_set(each, "pendigits", pen, seed)
+        })
+        .collect())
+}
+
+/// Runs `script` when `path` is the default file `default` and is missing.
+fn fetch_if_default(path: &Path, default: &str, script: &str) -> Result<()> {
+    if path == Path::new(default) && !path.exists() {
+        let status = std::process::Command::new("bash").arg(script).status()?;
+        if !status.success() {
+            bail!("{script} failed");
+        }
+    }
+    Ok(())
+}
+
+/// `data` as it is and drawn through the pad with each pen.
+fn coarse_sets(
+    data: &Dataset,
+    scanned: &'static str,
+    traced: &'static str,
+    pens: &[f64],
+    seed: u64,
+) -> Vec<DigitSet> {
     let all: Vec<usize> = (0..data.len()).collect();
     let mut sets = vec![DigitSet {
-        source: "optdigits",
+        source: scanned,
         variant: "as scanned".into(),
         pixels: data.pixels(&all),
         labels: data.labels.clone(),
@@ -120,11 +190,26 @@ fn optdigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>>
     }];
     for &pen in pens {
         let ranges = HandRanges::person(pen as f32);
-        let mut set = redrawn(&data, &all, &ranges, format!("pen {pen}"), seed ^ 0x0D16);
-        set.source = "optdigits_strokes";
+        let mut set = redrawn(data, &all, &ranges, format!("pen {pen}"), seed ^ 0x0D16);
+        set.source = traced;
         sets.push(set);
     }
-    Ok(sets)
+    sets
+}
+
+/// The optdigits set as scanned and drawn through the pad with each pen.
+fn optdigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>> {
+    fetch_if_default(path, OPTDIGITS, "scripts/fetch-optdigits")?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let data = optdigits::parse(&text).map_err(anyhow::Error::msg)?;
+    Ok(coarse_sets(
+        &data,
+        "optdigits",
+        "optdigits_strokes",
+        pens,
+        seed,
+    ))
 }
 
 pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
@@ -159,8 +244,14 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         let fonts = available_fonts().map_err(anyhow::Error::msg)?;
         sets.extend(font_digits(&fonts, args.per_font, args.seed));
     }
+    if args.low_res {
+        sets.extend(low_res_sets(&valid, &indices, &args.pens, args.seed));
+    }
     if let Some(path) = &args.optdigits {
         sets.extend(optdigits_sets(path, &args.pens, args.seed)?);
+    }
+    if let Some(path) = &args.pendigits {
+        sets.extend(pendigits_sets(path, &args.pens, args.seed)?);
     }
     let loaded = Loaded::open(&args)?;
     let figures: Vec<SetFigures> = sets.iter().map(|s| loaded.measure(s)).collect();
@@ -179,6 +270,7 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
             "count": args.count, "from": args.from, "pens": args.pens,
             "per_font": args.per_font, "seed": args.seed,
             "best_from": args.best_from, "weights": args.weights, "optdigits": args.optdigits,
+            "pendigits": args.pendigits, "low_res": args.low_res,
         },
         "validation": figures,
     });
@@ -257,6 +349,18 @@ fn print_figures(figures: &[SetFigures]) {
             f.check_accepted,
             f.check_refused
         );
+    }
+    println!("best classifier by label (share read, and the commonest misreading):");
+    for f in figures {
+        let labels: Vec<String> = f
+            .by_label
+            .iter()
+            .map(|l| match l.misread_as {
+                Some(c) => format!("{} {:.2}→{c}", l.label, l.read),
+                None => format!("{} {:.2}", l.label, l.read),
+            })
+            .collect();
+        println!("{:<17} {:<28} {}", f.source, f.variant, labels.join(" · "));
     }
 }
 
@@ -420,7 +524,7 @@ fn strokes_file(
         })
         .collect();
     Ok(json!({
-        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind, and one drawing the check is clearly unsure of; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
+        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, other people's digits (with --optdigits and --pendigits: optdigits traced, pendigits' own pen trajectories) drawn with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind, and one drawing the check is clearly unsure of; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
         "drawings": items,
     }))
 }

@@ -160,6 +160,10 @@ struct HyperArgs {
     /// through the pad (a one as a mouse drag makes it; default 0).
     #[arg(long, value_parser = parse_unit_interval)]
     straight_ones: Option<f32>,
+    /// Best classifier: share of the other augmented ones replaced by a one with a flag at its
+    /// top, drawn through the pad (as many people write a one; default 0).
+    #[arg(long, value_parser = parse_unit_interval)]
+    flagged_ones: Option<f32>,
     /// Best classifier: non-digit drawings per batch, as a share of its digits, trained
     /// towards no class (outlier exposure; kinds smiley, spiral, heart and partial_digit kept
     /// out). 0 or absent:
@@ -352,6 +356,7 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
         h.straight_ones.is_some(),
         &[ClassifierBest],
     )?;
+    only("--flagged-ones", h.flagged_ones.is_some(), &[ClassifierBest])?;
     let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
     only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
     only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;
@@ -421,6 +426,7 @@ fn spec_for(
     let augment = match kind {
         ModelKind::ClassifierBest => Some(AugmentConfig {
             straight_one_probability: h.straight_ones.unwrap_or(0.0),
+            flagged_one_probability: h.flagged_ones.unwrap_or(0.0),
             ..AugmentConfig::with_redraw(h.redraw.unwrap_or(0.0))
         }),
         ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),

@@ -1,7 +1,7 @@
 //! MNIST data: the IDX reader, the PROTOCOL.md splits, Gaussian input noise and the
 //! augmentation used for the robust classifier, and the page's pad (`pad`) with digits traced
 //! back to pen paths (`strokes`) and drawn again through it (`redraw`); other people's digits
-//! (`optdigits`, validation only). Shared by the native trainer and the wasm crate.
+//! (`optdigits`, `pendigits`: validation only). Shared by the native trainer and the wasm crate.
 
 pub mod augment;
 pub mod canvas;
@@ -10,6 +10,7 @@ pub mod mnist;
 pub mod noise;
 pub mod optdigits;
 pub mod pad;
+pub mod pendigits;
 pub mod redraw;
 pub mod strokes;
 

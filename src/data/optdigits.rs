@@ -5,7 +5,13 @@
 //! threshold back to a bitmap made fat blobs that traced worse) and put into MNIST's format
 //! (20×20 box, centre of mass) by the same code as a drawing on the pad. For validation only:
 //! nothing is chosen on it.
+//!
+//! [`capture`] makes optdigits' 8×8 counts of an MNIST digit (its ink scaled into a 32×32
+//! bitmap and counted in 4×4 blocks, as the set's description says its digits were made): a
+//! set in the same coarse format made from *validation* digits, on which what depends on the
+//! format (how the pad's tracer reads such a blur) can be chosen without looking at optdigits.
 
+use super::IMAGE_SIDE;
 use super::canvas::to_mnist_format;
 use super::mnist::Dataset;
 
@@ -37,19 +43,68 @@ pub fn parse(csv: &str) -> Result<Dataset, String> {
         if label > 9 || cells.iter().any(|&c| c > FULL) {
             return Err(bad("a label above 9 or a count above 16".into()));
         }
-        let image = to_mnist_format(&smooth(cells), SIDE, SIDE)
-            .ok_or_else(|| bad("an empty image".into()))?;
-        set.images.extend(
-            image
-                .iter()
-                .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
-        );
-        set.labels.push(label);
+        push_cells(&mut set, cells, label).ok_or_else(|| bad("an empty image".into()))?;
     }
     if set.labels.is_empty() {
         return Err("digits.csv holds no digit".into());
     }
     Ok(set)
+}
+
+/// Adds the digit of `cells` (8×8 counts) to `set` in MNIST's format (None, and nothing added,
+/// when the cells hold no ink).
+pub fn push_cells(set: &mut Dataset, cells: &[u8], label: u8) -> Option<()> {
+    let image = to_mnist_format(&smooth(cells), SIDE, SIDE)?;
+    set.images.extend(
+        image
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+    );
+    set.labels.push(label);
+    Some(())
+}
+
+/// Side of the bitmap a digit is scaled into before its blocks are counted.
+const BITMAP: usize = CELLS * 4;
+
+/// The 8×8 counts of a 28×28 image (values in [0, 1]): its ink's bounding box scaled, aspect
+/// kept, to fill the 32×32 bitmap's larger side, centred, each pixel on where the image is at
+/// least half ink, counted in 4×4 blocks.
+pub fn capture(image: &[f32]) -> [u8; CELLS * CELLS] {
+    assert_eq!(image.len(), IMAGE_SIDE * IMAGE_SIDE, "image size");
+    let mut cells = [0u8; CELLS * CELLS];
+    let ink = |x: usize, y: usize| image[y * IMAGE_SIDE + x] >= 0.5;
+    let inked: Vec<(usize, usize)> = (0..IMAGE_SIDE * IMAGE_SIDE)
+        .map(|i| (i % IMAGE_SIDE, i / IMAGE_SIDE))
+        .filter(|&(x, y)| ink(x, y))
+        .collect();
+    let Some(&(first_x, first_y)) = inked.first() else {
+        return cells;
+    };
+    let (mut x0, mut y0, mut x1, mut y1) = (first_x, first_y, first_x, first_y);
+    for &(x, y) in &inked {
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    let (w, h) = ((x1 - x0 + 1) as f32, (y1 - y0 + 1) as f32);
+    let scale = BITMAP as f32 / w.max(h);
+    let (left, top) = (
+        (BITMAP as f32 - w * scale) / 2.0,
+        (BITMAP as f32 - h * scale) / 2.0,
+    );
+    for by in 0..BITMAP {
+        for bx in 0..BITMAP {
+            // The image pixel under this bitmap pixel's centre.
+            let sx = (bx as f32 + 0.5 - left) / scale;
+            let sy = (by as f32 + 0.5 - top) / scale;
+            if sx < 0.0 || sy < 0.0 || sx >= w || sy >= h {
+                continue;
+            }
+            if ink(x0 + sx as usize, y0 + sy as usize) {
+                cells[(by / 4) * CELLS + bx / 4] += 1;
+            }
+        }
+    }
+    cells
 }
 
 /// The cells as a 64×64 grey image, bilinear between the cells' centres, so that a stroke's
@@ -77,7 +132,6 @@ fn smooth(cells: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::IMAGE_SIDE;
 
     /// A vertical bar two cells wide in the middle of the grid: a one.
     fn one() -> String {
@@ -109,6 +163,29 @@ mod tests {
         let height = rows.iter().max().unwrap() - rows.iter().min().unwrap() + 1;
         assert!((19..=21).contains(&height), "{height}");
         assert!((cx / mass - 13.5).abs() < 1.0, "{}", cx / mass);
+    }
+
+    #[test]
+    fn a_captured_bar_fills_the_cells_it_covers() {
+        // A vertical bar, 4 pixels wide and 20 tall: it fills the bitmap's height, and its
+        // width (4 × 32/20 = 6.4 pixels) covers six bitmap columns, three in each middle cell.
+        let mut image = vec![0f32; IMAGE_SIDE * IMAGE_SIDE];
+        for y in 4..24 {
+            for x in 12..16 {
+                image[y * IMAGE_SIDE + x] = 1.0;
+            }
+        }
+        let cells = capture(&image);
+        for y in 0..8 {
+            let row = &cells[y * 8..y * 8 + 8];
+            assert_eq!(
+                row.iter().map(|&c| usize::from(c)).sum::<usize>(),
+                6 * 4,
+                "{row:?}"
+            );
+            assert!(row[..2].iter().chain(&row[6..]).all(|&c| c == 0), "{row:?}");
+        }
+        assert_eq!(capture(&vec![0.0; IMAGE_SIDE * IMAGE_SIDE]), [0; 64]);
     }
 
     #[test]

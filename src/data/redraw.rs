@@ -187,13 +187,23 @@ pub fn redraw(
     side: usize,
     rng: &mut impl Rng,
 ) -> Option<Vec<f32>> {
-    let paths = digit_paths(image);
+    redraw_paths(&digit_paths(image), ranges, side, rng)
+}
+
+/// Pen paths (in the 28×28 image's coordinates) drawn on the pad by a hand of `ranges`, in
+/// MNIST's format at `side` (None when there are none).
+pub fn redraw_paths(
+    paths: &[Path],
+    ranges: &HandRanges,
+    side: usize,
+    rng: &mut impl Rng,
+) -> Option<Vec<f32>> {
     if paths.is_empty() {
         return None;
     }
     let hand = ranges.draw(rng);
     let k = side as f32 / PAD_SIDE as f32;
-    let strokes: Vec<Stroke> = pad_strokes(&paths, &hand, rng)
+    let strokes: Vec<Stroke> = pad_strokes(paths, &hand, rng)
         .into_iter()
         .map(|s| Stroke {
             width: s.width * k,
