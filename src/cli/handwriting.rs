@@ -80,6 +80,10 @@ pub(crate) struct HandwritingArgs {
     /// a format is chosen on these, never on optdigits or pendigits.
     #[arg(long)]
     low_res: bool,
+    /// Write the figures, with the command that measured them, to this JSON file (the report's
+    /// section on handwriting that is not MNIST reads `docs/handwriting.json`).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     /// Draw the first 20 digits of each set into this PNG, each with its label and what the
     /// best classifier reads: to see what a set holds.
     #[arg(long, value_name = "PNG")]
@@ -266,6 +270,7 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         eprintln!("wrote {} ({} bytes)", path.display(), text.len());
     }
     let record = json!({
+        "command": command_line(),
         "settings": {
             "count": args.count, "from": args.from, "pens": args.pens,
             "per_font": args.per_font, "seed": args.seed,
@@ -275,7 +280,17 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         "validation": figures,
     });
     println!("{record}");
+    if let Some(path) = &args.record {
+        digit_lab::fs_util::write_atomic(path, format!("{record:#}\n").as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
+}
+
+/// `digit-lab handwriting …` as it was run (the arguments after the program's path).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("digit-lab {}", args.join(" "))
 }
 
 /// The models of `--weights` (the best classifier of `--best-from`) and the digit check.

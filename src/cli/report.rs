@@ -35,6 +35,10 @@ pub struct ReportArgs {
     /// The searches' full runs (`digit-lab record-run`; skipped when it does not exist).
     #[arg(long, default_value = "docs/search/full-runs.jsonl")]
     full_runs: PathBuf,
+    /// What the models make of handwriting that is not MNIST (`digit-lab handwriting --record`;
+    /// the report says it is not measured yet when it does not exist).
+    #[arg(long, default_value = "docs/handwriting.json")]
+    handwriting: PathBuf,
     /// Recompute the latent maps instead of reading <weights>/maps.json (same exporter).
     #[arg(long)]
     recompute_maps: bool,
@@ -122,6 +126,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
         search,
         dae_search,
         full_runs: FullRunsFile::new(&args.full_runs).load()?,
+        handwriting: report::handwriting::load_record(&args.handwriting)
+            .map_err(anyhow::Error::msg)?,
         validation: &data.validation,
         device: &device,
     };

@@ -356,7 +356,11 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
         h.straight_ones.is_some(),
         &[ClassifierBest],
     )?;
-    only("--flagged-ones", h.flagged_ones.is_some(), &[ClassifierBest])?;
+    only(
+        "--flagged-ones",
+        h.flagged_ones.is_some(),
+        &[ClassifierBest],
+    )?;
     let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
     only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
     only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;

@@ -7,7 +7,7 @@ use crate::analysis::maps::Maps;
 use crate::model::{Manifest, ModelKind};
 use crate::search::{SearchPoint, ranking};
 
-use super::{ReportInputs, ReportResults, full_runs};
+use super::{ReportInputs, ReportResults, full_runs, handwriting};
 
 /// The README's results table: recomputed test metrics next to the paper and the goals.
 pub fn metrics_table(
@@ -384,6 +384,8 @@ pub fn report(
         out += "\n## Code size\n\n";
         out += &full_runs::code_size_section(inputs, results, figure_dir);
     }
+    out += &handwriting::handwriting_section(inputs.handwriting.as_ref());
+    out += &handwriting::digit_check_section(inputs.weights_dir);
     out += "\n## Figures\n\n";
     for (caption, path) in &results.figures {
         let file = path

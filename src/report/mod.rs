@@ -1,11 +1,13 @@
 //! The paper's results regenerated from this project's models: every figure (`paper_figures`,
 //! drawn by `figures`) and `docs/REPORT.md` (`markdown`). The latent maps come from the one exporter
 //! (`analysis::maps`), the search table from the search's results file, and
-//! `docs/EXPERIMENTS.md` from the experiments log (`experiments`).
+//! `docs/EXPERIMENTS.md` from the experiments log (`experiments`); the sections on other
+//! handwriting and the digit check from their records (`handwriting`).
 
 pub mod experiments;
 pub mod figures;
 pub mod full_runs;
+pub mod handwriting;
 pub mod markdown;
 mod paper_figures;
 
@@ -107,6 +109,8 @@ pub struct ReportInputs<'a> {
     pub dae_search: Option<SearchResults>,
     /// The searches' finalists and code sizes trained to convergence (`search::full_runs`).
     pub full_runs: Vec<FullRun>,
+    /// What the models make of handwriting that is not MNIST (`handwriting --record`).
+    pub handwriting: Option<handwriting::HandwritingRecord>,
     /// Validation digits: the committed models' codes set beside the full runs'.
     pub validation: &'a Dataset,
     pub device: &'a Device,
