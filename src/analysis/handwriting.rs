@@ -10,7 +10,7 @@
 
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::digit_check::{DigitCheck, Models, Verdict, model_outputs};
 use super::glyphs::{NamedFont, Placement, draw_char};
@@ -150,10 +150,10 @@ pub fn font_digits(fonts: &[NamedFont], per_font: usize, seed: u64) -> Vec<Digit
         .collect()
 }
 
-/// What the models make of one set.
-#[derive(Clone, Debug, Serialize)]
+/// What the models make of one set (written by `handwriting --record`, read by the report).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SetFigures {
-    pub source: &'static str,
+    pub source: String,
     pub variant: String,
     pub count: usize,
     /// Share read correctly by the best classifier.
@@ -164,12 +164,13 @@ pub struct SetFigures {
     pub check_accepted: f64,
     /// Share it refuses as surely not digits.
     pub check_refused: f64,
-    /// The best classifier per label (labels the set has).
+    /// The best classifier per label (labels the set has; none in records made before it).
+    #[serde(default)]
     pub by_label: Vec<LabelFigures>,
 }
 
 /// What the best classifier makes of one label's digits in a set.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabelFigures {
     pub label: u8,
     pub count: usize,
@@ -309,7 +310,7 @@ pub fn measure(
     let best = predictions(models.classifier, &set.pixels, device);
     let verdicts = verdicts(check, models, &set.pixels, device);
     SetFigures {
-        source: set.source,
+        source: set.source.to_string(),
         variant: set.variant.clone(),
         count: set.labels.len(),
         best_accuracy: correct(&best),

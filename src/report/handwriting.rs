@@ -9,33 +9,13 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::analysis::digit_check::Report as CheckReport;
+use crate::analysis::handwriting::SetFigures;
 
 /// `docs/handwriting.json`: the command and its figures per set.
 #[derive(Clone, Debug, Deserialize)]
 pub struct HandwritingRecord {
     pub command: String,
-    pub validation: Vec<RecordedSet>,
-}
-
-/// What the models make of one set (`analysis::handwriting::SetFigures` as written).
-#[derive(Clone, Debug, Deserialize)]
-pub struct RecordedSet {
-    pub source: String,
-    pub variant: String,
-    pub count: usize,
-    pub best_accuracy: f64,
-    pub paper_accuracy: f64,
-    pub check_accepted: f64,
-    pub check_refused: f64,
-    #[serde(default)]
-    pub by_label: Vec<RecordedLabel>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct RecordedLabel {
-    pub label: u8,
-    pub read: f64,
-    pub misread_as: Option<u8>,
+    pub validation: Vec<SetFigures>,
 }
 
 /// Reads the record (None when the file does not exist); an error names the file.
@@ -56,7 +36,7 @@ fn by_other_people(source: &str) -> bool {
 }
 
 /// Labels a set reads under 90 %, with what they are read as instead.
-fn weak_labels(set: &RecordedSet) -> String {
+fn weak_labels(set: &SetFigures) -> String {
     let weak: Vec<String> = set
         .by_label
         .iter()
@@ -92,7 +72,7 @@ pub fn handwriting_section(record: Option<&HandwritingRecord>) -> String {
     );
     out += "| Set | Pen | Digits | Best classifier | Paper classifier | Shown as a digit | \
             Refused | Labels read under 90 % |\n|---|---|---|---|---|---|---|---|\n";
-    let (fonts, sets): (Vec<&RecordedSet>, Vec<&RecordedSet>) =
+    let (fonts, sets): (Vec<&SetFigures>, Vec<&SetFigures>) =
         record.validation.iter().partition(|s| s.source == "font");
     for s in &sets {
         let weak = if by_other_people(&s.source) {
@@ -114,7 +94,7 @@ pub fn handwriting_section(record: Option<&HandwritingRecord>) -> String {
     }
     if !fonts.is_empty() {
         let n: usize = fonts.iter().map(|f| f.count).sum();
-        let mean = |f: fn(&RecordedSet) -> f64| {
+        let mean = |f: fn(&SetFigures) -> f64| {
             fonts.iter().map(|s| f(s) * s.count as f64).sum::<f64>() / n.max(1) as f64
         };
         let _ = writeln!(
