@@ -164,6 +164,10 @@ struct HyperArgs {
     /// top, drawn through the pad (as many people write a one; default 0).
     #[arg(long, value_parser = parse_unit_interval)]
     flagged_ones: Option<f32>,
+    /// Best classifier: share of the redrawn digits made coarse first, as other people's sets
+    /// hold theirs (8×8 counts or eight points of the trajectory; default 0).
+    #[arg(long, value_parser = parse_unit_interval, requires = "redraw")]
+    coarse: Option<f32>,
     /// Best classifier: non-digit drawings per batch, as a share of its digits, trained
     /// towards no class (outlier exposure; kinds smiley, spiral, heart and partial_digit kept
     /// out). 0 or absent:
@@ -361,6 +365,7 @@ fn check_flags(kinds: &[ModelKind], h: &HyperArgs, args: &TrainArgs) -> Result<(
         h.flagged_ones.is_some(),
         &[ClassifierBest],
     )?;
+    only("--coarse", h.coarse.is_some(), &[ClassifierBest])?;
     let conv_flags = h.c2.is_some() || h.c3.is_some() || h.fc.is_some() || h.dropout.is_some();
     only("--c2/--c3/--fc/--dropout", conv_flags, &[Ae, Dae])?;
     only("--c1", h.c1.is_some(), &[Ae, Dae, DaeWide])?;
@@ -431,6 +436,7 @@ fn spec_for(
         ModelKind::ClassifierBest => Some(AugmentConfig {
             straight_one_probability: h.straight_ones.unwrap_or(0.0),
             flagged_one_probability: h.flagged_ones.unwrap_or(0.0),
+            coarse_probability: h.coarse.unwrap_or(0.0),
             ..AugmentConfig::with_redraw(h.redraw.unwrap_or(0.0))
         }),
         ModelKind::Classifier => h.augment.unwrap_or(true).then(AugmentConfig::default),

@@ -2,12 +2,15 @@
 //! larger or smaller and with thinner or thicker strokes than MNIST's. Each image gets a random
 //! affine warp (rotation, scale, shear, shift) and, sometimes, a stroke-width change; or, with
 //! `redraw_probability`, it is traced to pen paths and drawn again through the page's pad
-//! (`redraw`: its pens, sizes, centring and scaling, with slant, wobble and gaps).
+//! (`redraw`: its pens, sizes, centring and scaling, with slant, wobble and gaps), sometimes
+//! after being made as coarse as other people's sets hold their digits (`coarse_redraw`).
 
 use rand::Rng;
 
 use super::idx::{IMAGE_PIXELS, IMAGE_SIDE};
 use super::redraw::{HandRanges, redraw, redraw_paths};
+use super::strokes::digit_paths;
+use super::{optdigits, pendigits};
 
 /// Side of the pad the augmentation draws on (the page's 280 halved: the same drawing, cheaper).
 const REDRAW_SIDE: usize = 140;
@@ -39,6 +42,12 @@ pub struct AugmentConfig {
     /// do), drawn through the pad (0 in runs recorded before it existed).
     #[serde(default)]
     pub flagged_one_probability: f32,
+    /// Probability that a digit drawn again through the pad is first made coarse: its 8×8
+    /// counts (optdigits' format) or eight points of its trajectory (pendigits'), so that the
+    /// classifier learns digits that lost their detail before reaching the pad (0 in runs
+    /// recorded before it existed).
+    #[serde(default)]
+    pub coarse_probability: f32,
 }
 
 impl Default for AugmentConfig {
@@ -52,6 +61,7 @@ impl Default for AugmentConfig {
             redraw_probability: 0.0,
             straight_one_probability: 0.0,
             flagged_one_probability: 0.0,
+            coarse_probability: 0.0,
         }
     }
 }
@@ -69,6 +79,7 @@ impl AugmentConfig {
             redraw_probability: 0.0,
             straight_one_probability: 0.0,
             flagged_one_probability: 0.0,
+            coarse_probability: 0.0,
         }
     }
 
@@ -197,13 +208,33 @@ pub fn augment_labelled(
     augment(image, config, rng)
 }
 
+/// A digit made coarse, then drawn through the pad by a random hand of the augmentation: with
+/// even odds, its 8×8 counts smoothed back and traced, or a curve through eight points evenly
+/// spaced along its traced trajectory (None when nothing is left to draw).
+pub fn coarse_redraw(image: &[f32], rng: &mut impl Rng) -> Option<Vec<f32>> {
+    let paths = if rng.random_bool(0.5) {
+        let blurred = optdigits::cells_image(&optdigits::capture(image))?;
+        digit_paths(&blurred)
+    } else {
+        let points = pendigits::eight_points(&digit_paths(image))?;
+        vec![pendigits::path_through(&points)]
+    };
+    redraw_paths(&paths, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+}
+
 /// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
 pub fn augment(image: &[f32], config: &AugmentConfig, rng: &mut impl Rng) -> Vec<f32> {
-    if config.redraw_probability > 0.0
-        && rng.random::<f32>() < config.redraw_probability
-        && let Some(drawn) = redraw(image, &HandRanges::augmentation(), REDRAW_SIDE, rng)
-    {
-        return drawn;
+    if config.redraw_probability > 0.0 && rng.random::<f32>() < config.redraw_probability {
+        let coarse =
+            config.coarse_probability > 0.0 && rng.random::<f32>() < config.coarse_probability;
+        let drawn = if coarse {
+            coarse_redraw(image, rng)
+        } else {
+            redraw(image, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+        };
+        if let Some(drawn) = drawn {
+            return drawn;
+        }
     }
     let angle = symmetric(rng, config.max_rotation_deg).to_radians();
     let scale = 1.0 + symmetric(rng, config.max_scale);
@@ -357,6 +388,38 @@ mod tests {
         let old = r#"{"max_rotation_deg":15.0,"max_scale":0.15,"max_shear":0.2,"max_shift":2.5,"stroke_probability":0.2}"#;
         let config: AugmentConfig = serde_json::from_str(old).unwrap();
         assert_eq!(config.redraw_probability, 0.0);
+    }
+
+    #[test]
+    fn a_coarse_redrawn_digit_keeps_its_shape() {
+        // An L: its ink stays low and left, in both coarse formats.
+        let mut img = vec![0.0; IMAGE_PIXELS];
+        for y in 4..24 {
+            for x in 7..10 {
+                img[y * IMAGE_SIDE + x] = 1.0;
+            }
+        }
+        for y in 21..24 {
+            for x in 7..21 {
+                img[y * IMAGE_SIDE + x] = 1.0;
+            }
+        }
+        let coarse = AugmentConfig {
+            coarse_probability: 1.0,
+            ..AugmentConfig::with_redraw(1.0)
+        };
+        let mut rng = StdRng::seed_from_u64(6);
+        for _ in 0..20 {
+            let out = augment(&img, &coarse, &mut rng);
+            assert!(out.iter().all(|p| (0.0..=1.0 + 1e-6).contains(p)));
+            let ink = |ys: std::ops::Range<usize>, xs: std::ops::Range<usize>| -> f32 {
+                ys.flat_map(|y| xs.clone().map(move |x| (y, x)))
+                    .map(|(y, x)| out[y * IMAGE_SIDE + x])
+                    .sum()
+            };
+            let (upper_right, lower_left) = (ink(0..12, 16..28), ink(16..28, 0..12));
+            assert!(lower_left > 4.0 * upper_right, "{lower_left} {upper_right}");
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub fn parse(csv: &str) -> Result<Dataset, String> {
 /// Adds the digit of `cells` (8×8 counts) to `set` in MNIST's format (None, and nothing added,
 /// when the cells hold no ink).
 pub fn push_cells(set: &mut Dataset, cells: &[u8], label: u8) -> Option<()> {
-    let image = to_mnist_format(&smooth(cells), SIDE, SIDE)?;
+    let image = cells_image(cells)?;
     set.images.extend(
         image
             .iter()
@@ -62,6 +62,12 @@ pub fn push_cells(set: &mut Dataset, cells: &[u8], label: u8) -> Option<()> {
     );
     set.labels.push(label);
     Some(())
+}
+
+/// The digit of `cells` (8×8 counts) as a 28×28 image in MNIST's format, values in [0, 1]
+/// (None when the cells hold no ink).
+pub fn cells_image(cells: &[u8]) -> Option<Vec<f32>> {
+    to_mnist_format(&smooth(cells), SIDE, SIDE)
 }
 
 /// Side of the bitmap a digit is scaled into before its blocks are counted.

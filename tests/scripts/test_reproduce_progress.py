@@ -1,0 +1,50 @@
+"""`scripts/reproduce`'s progress line: its ETA counts only what is left of the current step."""
+
+import importlib.machinery
+import importlib.util
+import tempfile
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_reproduce():
+    loader = importlib.machinery.SourceFileLoader("reproduce", str(ROOT / "scripts/reproduce"))
+    spec = importlib.util.spec_from_loader("reproduce", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+class ProgressEta(unittest.TestCase):
+    def setUp(self):
+        self.reproduce = load_reproduce()
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = Path(self.dir.name) / "progress.json"
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def progress(self):
+        estimate = {"a": 100, "b": 400, "c": 50}
+        return self.reproduce.Progress(["a", "b", "c"], estimate, self.path)
+
+    def test_the_current_step_counts_only_its_share_left(self):
+        progress = self.progress()
+        progress.finished("a", 200)  # twice as slow as estimated
+        self.assertAlmostEqual(progress.eta("b", 1.0), 2 * (400 + 50))
+        self.assertAlmostEqual(progress.eta("b", 0.25), 2 * (100 + 50))
+
+    def test_a_step_found_done_on_disk_does_not_set_the_speed(self):
+        progress = self.progress()
+        progress.finished("a", 1)  # under 2 % of its estimate: skipped, not measured
+        self.assertAlmostEqual(progress.eta("b", 0.5), 200 + 50)
+
+    def test_finished_steps_survive_a_restart(self):
+        self.progress().finished("a", 100)
+        self.assertEqual(self.progress().done, {"a": 100})
+
+
+if __name__ == "__main__":
+    unittest.main()
