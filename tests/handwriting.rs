@@ -219,3 +219,53 @@ fn other_peoples_digits_are_measured_and_drawn_and_a_bad_file_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn handwriting_fonts_are_measured_as_two_sets_and_a_missing_part_is_named() {
+    let root = common::root();
+    let dir = common::scratch_dir("handwriting", "hand-fonts");
+    let fonts = digit_lab::analysis::glyphs::FONT_FILES;
+    for (part, files) in [("validation", &fonts[..2]), ("held-out", &fonts[5..6])] {
+        std::fs::create_dir_all(dir.join(part)).unwrap();
+        for file in files {
+            let name = std::path::Path::new(file).file_name().unwrap();
+            std::fs::copy(file, dir.join(part).join(name)).unwrap();
+        }
+    }
+    let run = |per_font: &str| {
+        Command::new(env!("CARGO_BIN_EXE_digit-lab"))
+            .args(["handwriting", "--count", "10", "--pens", "20"])
+            .args(["--per-font", per_font])
+            .arg("--data")
+            .arg(root.join("data/mnist"))
+            .arg("--weights")
+            .arg(root.join("weights"))
+            .arg("--hand-fonts")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run("10");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let sets = record["validation"].as_array().unwrap();
+    let set = |source: &str| sets.iter().find(|s| s["source"] == source).unwrap();
+    assert_eq!(set("hand_font")["variant"], "2 fonts, 10 each");
+    assert_eq!(set("hand_font")["count"], 20);
+    assert_eq!(set("hand_font_held_out")["variant"], "1 font, 10 each");
+    // Printed fonts are digits the classifier reads.
+    assert!(set("hand_font")["best_accuracy"].as_f64().unwrap() >= 0.8);
+
+    let stderr = String::from_utf8_lossy(&run("0").stderr).to_string();
+    assert!(stderr.contains("give --per-font above 0"), "{stderr}");
+    std::fs::remove_dir_all(dir.join("held-out")).unwrap();
+    let out = run("10");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("held-out"), "{stderr}");
+}

@@ -46,6 +46,20 @@ pub fn available_fonts() -> Result<Vec<NamedFont>, String> {
     Ok(fonts)
 }
 
+/// The TrueType fonts (`*.ttf`) in `dir`, by file name; an error when it holds none.
+pub fn fonts_in(dir: &Path) -> Result<Vec<NamedFont>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("fonts in {}: {e}", dir.display()))?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ttf"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{} holds no .ttf font", dir.display()));
+    }
+    files.iter().map(|p| load(p)).collect()
+}
+
 /// The font at `path`, or an error naming it.
 pub fn load(path: &Path) -> Result<NamedFont, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("font {}: {e}", path.display()))?;
@@ -112,5 +126,19 @@ mod tests {
         assert!((115..=125).contains(&rows), "{rows}");
         let e = load(Path::new("/no/such/font.ttf")).err().unwrap();
         assert!(e.contains("/no/such/font.ttf"), "{e}");
+        let dir = std::env::temp_dir().join(format!("digit-lab-fonts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = fonts_in(&dir).err().unwrap();
+        assert!(e.contains("no .ttf font"), "{e}");
+        std::fs::copy(FONT_FILES[0], dir.join("b.ttf")).unwrap();
+        std::fs::copy(FONT_FILES[0], dir.join("a.ttf")).unwrap();
+        std::fs::write(dir.join("a.LICENSE"), "not a font").unwrap();
+        let names: Vec<String> = fonts_in(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

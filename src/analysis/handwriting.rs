@@ -25,8 +25,9 @@ use crate::model::Classifier;
 /// One set of digits: where they come from, their images and labels, and (for the traced
 /// ones) the pen strokes that drew them on the pad.
 pub struct DigitSet {
-    /// `mnist_strokes`, `font`, `optdigits` and `optdigits_strokes` (`data::optdigits`),
-    /// `pendigits` (`data::pendigits`), or their formats made of validation digits (`mnist_8x8`,
+    /// `mnist_strokes`, `font`, `hand_font` and `hand_font_held_out` (handwriting fonts),
+    /// `optdigits` and `optdigits_strokes` (`data::optdigits`), `pendigits`
+    /// (`data::pendigits`), or their formats made of validation digits (`mnist_8x8`,
     /// `mnist_8x8_strokes`, `mnist_8_points`).
     pub source: &'static str,
     /// The pen (`pen 10`) or the font's name.
@@ -109,6 +110,23 @@ pub fn drawn(
         }
     }
     set
+}
+
+/// All the digits of `sets` as one set.
+pub fn merged(sets: Vec<DigitSet>, source: &'static str, variant: String) -> DigitSet {
+    let mut all = DigitSet {
+        source,
+        variant,
+        pixels: Vec::new(),
+        labels: Vec::new(),
+        strokes: Vec::new(),
+    };
+    for set in sets {
+        all.pixels.extend(set.pixels);
+        all.labels.extend(set.labels);
+        all.strokes.extend(set.strokes);
+    }
+    all
 }
 
 /// `per_font` digits (0-9 in turn) of each font, at random sizes, places and slants on the pad.

@@ -10,10 +10,10 @@ use anyhow::{Result, bail};
 use burn::prelude::Device;
 use clap::Args;
 use digit_lab::analysis::digit_check::{DigitCheck, Models};
-use digit_lab::analysis::glyphs::available_fonts;
+use digit_lab::analysis::glyphs::{available_fonts, fonts_in};
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
 use digit_lab::analysis::handwriting::{
-    Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, drawn, font_digits, measure,
+    Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, drawn, font_digits, measure, merged,
     mnist_strokes, predictions, redrawn,
 };
 use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
@@ -74,6 +74,11 @@ pub(crate) struct HandwritingArgs {
     /// Fetched by `scripts/fetch-pendigits` when the default file is missing.
     #[arg(long, value_name = "CSV", num_args = 0..=1, default_missing_value = PENDIGITS)]
     pendigits: Option<PathBuf>,
+    /// Also measure digits of handwriting fonts (`scripts/fetch-hand-fonts`, fetched when the
+    /// default folder is missing): --per-font digits of each font, on the pad as the font
+    /// draws them; the fonts of `validation/` as one set, those of `held-out/` as another.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = HAND_FONTS)]
+    hand_fonts: Option<PathBuf>,
     /// Also measure the same validation digits in the coarse formats of optdigits (8×8 counts of
     /// a 32×32 bitmap: as scanned, and traced and drawn through the pad with each pen) and of
     /// pendigits (eight points of the traced trajectory, drawn with each pen). What depends on
@@ -145,6 +150,27 @@ fn eight_point_set(
     let mut set = drawn(paths, &ranges, format!("pen {pen}"), seed ^ 0x8E17);
     set.source = source;
     set
+}
+
+/// Where `scripts/fetch-hand-fonts` puts the handwriting fonts.
+const HAND_FONTS: &str = "data/hand-fonts";
+
+/// The digits of the handwriting fonts in `dir`: its validation fonts as one set, its held-out
+/// fonts as another.
+fn hand_font_sets(dir: &Path, per_font: usize, seed: u64) -> Result<Vec<DigitSet>> {
+    fetch_if_default(dir, HAND_FONTS, "scripts/fetch-hand-fonts")?;
+    let mut sets = Vec::new();
+    for (part, source) in [
+        ("validation", "hand_font"),
+        ("held-out", "hand_font_held_out"),
+    ] {
+        let fonts = fonts_in(&dir.join(part)).map_err(anyhow::Error::msg)?;
+        let n = fonts.len();
+        let variant = format!("{n} font{}, {per_font} each", if n == 1 { "" } else { "s" });
+        let each = font_digits(&fonts, per_font, seed ^ 0x4A4D);
+        sets.push(merged(each, source, variant));
+    }
+    Ok(sets)
 }
 
 /// Where `scripts/fetch-pendigits` puts the pendigits set.
@@ -248,6 +274,12 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
         let fonts = available_fonts().map_err(anyhow::Error::msg)?;
         sets.extend(font_digits(&fonts, args.per_font, args.seed));
     }
+    if let Some(dir) = &args.hand_fonts {
+        if args.per_font == 0 {
+            bail!("--hand-fonts draws --per-font digits of each font: give --per-font above 0");
+        }
+        sets.extend(hand_font_sets(dir, args.per_font, args.seed)?);
+    }
     if args.low_res {
         sets.extend(low_res_sets(&valid, &indices, &args.pens, args.seed));
     }
@@ -275,7 +307,7 @@ pub(crate) fn run(args: HandwritingArgs) -> Result<()> {
             "count": args.count, "from": args.from, "pens": args.pens,
             "per_font": args.per_font, "seed": args.seed,
             "best_from": args.best_from, "weights": args.weights, "optdigits": args.optdigits,
-            "pendigits": args.pendigits, "low_res": args.low_res,
+            "pendigits": args.pendigits, "low_res": args.low_res, "hand_fonts": args.hand_fonts,
         },
         "validation": figures,
     });

@@ -209,15 +209,15 @@ pub fn augment_labelled(
 }
 
 /// A digit made coarse, then drawn through the pad by a random hand of the augmentation: with
-/// even odds, its 8×8 counts smoothed back and traced, or a curve through eight points evenly
-/// spaced along its traced trajectory (None when nothing is left to draw).
+/// even odds, its 8×8 counts smoothed back and traced, or its traced strokes at pendigits'
+/// resolution (eight points in all; never its pen-up moves, which no one draws on the pad;
+/// None when nothing is left to draw).
 pub fn coarse_redraw(image: &[f32], rng: &mut impl Rng) -> Option<Vec<f32>> {
     let paths = if rng.random_bool(0.5) {
         let blurred = optdigits::cells_image(&optdigits::capture(image))?;
         digit_paths(&blurred)
     } else {
-        let points = pendigits::eight_points(&digit_paths(image))?;
-        vec![pendigits::path_through(&points)]
+        pendigits::coarse_strokes(&digit_paths(image))
     };
     redraw_paths(&paths, &HandRanges::augmentation(), REDRAW_SIDE, rng)
 }

@@ -68,18 +68,45 @@ pub fn parse(csv: &str) -> Result<Vec<PenDigit>, String> {
 /// when the paths have no length).
 pub fn eight_points(paths: &[Path]) -> Option<[[f32; 2]; POINTS]> {
     let trajectory: Vec<[f32; 2]> = paths.iter().flatten().copied().collect();
-    let length = |a: [f32; 2], b: [f32; 2]| ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
-    let total: f32 = trajectory.windows(2).map(|w| length(w[0], w[1])).sum();
-    if total.is_nan() || total <= 0.0 {
+    let points = evenly_spaced(&trajectory, POINTS)?;
+    Some(std::array::from_fn(|k| points[k]))
+}
+
+/// Pen paths at pendigits' resolution without its pen-up moves: [`POINTS`] points shared out
+/// among the strokes by length (at least two each), evenly spaced along each, and a curve
+/// through each stroke's points (strokes without length are left out).
+pub fn coarse_strokes(paths: &[Path]) -> Vec<Path> {
+    let total: f32 = paths.iter().map(|p| length(p)).sum();
+    paths
+        .iter()
+        .filter_map(|p| {
+            let share = (POINTS as f32 * length(p) / total).round() as usize;
+            evenly_spaced(p, share.max(2)).map(|points| curve_through(&points))
+        })
+        .collect()
+}
+
+fn distance(a: [f32; 2], b: [f32; 2]) -> f32 {
+    ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt()
+}
+
+fn length(path: &[[f32; 2]]) -> f32 {
+    path.windows(2).map(|w| distance(w[0], w[1])).sum()
+}
+
+/// `n` ≥ 2 points evenly spaced along `path`, its ends included (None when it has no length).
+fn evenly_spaced(path: &[[f32; 2]], n: usize) -> Option<Vec<[f32; 2]>> {
+    let total = length(path);
+    if total.is_nan() || total <= 0.0 || n < 2 {
         return None;
     }
-    let mut points = [trajectory[0]; POINTS];
+    let mut points = vec![path[0]; n];
     let (mut walked, mut next) = (0.0, 1);
-    for w in trajectory.windows(2) {
-        let len = length(w[0], w[1]);
-        while next < POINTS && walked + len >= total * next as f32 / (POINTS - 1) as f32 {
+    for w in path.windows(2) {
+        let len = distance(w[0], w[1]);
+        while next < n && walked + len >= total * next as f32 / (n - 1) as f32 {
             let t = if len > 0.0 {
-                (total * next as f32 / (POINTS - 1) as f32 - walked) / len
+                (total * next as f32 / (n - 1) as f32 - walked) / len
             } else {
                 0.0
             };
@@ -91,16 +118,22 @@ pub fn eight_points(paths: &[Path]) -> Option<[[f32; 2]; POINTS]> {
         }
         walked += len;
     }
-    points[POINTS - 1] = trajectory[trajectory.len() - 1];
+    points[n - 1] = path[path.len() - 1];
     Some(points)
 }
 
 /// The pen path through a digit's points: a uniform Catmull–Rom curve, which passes through
 /// every point and turns smoothly as a pen does, [`PER_SEGMENT`] points per segment.
 pub fn path_through(points: &[[f32; 2]; POINTS]) -> Path {
-    let at = |k: isize| points[k.clamp(0, POINTS as isize - 1) as usize];
-    let mut path = Vec::with_capacity((POINTS - 1) * PER_SEGMENT + 1);
-    for k in 0..POINTS as isize - 1 {
+    curve_through(points)
+}
+
+/// [`path_through`] for any number of points (at least one).
+fn curve_through(points: &[[f32; 2]]) -> Path {
+    let last = points.len() as isize - 1;
+    let at = |k: isize| points[k.clamp(0, last) as usize];
+    let mut path = Vec::with_capacity(last as usize * PER_SEGMENT + 1);
+    for k in 0..last {
         let (p0, p1, p2, p3) = (at(k - 1), at(k), at(k + 1), at(k + 2));
         for s in 0..PER_SEGMENT {
             let t = s as f32 / PER_SEGMENT as f32;
@@ -113,7 +146,7 @@ pub fn path_through(points: &[[f32; 2]; POINTS]) -> Path {
             }));
         }
     }
-    path.push(points[POINTS - 1]);
+    path.push(points[last as usize]);
     path
 }
 
@@ -178,6 +211,24 @@ mod tests {
         }
         assert_eq!(eight_points(&[vec![[1.0, 1.0], [1.0, 1.0]]]), None);
         assert_eq!(eight_points(&[]), None);
+    }
+
+    #[test]
+    fn coarse_strokes_keep_the_pen_lifts_and_share_the_points_by_length() {
+        // A stroke of length 21 and one of 7: 6 and 2 points, no move between them.
+        let paths = vec![
+            vec![[0.0, 0.0], [21.0, 0.0]],
+            vec![[0.0, 7.0], [7.0, 7.0]],
+            vec![[3.0, 3.0]],
+        ];
+        let coarse = coarse_strokes(&paths);
+        assert_eq!(coarse.len(), 2);
+        assert_eq!(coarse[0].len(), 5 * PER_SEGMENT + 1);
+        assert_eq!(coarse[1].len(), PER_SEGMENT + 1);
+        assert!(coarse[0].iter().all(|p| p[1].abs() < 1e-4));
+        assert!(coarse[1].iter().all(|p| (p[1] - 7.0).abs() < 1e-4));
+        assert_eq!(coarse[1][0], [0.0, 7.0]);
+        assert!(coarse_strokes(&[]).is_empty());
     }
 
     #[test]

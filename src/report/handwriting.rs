@@ -30,9 +30,11 @@ pub fn load_record(path: &Path) -> Result<Option<HandwritingRecord>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Sources by other people than MNIST's writers.
+/// Sources by other people than MNIST's writers (handwriting fonts included).
 fn by_other_people(source: &str) -> bool {
-    source.starts_with("optdigits") || source.starts_with("pendigits")
+    ["optdigits", "pendigits", "hand_font"]
+        .iter()
+        .any(|s| source.starts_with(s))
 }
 
 /// Labels a set reads under 90 %, with what they are read as instead.
@@ -58,15 +60,17 @@ pub fn handwriting_section(record: Option<&HandwritingRecord>) -> String {
     let mut out = String::from("\n## Handwriting that is not MNIST\n\n");
     let Some(record) = record else {
         out += "Not measured yet: `digit-lab handwriting --record docs/handwriting.json` (with \
-                `--low-res --optdigits --pendigits` for every set).\n";
+                `--low-res --hand-fonts --optdigits --pendigits` for every set).\n";
         return out;
     };
     let _ = writeln!(
         out,
         "Validation digits traced and drawn again through the page's pad, the machine's fonts, \
-         the same validation digits in the coarse formats other people's sets come in, and two \
-         sets by other people: optdigits (13 people, 8×8 scans) and pendigits (44 people, eight \
-         points of each pen trajectory). Nothing is chosen on the two sets by other people. \
+         handwriting fonts (Google Fonts families made from people's hands: `hand_font` is \
+         validation, `hand_font_held_out` is never chosen on), the same validation digits in \
+         the coarse formats other people's sets come in, and two sets by other people: \
+         optdigits (13 people, 8×8 scans) and pendigits (44 people, eight points of each pen \
+         trajectory). Nothing is chosen on the two sets by other people. \
          “Shown as a digit” and “refused” are the digit check's answers. From `{}`:\n",
         record.command
     );
@@ -173,6 +177,10 @@ mod tests {
            "paper_accuracy": 0.25, "check_accepted": 1.0, "check_refused": 0.0,
            "by_label": [{"label": 1, "count": 2, "read": 0.5, "misread_as": 7},
                         {"label": 0, "count": 2, "read": 1.0, "misread_as": null}]},
+          {"source": "hand_font", "variant": "2 fonts, 1 each", "count": 2, "best_accuracy": 0.5,
+           "paper_accuracy": 0.5, "check_accepted": 1.0, "check_refused": 0.0,
+           "by_label": [{"label": 1, "count": 1, "read": 0.0, "misread_as": 7},
+                        {"label": 4, "count": 1, "read": 1.0, "misread_as": null}]},
           {"source": "font", "variant": "A", "count": 10, "best_accuracy": 1.0,
            "paper_accuracy": 0.5, "check_accepted": 1.0, "check_refused": 0.0},
           {"source": "font", "variant": "B", "count": 30, "best_accuracy": 0.8,
@@ -192,6 +200,7 @@ mod tests {
         assert!(text.contains(
             "| pendigits | pen 20 | 4 | 0.500 | 0.250 | 100.0 % | 0.0 % | 1 0.50 (as 7) |"
         ));
+        assert!(text.contains("| hand_font | 2 fonts, 1 each | 2 | 0.500 | 0.500 | 100.0 % | 0.0 % | 1 0.00 (as 7) |"), "{text}");
         // The fonts in one row, weighted by their digits: (10 + 24) / 40.
         assert!(
             text.contains("| font (2 fonts) | – | 40 | 0.850 |"),
