@@ -45,6 +45,22 @@ class ProgressEta(unittest.TestCase):
         self.progress().finished("a", 100)
         self.assertEqual(self.progress().done, {"a": 100})
 
+    def test_a_step_resumed_after_a_kill_does_not_set_the_speed(self):
+        first = self.progress()
+        first.finished("a", 200)
+        first.begin("b")  # killed while running b
+        second = self.progress()
+        second.begin("b")
+        second.finished("b", 40)  # only the rest of b: far faster than its estimate
+        third = self.progress()
+        self.assertEqual(third.resumed, {"b"})
+        self.assertAlmostEqual(third.eta("c", 1.0), 2 * 50)
+
+    def test_a_file_of_the_old_format_is_read(self):
+        self.path.write_text('{"a": 200}')
+        self.assertEqual(self.progress().done, {"a": 200})
+        self.assertAlmostEqual(self.progress().eta("b", 1.0), 2 * (400 + 50))
+
 
 if __name__ == "__main__":
     unittest.main()
