@@ -165,7 +165,7 @@ struct HyperArgs {
     #[arg(long, value_parser = parse_unit_interval)]
     flagged_ones: Option<f32>,
     /// Best classifier: share of the redrawn digits made coarse first, as other people's sets
-    /// hold theirs (8×8 counts or eight points of the trajectory; default 0).
+    /// hold theirs (8×8 counts, or the strokes at eight points in all; default 0).
     #[arg(long, value_parser = parse_unit_interval, requires = "redraw")]
     coarse: Option<f32>,
     /// Best classifier: non-digit drawings per batch, as a share of its digits, trained

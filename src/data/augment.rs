@@ -43,9 +43,9 @@ pub struct AugmentConfig {
     #[serde(default)]
     pub flagged_one_probability: f32,
     /// Probability that a digit drawn again through the pad is first made coarse: its 8×8
-    /// counts (optdigits' format) or eight points of its trajectory (pendigits'), so that the
-    /// classifier learns digits that lost their detail before reaching the pad (0 in runs
-    /// recorded before it existed).
+    /// counts (optdigits' format) or its strokes at pendigits' eight points (without the
+    /// pen-up moves), so that the classifier learns digits that lost their detail before
+    /// reaching the pad (0 in runs recorded before it existed).
     #[serde(default)]
     pub coarse_probability: f32,
 }
