@@ -158,7 +158,11 @@ const HAND_FONTS: &str = "data/hand-fonts";
 /// The digits of the handwriting fonts in `dir`: its validation fonts as one set, its held-out
 /// fonts as another.
 fn hand_font_sets(dir: &Path, per_font: usize, seed: u64) -> Result<Vec<DigitSet>> {
-    fetch_if_default(dir, HAND_FONTS, "scripts/fetch-hand-fonts")?;
+    // The script checks every font against its recorded checksum (no download when all are
+    // there), so a fetch killed half-way is finished rather than measured short.
+    if dir == Path::new(HAND_FONTS) {
+        run_fetch("scripts/fetch-hand-fonts")?;
+    }
     let mut sets = Vec::new();
     for (part, source) in [
         ("validation", "hand_font"),
@@ -194,10 +198,19 @@ fn pendigits_sets(path: &Path, pens: &[f64], seed: u64) -> Result<Vec<DigitSet>>
 /// Runs `script` when `path` is the default file `default` and is missing.
 fn fetch_if_default(path: &Path, default: &str, script: &str) -> Result<()> {
     if path == Path::new(default) && !path.exists() {
-        let status = std::process::Command::new("bash").arg(script).status()?;
-        if !status.success() {
-            bail!("{script} failed");
-        }
+        run_fetch(script)?;
+    }
+    Ok(())
+}
+
+/// Runs a fetch script, its messages on stderr (stdout carries the figures).
+fn run_fetch(script: &str) -> Result<()> {
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{script} 1>&2"))
+        .status()?;
+    if !status.success() {
+        bail!("{script} failed");
     }
     Ok(())
 }
