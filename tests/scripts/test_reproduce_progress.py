@@ -1,20 +1,10 @@
 """`scripts/reproduce`'s progress line: its ETA counts only what is left of the current step."""
 
-import importlib.machinery
-import importlib.util
 import tempfile
 import unittest
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_reproduce():
-    loader = importlib.machinery.SourceFileLoader("reproduce", str(ROOT / "scripts/reproduce"))
-    spec = importlib.util.spec_from_loader("reproduce", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from reproduce_script import load_reproduce
 
 
 class ProgressEta(unittest.TestCase):
