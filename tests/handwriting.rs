@@ -13,9 +13,9 @@ use digit_lab::analysis::handwriting::{accepted, mnist_strokes, predictions};
 use digit_lab::model::{Manifest, ModelKind, load_classifier, load_vae};
 
 /// The command that wrote the committed stroke file (its arguments after the subcommand).
-/// Other people's sets come from `scripts/fetch-optdigits` and `scripts/fetch-pendigits`, which
-/// the command runs when their files are missing.
-const FIXTURE_ARGS: [&str; 10] = [
+/// Other people's sets come from `scripts/fetch-optdigits`, `scripts/fetch-pendigits` and
+/// `scripts/fetch-hand-fonts`, which the command runs when their files are missing.
+const FIXTURE_ARGS: [&str; 11] = [
     "--count",
     "200",
     "--per-font",
@@ -26,6 +26,7 @@ const FIXTURE_ARGS: [&str; 10] = [
     "1",
     "--optdigits",
     "--pendigits",
+    "--hand-fonts",
 ];
 
 #[test]
@@ -109,6 +110,10 @@ fn the_e2e_stroke_file_is_what_the_command_writes() {
         "letter_hand",
         "partial_digit",
         "dash",
+        "hand_font_traced",
+        "smiley",
+        "spiral",
+        "star",
     ] {
         assert!(sources.contains(kind), "{kind} in {sources:?}");
     }

@@ -13,7 +13,7 @@ use super::digit_templates::TEMPLATES;
 use super::glyphs::{NamedFont, available_fonts};
 use super::hand_shapes::{self, HAND_KINDS};
 use crate::data::canvas::to_mnist_format;
-use crate::data::pad::{PAD_SIDE, to_mnist};
+use crate::data::pad::{PAD_SIDE, Stroke, to_mnist};
 
 /// Side of the canvas the drawings are made on.
 const SIDE: usize = 112;
@@ -93,16 +93,21 @@ pub const KINDS: [&str; Kind::ALL.len()] = {
     names
 };
 
-/// A canvas with a round pen.
-struct Canvas(Vec<f32>);
+/// A canvas with a round pen; it keeps each stroke's path too, so that a drawing can be drawn
+/// again with the mouse on the page (`pen_strokes`).
+struct Canvas(Vec<f32>, Vec<Stroke>);
 
 impl Canvas {
     fn new() -> Self {
-        Canvas(vec![0.0; SIDE * SIDE])
+        Canvas(vec![0.0; SIDE * SIDE], Vec::new())
     }
 
     /// A stroke through `points`, anti-aliased over one pixel.
     fn stroke(&mut self, points: &[(f32, f32)], radius: f32) {
+        self.1.push(Stroke {
+            width: 2.0 * radius,
+            points: points.iter().map(|&(x, y)| [x, y]).collect(),
+        });
         for pair in points.windows(2) {
             let ((ax, ay), (bx, by)) = (pair[0], pair[1]);
             let (dx, dy) = (bx - ax, by - ay);
@@ -157,6 +162,43 @@ pub fn generate_without(
     generate_with_fonts(count, seed, &available_fonts()?, left_out)
 }
 
+/// The kinds drawn with a pen on the canvas, as a mouse could draw them (not noise, nor a font's
+/// letters; the hand-drawn kinds are drawn through the pad already: `hand_shapes`).
+pub const PEN_KINDS: [&str; 9] = [
+    "dot", "dash", "scribble", "hatch", "star", "smiley", "arrow", "spiral", "squiggle",
+];
+
+/// One drawing of `kind` (one of [`PEN_KINDS`]) as pen strokes on the page's pad: the strokes
+/// the generator draws on its canvas, scaled to the pad, pen widths with them.
+pub fn pen_strokes(kind: &str, rng: &mut StdRng) -> Result<Vec<Stroke>, String> {
+    let kind = pen_kind(kind)?;
+    let mut canvas = Canvas::new();
+    let pen = PEN * (0.7 + 0.6 * rng.random::<f32>());
+    let scale = PAD_SIDE as f32 / SIDE as f32;
+    // No font is read: the letters are not among the pen kinds.
+    draw_with_pen(kind, &mut canvas, rng, pen);
+    Ok(canvas
+        .1
+        .into_iter()
+        .map(|s| Stroke {
+            width: s.width * scale,
+            points: s.points.iter().map(|p| p.map(|v| v * scale)).collect(),
+        })
+        .collect())
+}
+
+fn pen_kind(name: &str) -> Result<Kind, String> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == name && PEN_KINDS.contains(&name))
+        .ok_or_else(|| {
+            format!(
+                "`{name}` is not a kind drawn with a pen ({})",
+                PEN_KINDS.join(", ")
+            )
+        })
+}
+
 #[cfg(test)]
 fn generate_with_font(
     count: usize,
@@ -201,6 +243,24 @@ fn generate_with_fonts(
 /// Draws one drawing of `kind` with a pen of radius `pen`.
 fn draw(kind: Kind, canvas: &mut Canvas, rng: &mut StdRng, pen: f32, font: &ab_glyph::FontVec) {
     match kind {
+        Kind::Noise => {
+            for v in canvas.0.iter_mut() {
+                if rng.random::<f32>() < 0.08 {
+                    *v = rng.random();
+                }
+            }
+        }
+        Kind::Letter => {
+            let letter = LETTERS.as_bytes()[rng.random_range(0..LETTERS.len())] as char;
+            draw_letter(canvas, font, letter);
+        }
+        _ => draw_with_pen(kind, canvas, rng, pen),
+    }
+}
+
+/// Draws one drawing of a kind made of pen strokes.
+fn draw_with_pen(kind: Kind, canvas: &mut Canvas, rng: &mut StdRng, pen: f32) {
+    match kind {
         Kind::Dot => {
             let c = point(rng, 20.0);
             canvas.stroke(&[c, (c.0 + 0.5, c.1)], pen * (1.0 + rng.random::<f32>()));
@@ -217,21 +277,11 @@ fn draw(kind: Kind, canvas: &mut Canvas, rng: &mut StdRng, pen: f32, font: &ab_g
         Kind::Scribble => scribble(canvas, rng, pen),
         Kind::Hatch => hatch(canvas, rng, pen),
         Kind::Star => star(canvas, rng, pen),
-        Kind::Noise => {
-            for v in canvas.0.iter_mut() {
-                if rng.random::<f32>() < 0.08 {
-                    *v = rng.random();
-                }
-            }
-        }
-        Kind::Letter => {
-            let letter = LETTERS.as_bytes()[rng.random_range(0..LETTERS.len())] as char;
-            draw_letter(canvas, font, letter);
-        }
         Kind::Smiley => smiley(canvas, rng, pen),
         Kind::Arrow => arrow(canvas, rng, pen),
         Kind::Spiral => spiral(canvas, rng, pen),
         Kind::Squiggle => squiggle(canvas, rng, pen),
+        Kind::Noise | Kind::Letter => unreachable!("not drawn with a pen"),
         Kind::Hand(_) => unreachable!("drawn through the pad by `generate`"),
     }
 }
@@ -436,6 +486,30 @@ pub fn drawn_digits(count: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pen_kinds_are_drawn_on_the_pad_as_on_their_canvas() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for name in PEN_KINDS {
+            // The same random draws on the generator's own canvas.
+            let (mut canvas, mut same) = (Canvas::new(), rng.clone());
+            let pen = PEN * (0.7 + 0.6 * same.random::<f32>());
+            draw_with_pen(pen_kind(name).unwrap(), &mut canvas, &mut same, pen);
+            let strokes = pen_strokes(name, &mut rng).unwrap();
+            for s in &strokes {
+                assert!((5.0..40.0).contains(&s.width), "{name}: pen {}", s.width);
+                let inside = |v: &f32| (0.0..=PAD_SIDE as f32).contains(v);
+                assert!(s.points.iter().flatten().all(inside), "{name}");
+            }
+            let pad = to_mnist(&strokes, PAD_SIDE).expect("ink on the pad");
+            let own = to_mnist_format(&canvas.0, SIDE, SIDE).unwrap();
+            let diff = pad.iter().zip(&own).map(|(a, b)| (a - b).abs()).sum::<f32>() / 784.0;
+            // Two rasterisers of the same strokes: a wrong scale or pen would be far more.
+            assert!(diff < 0.05, "{name}: mean difference {diff}");
+        }
+        let e = pen_strokes("noise", &mut rng).unwrap_err();
+        assert!(e.starts_with("`noise` is not a kind drawn with a pen"), "{e}");
+    }
     use std::path::Path;
 
     #[test]

@@ -12,6 +12,7 @@ use clap::Args;
 use digit_lab::analysis::digit_check::{DigitCheck, Models};
 use digit_lab::analysis::glyphs::{available_fonts, fonts_in};
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
+use digit_lab::analysis::non_digits::{PEN_KINDS, pen_strokes};
 use digit_lab::analysis::handwriting::{
     Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, drawn, font_digits, measure, merged,
     mnist_strokes, predictions, redrawn,
@@ -56,8 +57,8 @@ pub(crate) struct HandwritingArgs {
     /// Seed of the hands and placements.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Write drawings for the page's tests to this JSON file: traced digits of each pen and of
-    /// the fonts (labels in turn), two hand-drawn non-digits of each kind, with the 28×28 image
+    /// Write drawings for the page's tests to this JSON file: traced digits of each pen, of the
+    /// fonts and of the validation handwriting fonts (labels in turn), two hand-drawn non-digits of each kind, with the 28×28 image
     /// the pad's rule makes of each and what the models and check answer.
     #[arg(long, value_name = "FILE")]
     strokes_out: Option<PathBuf>,
@@ -432,8 +433,10 @@ struct Drawing {
 }
 
 /// The drawings of the stroke file: `per_source` traced digits of each pen (labels in turn),
-/// as many font digits traced and drawn with pen 20 (fonts in turn), and two drawings of each
-/// hand-drawn kind of non-digit.
+/// as many font digits traced and drawn with pen 20 (fonts in turn), two drawings of each
+/// hand-drawn kind of non-digit, (with `--hand-fonts`) `per_source` digits of the handwriting
+/// fonts traced and drawn with pen 20, and one drawing of each kind the non-digit generator
+/// draws with a pen.
 fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
@@ -455,6 +458,12 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
             }
         }
     }
+    // A font's digit has no strokes of its own: it is traced and drawn with pen 20.
+    let traced = |set: &DigitSet, i: usize, rng: &mut StdRng| {
+        let paths = digit_paths(&set.pixels[i * 784..(i + 1) * 784]);
+        let hand = HandRanges::person(20.0).draw(rng);
+        pad_strokes(&paths, &hand, rng)
+    };
     let fonts: Vec<&DigitSet> = sets.iter().filter(|s| s.source == "font").collect();
     for k in 0..per_source.min(10 * fonts.len()) {
         let set = fonts[k % fonts.len()];
@@ -462,12 +471,10 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
         let Some(i) = set.labels.iter().position(|l| *l == label) else {
             continue;
         };
-        let paths = digit_paths(&set.pixels[i * 784..(i + 1) * 784]);
-        let hand = HandRanges::person(20.0).draw(&mut rng);
         out.push(Drawing {
             source: format!("font_traced {}", set.variant),
             label: Some(label),
-            strokes: pad_strokes(&paths, &hand, &mut rng),
+            strokes: traced(set, i, &mut rng),
         });
     }
     // The page tests' own dot, dash and zigzag (tests/e2e/page.test.js), with the default pen.
@@ -490,6 +497,32 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
                 strokes: hand_shapes::draw(kind, &mut rng),
             });
         }
+    }
+    // The handwriting fonts kept for validation (never the held-out ones), as other people's
+    // digits: labels in turn, each from a font further along the set.
+    if let Some(set) = sets.iter().find(|s| s.source == "hand_font") {
+        for k in 0..per_source {
+            let label = label_of(k, 1);
+            let of_label: Vec<usize> = (0..set.labels.len())
+                .filter(|&i| set.labels[i] == label)
+                .collect();
+            if let Some(&i) = of_label.get(k * of_label.len() / per_source) {
+                out.push(Drawing {
+                    source: "hand_font_traced".to_string(),
+                    label: Some(label),
+                    strokes: traced(set, i, &mut rng),
+                });
+            }
+        }
+    }
+    // The kinds the non-digit generator draws with a pen, one each (the page tests' own dot and
+    // dash are above).
+    for kind in PEN_KINDS.iter().filter(|k| !["dot", "dash"].contains(k)) {
+        out.push(Drawing {
+            source: kind.to_string(),
+            label: None,
+            strokes: pen_strokes(kind, &mut rng).expect("a kind drawn with a pen"),
+        });
     }
     for d in &mut out {
         as_pointer_writes(&mut d.strokes);
@@ -584,7 +617,7 @@ fn strokes_file(
         })
         .collect();
     Ok(json!({
-        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, other people's digits (with --optdigits and --pendigits: optdigits traced, pendigits' own pen trajectories) drawn with each pen, font digits traced and drawn with pen 20, hand-drawn non-digits of each kind, and one drawing the check is clearly unsure of; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
+        "about": "Drawings on the page's 280x280 pad written by `digit-lab handwriting --strokes-out`: MNIST validation digits traced and drawn again with each pen, other people's digits (with --optdigits and --pendigits: optdigits traced, pendigits' own pen trajectories) drawn with each pen, font digits and (with --hand-fonts) the validation handwriting fonts' digits traced and drawn with pen 20, hand-drawn non-digits of each kind, and one drawing the check is clearly unsure of; image: the 28x28 the pad's rule makes of them in Rust, as bytes (ink 0-255); expected: what the committed models and check answer",
         "drawings": items,
     }))
 }

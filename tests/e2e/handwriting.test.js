@@ -1,13 +1,15 @@
 // Other people's handwriting on the page (issue 28): drawings from tests/e2e/fixtures/
 // handwriting.json (written by `digit-lab handwriting --strokes-out`: MNIST validation digits
-// traced and drawn again with pens 10 and 20, font digits traced, digits by other people
-// (optdigits traced, pendigits' own pen trajectories), hand-drawn non-digits of each kind, the
-// page tests' dot, dash and zigzag, and a drawing the check is unsure of) are drawn with the
-// mouse, and the page's three states are checked: our digits are read and never refused, other
-// people's get the native answer (what share of them is read is measured natively on the whole
-// sets: `digit-lab handwriting --optdigits --pendigits`), the sure refusals and the unsure
-// answer are what the native check says, and the page's pad makes of the strokes the image the
-// Rust pipeline makes.
+// traced and drawn again with pens 10 and 20, font digits traced, digits by other people (optdigits
+// traced, pendigits' own pen trajectories, handwriting fonts traced), non-digits of every kind a
+// mouse can draw (hand-drawn letters, hearts, arrows, polygons, walks, tangles and partial digits;
+// the generator's scribbles, hatching, stars, smileys, arrows, spirals and squiggles; the page
+// tests' dot, dash and zigzag) and a drawing the check is unsure of) are drawn with the mouse, and
+// the page's three states are checked: our digits are read and never refused, other people's get
+// the native answer (what share of them is read is measured natively on the whole sets: `digit-lab
+// handwriting --optdigits --pendigits --hand-fonts`), the sure refusals and the unsure answer are
+// what the native check says, and the page's pad makes of the strokes the image the Rust pipeline
+// makes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +20,7 @@ import { root, useServedPage, openPage, draw, asset } from './harness.js';
 useServedPage();
 
 const { drawings } = JSON.parse(readFileSync(join(root, 'tests/e2e/fixtures/handwriting.json'), 'utf8'));
-const byPeople = (d) => /^(optdigits|pendigits)/.test(d.source);
+const byPeople = (d) => /^(optdigits|pendigits|hand_font)/.test(d.source);
 const digits = drawings.filter((d) => d.label !== null && !byPeople(d));
 const peoplesDigits = drawings.filter((d) => d.label !== null && byPeople(d));
 const nonDigits = drawings.filter((d) => d.label === null);
