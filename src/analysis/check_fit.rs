@@ -22,11 +22,14 @@ use super::digit_check::{
     features, probe_input, score_all,
 };
 use super::glyphs::available_fonts;
-use super::handwriting::{DigitSet, font_digits, mnist_strokes, redrawn};
+use super::handwriting::{DigitSet, drawn, font_digits, mnist_strokes};
 use super::logistic::Logistic;
 use super::non_digits;
+use crate::data::augment::coarse_paths;
 use crate::data::redraw::HandRanges;
+use crate::data::strokes::digit_paths;
 use crate::data::{Dataset, Mnist};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// The first validation digit of the held-out traced digits (the dev ones start at 0).
 const HELD_OUT_FROM: usize = 5000;
@@ -69,6 +72,10 @@ pub struct Settings {
     /// Non-digits that head is fitted on (0: `non_digits`).
     #[serde(default)]
     pub probe_non_digits: usize,
+    /// Share of the traced training digits (of the fit and of the "other" head) made coarse
+    /// before they are drawn, as other people's sets hold their digits.
+    #[serde(default)]
+    pub coarse_traced: f32,
 }
 
 const fn default_probe_seed() -> u64 {
@@ -269,15 +276,13 @@ fn fit_probe(
         .step_by(traced_step)
         .take(settings.traced)
         .collect();
-    let any_pen = any_pen();
     let mut digits = data.train.pixels(&plain);
     digits.extend(
-        redrawn(
+        traced_training(
             &data.train,
             &traced,
-            &any_pen,
-            "any pen".into(),
             settings.probe_seed,
+            settings.coarse_traced,
         )
         .pixels,
     );
@@ -320,6 +325,23 @@ fn any_pen() -> HandRanges {
     }
 }
 
+/// Training digits traced and drawn with any pen of the slider, a share `coarse` of them made
+/// coarse first (`augment::coarse_paths`; those draws have a generator of their own, so a share
+/// of 0 draws what `handwriting::redrawn` draws).
+fn traced_training(train: &Dataset, indices: &[usize], seed: u64, coarse: f32) -> DigitSet {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xC0A75E);
+    let paths = indices.iter().map(|&i| {
+        let image = train.pixels(&[i]);
+        let made_coarse = coarse > 0.0 && rng.random::<f32>() < coarse;
+        let paths = match made_coarse {
+            true => coarse_paths(&image, &mut rng).unwrap_or_default(),
+            false => digit_paths(&image),
+        };
+        (paths, train.labels[i])
+    });
+    drawn(paths, &any_pen(), "any pen".into(), seed)
+}
+
 /// The traced digits: of the training digits (any pen of the slider), and of the validation
 /// digits from 0 (dev) and from [`HELD_OUT_FROM`] (held out), half with pen 10, half with 20.
 fn traced_sets(data: &Mnist, settings: &Settings) -> [DigitSet; 3] {
@@ -327,13 +349,11 @@ fn traced_sets(data: &Mnist, settings: &Settings) -> [DigitSet; 3] {
     let step = (data.train.len() / n.clamp(1, data.train.len())).max(1);
     // Not the digits the fit already has as MNIST draws them.
     let train: Vec<usize> = (step / 2..data.train.len()).step_by(step).take(n).collect();
-    let any_pen = any_pen();
-    let fit = redrawn(
+    let fit = traced_training(
         &data.train,
         &train,
-        &any_pen,
-        "any pen".into(),
         settings.fit_seed,
+        settings.coarse_traced,
     );
     let valid = &data.validation;
     let both_pens = |from: usize, seed: u64| {
@@ -574,4 +594,54 @@ pub fn measure(
         &score_sets(models, data, settings, device)?,
         settings,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::handwriting::redrawn;
+    use crate::data::IMAGE_PIXELS;
+
+    /// Rings (labelled 0) and bars (labelled 1), a few pixels apart from each other.
+    fn rings_and_bars() -> Dataset {
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        for k in 0..6u8 {
+            let mut image = vec![0u8; IMAGE_PIXELS];
+            for y in 0..28i32 {
+                for x in 0..28i32 {
+                    let (dx, dy) = (x - 14 - i32::from(k % 3), y - 14);
+                    let ink = if k % 2 == 0 {
+                        (dx * dx + dy * dy - 64).abs() < 18
+                    } else {
+                        dx.abs() < 2 && dy.abs() < 9
+                    };
+                    image[(y * 28 + x) as usize] = if ink { 255 } else { 0 };
+                }
+            }
+            images.extend(image);
+            labels.push(k % 2);
+        }
+        Dataset { images, labels }
+    }
+
+    #[test]
+    fn coarse_traced_digits_are_drawn_coarse_and_none_without_a_share() {
+        let data = rings_and_bars();
+        let all: Vec<usize> = (0..data.labels.len()).collect();
+        let plain = traced_training(&data, &all, 7, 0.0);
+        let before = redrawn(&data, &all, &any_pen(), "any pen".into(), 7);
+        assert_eq!(plain.pixels, before.pixels, "a share of 0 draws as before");
+        let coarse = traced_training(&data, &all, 7, 1.0);
+        assert_eq!(coarse.labels, plain.labels);
+        // A ring at eight points or from 8×8 counts is drawn differently (a bar hardly is).
+        let rings = coarse.labels.iter().enumerate().filter(|(_, l)| **l == 0);
+        for (i, _) in rings {
+            let (a, b) = (
+                &coarse.pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS],
+                &plain.pixels[i * IMAGE_PIXELS..][..IMAGE_PIXELS],
+            );
+            let diff: f32 = a.iter().zip(b).map(|(a, b)| (a - b).abs()).sum();
+            assert!(diff > 5.0, "ring {i} drawn coarse: {diff}");
+        }
+    }
 }

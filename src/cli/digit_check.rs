@@ -115,6 +115,10 @@ pub(crate) struct DigitCheckArgs {
     /// Non-digits the "other" head is fitted on (0: as many as --non-digits).
     #[arg(long, default_value_t = 0)]
     probe_non_digits: usize,
+    /// Share of the traced training digits (of the fit and of the "other" head) made coarse
+    /// first, as other people's sets hold their digits (8×8 counts, or eight points in all).
+    #[arg(long, default_value_t = 0.0, value_parser = super::common::parse_unit_interval)]
+    coarse_traced: f32,
 }
 
 fn parse_feature(name: &str) -> Result<Feature, String> {
@@ -265,6 +269,7 @@ fn settings(args: &DigitCheckArgs) -> Result<Settings> {
         probe_seed: args.probe_seed,
         probe_l2: args.probe_l2,
         probe_non_digits: args.probe_non_digits,
+        coarse_traced: args.coarse_traced,
     })
 }
 
@@ -403,6 +408,10 @@ fn command(args: &DigitCheckArgs) -> String {
                 " --probe-seed {} --probe-l2 {} --probe-non-digits {}",
                 args.probe_seed, args.probe_l2, args.probe_non_digits
             )
+        } else {
+            String::new()
+        } + &if args.coarse_traced > 0.0 {
+            format!(" --coarse-traced {}", args.coarse_traced)
         } else {
             String::new()
         },

@@ -9,7 +9,7 @@ use rand::Rng;
 
 use super::idx::{IMAGE_PIXELS, IMAGE_SIDE};
 use super::redraw::{HandRanges, redraw, redraw_paths};
-use super::strokes::digit_paths;
+use super::strokes::{Path, digit_paths};
 use super::{optdigits, pendigits};
 
 /// Side of the pad the augmentation draws on (the page's 280 halved: the same drawing, cheaper).
@@ -213,13 +213,19 @@ pub fn augment_labelled(
 /// resolution (eight points in all; never its pen-up moves, which no one draws on the pad;
 /// None when nothing is left to draw).
 pub fn coarse_redraw(image: &[f32], rng: &mut impl Rng) -> Option<Vec<f32>> {
-    let paths = if rng.random_bool(0.5) {
+    let paths = coarse_paths(image, rng)?;
+    redraw_paths(&paths, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+}
+
+/// The pen paths of a digit made coarse: with even odds, its 8×8 counts smoothed back and
+/// traced, or its traced strokes at eight points in all (None when the counts hold no ink).
+pub fn coarse_paths(image: &[f32], rng: &mut impl Rng) -> Option<Vec<Path>> {
+    Some(if rng.random_bool(0.5) {
         let blurred = optdigits::cells_image(&optdigits::capture(image))?;
         digit_paths(&blurred)
     } else {
         pendigits::coarse_strokes(&digit_paths(image))
-    };
-    redraw_paths(&paths, &HandRanges::augmentation(), REDRAW_SIDE, rng)
+    })
 }
 
 /// One randomly transformed copy of a 28×28 image with pixels in [0, 1].
