@@ -486,6 +486,7 @@ pub fn drawn_digits(count: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn pen_kinds_are_drawn_on_the_pad_as_on_their_canvas() {
@@ -503,14 +504,21 @@ mod tests {
             }
             let pad = to_mnist(&strokes, PAD_SIDE).expect("ink on the pad");
             let own = to_mnist_format(&canvas.0, SIDE, SIDE).unwrap();
-            let diff = pad.iter().zip(&own).map(|(a, b)| (a - b).abs()).sum::<f32>() / 784.0;
+            let diff = pad
+                .iter()
+                .zip(&own)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / 784.0;
             // Two rasterisers of the same strokes: a wrong scale or pen would be far more.
             assert!(diff < 0.05, "{name}: mean difference {diff}");
         }
         let e = pen_strokes("noise", &mut rng).unwrap_err();
-        assert!(e.starts_with("`noise` is not a kind drawn with a pen"), "{e}");
+        assert!(
+            e.starts_with("`noise` is not a kind drawn with a pen"),
+            "{e}"
+        );
     }
-    use std::path::Path;
 
     #[test]
     fn every_kind_and_digit_is_drawn() {

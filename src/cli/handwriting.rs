@@ -12,11 +12,11 @@ use clap::Args;
 use digit_lab::analysis::digit_check::{DigitCheck, Models};
 use digit_lab::analysis::glyphs::{available_fonts, fonts_in};
 use digit_lab::analysis::hand_shapes::{self, HAND_KINDS};
-use digit_lab::analysis::non_digits::{PEN_KINDS, pen_strokes};
 use digit_lab::analysis::handwriting::{
     Answer, DigitSet, PAGE_TEST_SHAPES, SetFigures, answers, drawn, font_digits, measure, merged,
     mnist_strokes, predictions, redrawn,
 };
+use digit_lab::analysis::non_digits::{PEN_KINDS, pen_strokes};
 use digit_lab::data::pad::{PAD_SIDE, Stroke, to_mnist};
 use digit_lab::data::redraw::{HandRanges, pad_strokes};
 use digit_lab::data::strokes::digit_paths;
