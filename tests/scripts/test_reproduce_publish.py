@@ -1,0 +1,50 @@
+"""`scripts/reproduce` keeps the better model on validation, also against a committed model that
+recorded no data or split (trained before runs existed), which `digit-lab publish` cannot
+compare by itself."""
+
+import contextlib
+import io
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+from reproduce_script import load_reproduce
+
+
+class KeepTheBetter(unittest.TestCase):
+    def setUp(self):
+        self.reproduce = load_reproduce()
+        self.dir = tempfile.TemporaryDirectory()
+        root = Path(self.dir.name)
+        self.s = {"weights": root / "weights"}
+        self.run = root / "runs/ae-committed-recipe"
+        self.run.mkdir(parents=True)
+        self.s["weights"].mkdir()
+        self.calls = []
+        self.reproduce.digit_lab = lambda *args, **_: self.calls.append([str(a) for a in args]) or (0, "")
+        self.enterContext(contextlib.redirect_stdout(io.StringIO()))
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def models(self, committed, ours):
+        """A committed entry without data or split records, and the run's own."""
+        (self.s["weights"] / "manifest.json").write_text(json.dumps(
+            {"models": {"ae": {"best_valid_loss": committed, "history": "ae-old.history.json"}}}))
+        (self.run / "manifest.json").write_text(json.dumps(
+            {"models": {"ae": {"best_valid_loss": ours, "history": "ae-new.history.json"}}}))
+
+    def test_a_run_worse_on_validation_is_not_published(self):
+        self.models(committed=0.0344, ours=0.0358)
+        self.assertFalse(self.reproduce.publish(self.s, self.run, "ae"))
+        self.assertEqual(self.calls, [])
+
+    def test_a_run_better_on_validation_is_published(self):
+        self.models(committed=0.0358, ours=0.0344)
+        self.assertTrue(self.reproduce.publish(self.s, self.run, "ae"))
+        self.assertEqual(self.calls[0][0], "publish")
+
+
+if __name__ == "__main__":
+    unittest.main()
