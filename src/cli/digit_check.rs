@@ -388,7 +388,7 @@ fn print_measured(report: &Report, scored: &Scored, quantile: f64) {
 fn command(args: &DigitCheckArgs) -> String {
     let names: Vec<&str> = args.features.iter().map(|f| f.name()).collect();
     format!(
-        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {} --traced {} --refuse-quantile {} --font-digits {} --unsure-below {}{}{} --final",
+        "digit-lab digit-check --quantile {} --features {} --l2 {}{} --fit-digits {} --non-digits {} --fit-seed {} --dev-seed {} --held-out-seed {} --drawn {} --traced {} --refuse-quantile {} --font-digits {} --unsure-below {}{}{}{} --final",
         args.quantile,
         names.join(","),
         args.l2,
@@ -410,7 +410,8 @@ fn command(args: &DigitCheckArgs) -> String {
             )
         } else {
             String::new()
-        } + &if args.coarse_traced > 0.0 {
+        },
+        if args.coarse_traced > 0.0 {
             format!(" --coarse-traced {}", args.coarse_traced)
         } else {
             String::new()

@@ -58,8 +58,9 @@ pub(crate) struct HandwritingArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Write drawings for the page's tests to this JSON file: traced digits of each pen, of the
-    /// fonts and of the validation handwriting fonts (labels in turn), two hand-drawn non-digits of each kind, with the 28×28 image
-    /// the pad's rule makes of each and what the models and check answer.
+    /// fonts and of the validation handwriting fonts (labels in turn), non-digits of every kind
+    /// a mouse can draw, with the 28×28 image the pad's rule makes of each and what the models
+    /// and check answer.
     #[arg(long, value_name = "FILE")]
     strokes_out: Option<PathBuf>,
     /// Digits of each source in the file of --strokes-out.
@@ -439,12 +440,29 @@ struct Drawing {
 /// draws with a pen.
 fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = stroke_drawings(sets, per_source);
+    out.extend(font_drawings(sets, per_source, &mut rng));
+    out.extend(hand_drawn_non_digits(&mut rng));
+    out.extend(hand_font_drawings(sets, per_source, &mut rng));
+    out.extend(pen_kind_drawings(&mut rng));
+    for d in &mut out {
+        as_pointer_writes(&mut d.strokes);
+    }
+    out
+}
+
+/// The `k`-th of `per_source` labels, spread over 0-9 from `offset` (every other one from 0,
+/// then from 1, when there are 5 per source).
+fn spread_label(k: usize, per_source: usize, offset: usize) -> u8 {
+    ((k * 10 / per_source.clamp(1, 10) + offset) % 10) as u8
+}
+
+/// `per_source` digits of each set that has strokes of its own, labels in turn.
+fn stroke_drawings(sets: &[DigitSet], per_source: usize) -> Vec<Drawing> {
     let mut out = Vec::new();
-    // Labels spread over 0-9 (every other one from 0, then from 1, when there are 5 per source).
-    let label_of = |k: usize, set: usize| ((k * 10 / per_source.clamp(1, 10) + set) % 10) as u8;
     for (n, set) in sets.iter().filter(|s| !s.strokes.is_empty()).enumerate() {
         for k in 0..per_source {
-            let label = label_of(k, n);
+            let label = spread_label(k, per_source, n);
             let nth = k / 10.min(per_source.max(1));
             let found = (0..set.labels.len())
                 .filter(|&i| set.labels[i] == label)
@@ -458,76 +476,97 @@ fn drawings(sets: &[DigitSet], per_source: usize, seed: u64) -> Vec<Drawing> {
             }
         }
     }
-    // A font's digit has no strokes of its own: it is traced and drawn with pen 20.
-    let traced = |set: &DigitSet, i: usize, rng: &mut StdRng| {
-        let paths = digit_paths(&set.pixels[i * 784..(i + 1) * 784]);
-        let hand = HandRanges::person(20.0).draw(rng);
-        pad_strokes(&paths, &hand, rng)
-    };
+    out
+}
+
+/// A font's digit, which has no strokes of its own: traced and drawn with pen 20.
+fn traced_with_pen_20(set: &DigitSet, i: usize, rng: &mut StdRng) -> Vec<Stroke> {
+    let paths = digit_paths(&set.pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]);
+    let hand = HandRanges::person(20.0).draw(rng);
+    pad_strokes(&paths, &hand, rng)
+}
+
+/// `per_source` digits of the machine's fonts (fonts in turn), traced.
+fn font_drawings(sets: &[DigitSet], per_source: usize, rng: &mut StdRng) -> Vec<Drawing> {
     let fonts: Vec<&DigitSet> = sets.iter().filter(|s| s.source == "font").collect();
+    let mut out = Vec::new();
     for k in 0..per_source.min(10 * fonts.len()) {
         let set = fonts[k % fonts.len()];
-        let label = label_of(k, 1);
-        let Some(i) = set.labels.iter().position(|l| *l == label) else {
-            continue;
-        };
-        out.push(Drawing {
-            source: format!("font_traced {}", set.variant),
-            label: Some(label),
-            strokes: traced(set, i, &mut rng),
-        });
-    }
-    // The page tests' own dot, dash and zigzag (tests/e2e/page.test.js), with the default pen.
-    let pen20 = |points: &[[f32; 2]]| Stroke {
-        width: 20.0,
-        points: points.to_vec(),
-    };
-    for (kind, points) in PAGE_TEST_SHAPES {
-        out.push(Drawing {
-            source: kind.to_string(),
-            label: None,
-            strokes: vec![pen20(points)],
-        });
-    }
-    for kind in HAND_KINDS {
-        for _ in 0..2 {
+        let label = spread_label(k, per_source, 1);
+        if let Some(i) = set.labels.iter().position(|l| *l == label) {
             out.push(Drawing {
-                source: kind.to_string(),
-                label: None,
-                strokes: hand_shapes::draw(kind, &mut rng),
+                source: format!("font_traced {}", set.variant),
+                label: Some(label),
+                strokes: traced_with_pen_20(set, i, rng),
             });
         }
     }
-    // The handwriting fonts kept for validation (never the held-out ones), as other people's
-    // digits: labels in turn, each from a font further along the set.
-    if let Some(set) = sets.iter().find(|s| s.source == "hand_font") {
-        for k in 0..per_source {
-            let label = label_of(k, 1);
-            let of_label: Vec<usize> = (0..set.labels.len())
-                .filter(|&i| set.labels[i] == label)
-                .collect();
-            if let Some(&i) = of_label.get(k * of_label.len() / per_source) {
-                out.push(Drawing {
-                    source: "hand_font_traced".to_string(),
-                    label: Some(label),
-                    strokes: traced(set, i, &mut rng),
-                });
-            }
+    out
+}
+
+/// A non-digit drawing of `kind`.
+fn non_digit(kind: &str, strokes: Vec<Stroke>) -> Drawing {
+    Drawing {
+        source: kind.to_string(),
+        label: None,
+        strokes,
+    }
+}
+
+/// The page tests' own dot, dash and zigzag (tests/e2e/page.test.js, with the default pen) and
+/// two drawings of each hand-drawn kind.
+fn hand_drawn_non_digits(rng: &mut StdRng) -> Vec<Drawing> {
+    let mut out = Vec::new();
+    for (kind, points) in PAGE_TEST_SHAPES {
+        let stroke = Stroke {
+            width: 20.0,
+            points: points.to_vec(),
+        };
+        out.push(non_digit(kind, vec![stroke]));
+    }
+    for kind in HAND_KINDS {
+        for _ in 0..2 {
+            out.push(non_digit(kind, hand_shapes::draw(kind, rng)));
         }
     }
-    // The kinds the non-digit generator draws with a pen, one each (the page tests' own dot and
-    // dash are above).
-    for kind in PEN_KINDS.iter().filter(|k| !["dot", "dash"].contains(k)) {
-        out.push(Drawing {
-            source: kind.to_string(),
-            label: None,
-            strokes: pen_strokes(kind, &mut rng).expect("a kind drawn with a pen"),
-        });
-    }
-    for d in &mut out {
-        as_pointer_writes(&mut d.strokes);
+    out
+}
+
+/// The handwriting fonts kept for validation (never the held-out ones), as other people's
+/// digits: labels in turn, each from a font further along the set, traced.
+fn hand_font_drawings(sets: &[DigitSet], per_source: usize, rng: &mut StdRng) -> Vec<Drawing> {
+    let Some(set) = sets.iter().find(|s| s.source == "hand_font") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for k in 0..per_source {
+        let label = spread_label(k, per_source, 1);
+        let of_label: Vec<usize> = (0..set.labels.len())
+            .filter(|&i| set.labels[i] == label)
+            .collect();
+        if let Some(&i) = of_label.get(k * of_label.len() / per_source) {
+            out.push(Drawing {
+                source: "hand_font_traced".to_string(),
+                label: Some(label),
+                strokes: traced_with_pen_20(set, i, rng),
+            });
+        }
     }
     out
+}
+
+/// One drawing of each kind the non-digit generator draws with a pen (its dot and dash are the
+/// page tests').
+fn pen_kind_drawings(rng: &mut StdRng) -> Vec<Drawing> {
+    let kinds = PEN_KINDS.iter().filter(|k| !["dot", "dash"].contains(k));
+    kinds
+        .map(|kind| {
+            non_digit(
+                kind,
+                pen_strokes(kind, rng).expect("a kind drawn with a pen"),
+            )
+        })
+        .collect()
 }
 
 /// A pointer moving fast (a point every 12 pixels at least: the mouse draws them in seconds),
