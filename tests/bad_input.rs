@@ -119,6 +119,9 @@ fn every_bad_training_flag_is_refused_before_any_work() {
         ("classifier-best", vec!["--outliers=-1"], "--outliers"),
         ("classifier-best", vec!["--outlier-weight", "1"], "--outliers"),
         ("classifier-best", vec!["--outliers", "0.5", "--outlier-weight", "inf"], "--outlier-weight"),
+        ("classifier-best", vec!["--outliers-left-out", "smiley"], "--outliers"),
+        ("classifier-best", vec!["--outliers", "0.5", "--outliers-left-out", "smiley,elephant"], "elephant"),
+        ("classifier-best", vec!["--outliers", "0.5", "--outliers-left-out", "dot,dot"], "dot"),
         ("ae", vec!["--data", "/nonexistent-data"], "/nonexistent-data"),
         ("all", vec!["--run-dir", "x"], "--run-dir"),
     ];

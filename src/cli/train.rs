@@ -10,7 +10,7 @@ use digit_lab::data::augment::AugmentConfig;
 use digit_lab::data::mnist::TRAINING_FILES;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use digit_lab::model::{ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelKind, VaeConfig};
-use digit_lab::train::outliers::OutlierExposure;
+use digit_lab::train::outliers::{OutlierExposure, check_kinds_left_out};
 use digit_lab::train::run::{
     DataSpec, Run, RunSpec, RunState, StartFrom, check_reusable, data_hashes, new_run_dir, now_utc,
 };
@@ -177,6 +177,10 @@ struct HyperArgs {
     /// Weight of the non-digits' loss against the digits' (default 0.5).
     #[arg(long, value_name = "WEIGHT", requires = "outliers")]
     outlier_weight: Option<f32>,
+    /// Non-digit kinds kept out of the outliers, comma-separated (default
+    /// smiley,spiral,heart,partial_digit; `none` keeps none out).
+    #[arg(long, value_name = "KINDS", requires = "outliers", value_parser = parse_kinds)]
+    outliers_left_out: Option<KindList>,
     /// Validate the mean of the weights of every epoch from this one on (weight averaging).
     #[arg(long)]
     average_from: Option<usize>,
@@ -455,13 +459,17 @@ fn spec_for(
             .then(|| h.noise_amount.unwrap_or(DEFAULT_NOISE_AMOUNT)),
         encoder_noise: h.encoder_noise.filter(|s| *s > 0.0),
         augment,
-        outliers: h
-            .outliers
-            .filter(|s| *s != 0.0)
-            .map(|share| OutlierExposure {
-                weight: h.outlier_weight.unwrap_or(0.5),
-                ..OutlierExposure::with_share(share)
-            }),
+        outliers: h.outliers.filter(|s| *s != 0.0).map(|share| {
+            let default = OutlierExposure::with_share(share);
+            OutlierExposure {
+                weight: h.outlier_weight.unwrap_or(default.weight),
+                kinds_left_out: h
+                    .outliers_left_out
+                    .clone()
+                    .map_or(default.kinds_left_out, |k| k.0),
+                ..default
+            }
+        }),
         start: start.as_ref().map(|(s, _)| s.clone()),
         data,
         backend: backend.to_string(),
@@ -533,6 +541,19 @@ fn architecture(
     })
 }
 
+/// `--outliers-left-out`'s kinds.
+#[derive(Clone, Debug)]
+struct KindList(Vec<String>);
+
+fn parse_kinds(text: &str) -> Result<KindList, String> {
+    let kinds: Vec<String> = match text {
+        "none" => Vec::new(),
+        _ => text.split(',').map(|k| k.trim().to_string()).collect(),
+    };
+    check_kinds_left_out(&kinds)?;
+    Ok(KindList(kinds))
+}
+
 /// Names the flag behind a spec field in an error message.
 fn flag_names(message: &str) -> String {
     if message.starts_with("weight averaging") {
@@ -540,7 +561,7 @@ fn flag_names(message: &str) -> String {
     }
     let field = message
         .trim_start_matches("model.")
-        .split([' ', '='])
+        .split([' ', '=', ':'])
         .next()
         .unwrap_or_default();
     let flag = match field {
@@ -554,6 +575,7 @@ fn flag_names(message: &str) -> String {
         "weight" => "--l2/--encoder-l2".into(),
         "outliers.share" => "--outliers".into(),
         "outliers.weight" => "--outlier-weight".into(),
+        "outliers.kinds_left_out" => "--outliers-left-out".into(),
         "patience" => "--patience".into(),
         "valid_size" => "--valid-size".into(),
         _ => return "invalid settings".into(),
