@@ -66,5 +66,42 @@ class Derived(unittest.TestCase):
         self.assertFalse(self.fresh("maps.json"))
 
 
+class Refit(unittest.TestCase):
+    """A refit keeps what was chosen on validation: the committed check's recorded settings."""
+
+    def setUp(self):
+        self.reproduce = load_reproduce()
+        self.dir = tempfile.TemporaryDirectory()
+        root = Path(self.dir.name)
+        self.s = {"weights": root / "weights", "docs": root / "docs", "digit_check": ["--fit-digits", "500"],
+                  "confident_grid": root / "grid.png"}
+        self.s["weights"].mkdir()
+        (self.s["weights"] / "manifest.json").write_text(json.dumps({"models": MODELS}))
+        self.calls = []
+        self.reproduce.digit_lab = lambda *args, **_: self.calls.append([str(a) for a in args]) or (0, "")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_the_committed_checks_seeds_and_settings_are_kept(self):
+        command = ("digit-lab digit-check --weights elsewhere --fit-seed 11 --probe-seed 14 "
+                   "--features log_neg_elbo,ink --confident-grid old.png --leave-one-kind-out --final")
+        (self.s["weights"] / "digit_check.json").write_text(json.dumps({"measured": {"command": command}}))
+        self.reproduce.step_digit_check(self.s)
+        args = self.calls[0]
+        self.assertEqual(args[:3], ["digit-check", "--weights", str(self.s["weights"])])
+        self.assertEqual(args[args.index("--fit-seed") + 1], "11")
+        self.assertEqual(args[args.index("--probe-seed") + 1], "14")
+        self.assertIn("--leave-one-kind-out", args)
+        self.assertEqual(args.count("--weights"), 1)
+        self.assertEqual(args[args.index("--confident-grid") + 1], str(self.s["confident_grid"]))
+        self.assertNotIn("old.png", args)
+        self.assertEqual(args.count("--final"), 1)
+
+    def test_without_a_committed_check_the_modes_settings(self):
+        self.reproduce.step_digit_check(self.s)
+        self.assertEqual(self.calls[0][3:5], ["--fit-digits", "500"])
+
+
 if __name__ == "__main__":
     unittest.main()
