@@ -67,6 +67,9 @@ class VaeRecipe(unittest.TestCase):
         self.assertEqual(second[second.index("--encoder-l2") + 1], "0.015")
         self.assertEqual(second[second.index("--l2") + 1], "0")
         self.assertEqual(second[second.index("--average-from") + 1], "1")
+        # The architecture comes with the run a phase continues (`train` refuses it beside --init-from).
+        self.assertEqual(first[first.index("--code") + 1], "2")
+        self.assertNotIn("--code", second)
         self.assertEqual(self.calls[2][:2], ["publish", str(self.s["work"] / "vae-phase2")])
 
     def test_a_retrain_worse_on_validation_is_not_published(self):
