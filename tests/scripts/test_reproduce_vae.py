@@ -1,6 +1,6 @@
-"""`scripts/reproduce` trains the VAE again as the committed recipe made it: phase by phase, each
-phase a run started from the one before with that phase's recorded settings, and keeps the
-better on validation."""
+"""`scripts/reproduce` trains a committed recipe again as it was made: the VAE phase by phase, each
+phase a run started from the one before with that phase's recorded settings, every recipe on the
+thread count it was trained on; and keeps the better on validation."""
 
 import contextlib
 import io
@@ -31,7 +31,7 @@ class VaeRecipe(unittest.TestCase):
         self.s = {"weights": root / "weights", "work": root / "runs", "train": []}
         self.s["weights"].mkdir()
         self.s["work"].mkdir()
-        self.calls = []
+        self.calls, self.threads = [], []
         self.retrained_loss = 145.0
         self.reproduce.digit_lab = self.fake_digit_lab
         self.enterContext(contextlib.redirect_stdout(io.StringIO()))
@@ -43,10 +43,11 @@ class VaeRecipe(unittest.TestCase):
         """`train` leaves a finished run behind, as the binary does."""
         args = [str(a) for a in args]
         self.calls.append(args)
+        self.threads.append(_.get("threads"))
         if args[0] == "train":
             run_dir = Path(args[args.index("--run-dir") + 1])
             run_dir.mkdir(parents=True)
-            (run_dir / "manifest.json").write_text(json.dumps({"models": {"vae": {
+            (run_dir / "manifest.json").write_text(json.dumps({"models": {args[1].replace("-", "_"): {
                 "best_valid_loss": self.retrained_loss, "history": f"{run_dir.name}.history.json"}}}))
         return 0, ""
 
@@ -85,6 +86,26 @@ class VaeRecipe(unittest.TestCase):
         self.calls.clear()
         self.reproduce.step_vae(self.s, Silent(), "vae")
         self.assertEqual(self.calls, [])
+
+    def test_phases_train_on_as_many_threads_as_the_committed_vae(self):
+        self.commit(threads=1)
+        self.reproduce.step_vae(self.s, Silent(), "vae")
+        self.assertEqual(self.calls[0][3], str(self.s["work"] / "vae-phase1-1t"))
+        self.assertEqual(self.calls[1][self.calls[1].index("--init-from") + 1], str(self.s["work"] / "vae-phase1-1t"))
+        self.assertEqual(self.threads[:2], [1, 1])
+
+    def test_a_recipe_trains_on_as_many_threads_as_its_committed_model(self):
+        """The same for the ConvAE's recipe (`recipes` step); a model a run made is skipped."""
+        recipe = {k: v for k, v in PHASE_1.items() if k != "model"}
+        (self.s["weights"] / "manifest.json").write_text(json.dumps({"models": {
+            "ae": {"best_valid_loss": 145.81, "history": "ae-old.history.json", "threads": 1,
+                   "hyperparameters": {**recipe, "model": {"c1": 8, "code": 2}}},
+            "dae": {"run_id": "dae-run", "threads": 2, "hyperparameters": recipe}}}))
+        self.retrained_loss = 146.2
+        self.reproduce.step_recipes(self.s, Silent(), "recipes")
+        self.assertEqual(len(self.calls), 1)
+        self.assertEqual(self.calls[0][:4], ["train", "ae", "--run-dir", str(self.s["work"] / "ae-committed-recipe-1t")])
+        self.assertEqual(self.threads, [1])
 
     def test_a_vae_made_by_a_run_of_this_trainer_stays(self):
         self.commit(run_id="vae-phase7")
