@@ -144,22 +144,35 @@ pub fn generate(count: usize, seed: u64) -> Result<(Vec<f32>, Vec<&'static str>)
     generate_with_fonts(count, seed, &available_fonts()?, &[])
 }
 
-/// As [`generate`], without the kinds named in `left_out` (each must be one of [`KINDS`]).
+/// As [`generate`], without the kinds named in `left_out` ([`check_left_out`]).
 pub fn generate_without(
     count: usize,
     seed: u64,
     left_out: &[String],
 ) -> Result<(Vec<f32>, Vec<&'static str>), String> {
+    check_left_out(left_out)?;
+    generate_with_fonts(count, seed, &available_fonts()?, left_out)
+}
+
+/// Kinds to leave out: each one of [`KINDS`], named once, and not all of them.
+pub fn check_left_out(left_out: &[String]) -> Result<(), String> {
     if let Some(unknown) = left_out.iter().find(|k| !KINDS.contains(&k.as_str())) {
         return Err(format!(
             "unknown non-digit kind `{unknown}` (kinds: {})",
             KINDS.join(", ")
         ));
     }
+    if let Some((_, twice)) = left_out
+        .iter()
+        .enumerate()
+        .find(|(i, k)| left_out[..*i].contains(k))
+    {
+        return Err(format!("non-digit kind `{twice}` named twice"));
+    }
     if left_out.len() >= KINDS.len() {
         return Err("every non-digit kind is left out".into());
     }
-    generate_with_fonts(count, seed, &available_fonts()?, left_out)
+    Ok(())
 }
 
 /// The kinds drawn with a pen on the canvas, as a mouse could draw them (not noise, nor a font's
@@ -560,6 +573,12 @@ mod tests {
         assert!(kinds.contains(&"letter") && kinds.contains(&"tangle"));
         let e = generate_without(5, 5, &["smilie".to_string()]).unwrap_err();
         assert!(e.contains("`smilie`"), "{e}");
+        let twice = ["dot".to_string(), "dot".to_string()];
+        assert!(
+            generate_without(5, 5, &twice)
+                .unwrap_err()
+                .contains("twice")
+        );
         let all: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
         assert!(generate_without(5, 5, &all).is_err());
     }

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use digit_lab::analysis::non_digits;
 use digit_lab::data::augment::AugmentConfig;
 use digit_lab::data::mnist::TRAINING_FILES;
 use digit_lab::model::weights_dir::{WeightsDir, sha256_hex};
 use digit_lab::model::{ClassifierConfig, ConvAeConfig, DaeWideConfig, ModelKind, VaeConfig};
-use digit_lab::train::outliers::{OutlierExposure, check_kinds_left_out};
+use digit_lab::train::outliers::OutlierExposure;
 use digit_lab::train::run::{
     DataSpec, Run, RunSpec, RunState, StartFrom, check_reusable, data_hashes, new_run_dir, now_utc,
 };
@@ -169,8 +170,7 @@ struct HyperArgs {
     #[arg(long, value_parser = parse_unit_interval, requires = "redraw")]
     coarse: Option<f32>,
     /// Best classifier: non-digit drawings per batch, as a share of its digits, trained
-    /// towards no class (outlier exposure; kinds smiley, spiral, heart and partial_digit kept
-    /// out). 0 or absent:
+    /// towards no class (outlier exposure; kinds kept out: --outliers-left-out). 0 or absent:
     /// none.
     #[arg(long, value_name = "SHARE")]
     outliers: Option<f32>,
@@ -550,7 +550,7 @@ fn parse_kinds(text: &str) -> Result<KindList, String> {
         "none" => Vec::new(),
         _ => text.split(',').map(|k| k.trim().to_string()).collect(),
     };
-    check_kinds_left_out(&kinds)?;
+    non_digits::check_left_out(&kinds)?;
     Ok(KindList(kinds))
 }
 

@@ -64,7 +64,7 @@ impl OutlierExposure {
                 self.pool
             ));
         }
-        check_kinds_left_out(&self.kinds_left_out)
+        non_digits::check_left_out(&self.kinds_left_out)
             .map_err(|e| format!("outliers.kinds_left_out: {e}"))?;
         if (1..=4).contains(&self.seed) {
             return Err(format!(
@@ -79,30 +79,6 @@ impl OutlierExposure {
     pub fn per_batch(&self, batch: usize) -> usize {
         ((batch as f32 * self.share).round() as usize).max(1)
     }
-}
-
-/// Kinds to keep out of the pool: each a kind of `non_digits::KINDS`, once, and not all of them.
-pub fn check_kinds_left_out(kinds: &[String]) -> Result<(), String> {
-    if let Some(unknown) = kinds
-        .iter()
-        .find(|k| !non_digits::KINDS.contains(&k.as_str()))
-    {
-        return Err(format!(
-            "unknown non-digit kind `{unknown}` (kinds: {})",
-            non_digits::KINDS.join(", ")
-        ));
-    }
-    if let Some(twice) = kinds
-        .iter()
-        .enumerate()
-        .find(|(i, k)| kinds[..*i].contains(k))
-    {
-        return Err(format!("non-digit kind `{}` named twice", twice.1));
-    }
-    if kinds.len() >= non_digits::KINDS.len() {
-        return Err("every non-digit kind is left out".into());
-    }
-    Ok(())
 }
 
 /// The drawn non-digits a run samples its outliers from.
