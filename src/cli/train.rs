@@ -96,7 +96,7 @@ struct HyperArgs {
     /// Use only the first N training images (smoke runs; recorded in the manifest).
     #[arg(long)]
     limit_train: Option<usize>,
-    /// Maximum epochs (defaults: ae 150, dae 100, dae-wide 30, vae 150, classifier 60,
+    /// Maximum epochs (defaults: ae 150, dae 100, dae-wide 60, vae 150, classifier 60,
     /// classifier-best 30).
     #[arg(long)]
     epochs: Option<usize>,

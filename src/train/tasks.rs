@@ -301,13 +301,13 @@ pub const DEFAULT_NOISE_AMOUNT: f32 = 0.3;
 
 /// Each model's training recipe defaults: PROTOCOL.md where it fixes a value, otherwise chosen
 /// on validation loss (the VAE's L2 over 0, 3e-3, 1e-2 and 1.5e-2; its patience because its
-/// validation loss is noisy; the classifiers' batch sizes).
+/// validation loss is noisy; the classifiers' batch sizes; the wide denoiser's 60 epochs over 30).
 pub fn default_fit(kind: crate::model::ModelKind) -> FitConfig {
     use crate::model::ModelKind;
     let (epochs, batch_size, weight_decay, patience) = match kind {
         ModelKind::Ae => (150, 256, 1e-5, 5),
         ModelKind::Dae => (100, 256, 1e-5, 5),
-        ModelKind::DaeWide => (30, 256, 1e-5, 5),
+        ModelKind::DaeWide => (60, 256, 1e-5, 5),
         ModelKind::Vae => (150, 128, 1.5e-2, 20),
         ModelKind::Classifier => (60, 64, 1e-5, 10),
         ModelKind::ClassifierBest => (30, 128, 1e-5, 5),

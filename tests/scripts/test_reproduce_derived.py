@@ -52,6 +52,22 @@ class Derived(unittest.TestCase):
         self.assertFalse(self.fresh("maps.json"))
         self.assertTrue(self.fresh("handwriting.json"))
 
+    def check_with(self, features):
+        check = self.s["weights"] / "digit_check.json"
+        check.write_text(json.dumps({"check": {"features": features}}))
+        self.reproduce.stamp(self.s, "digit_check.json")
+
+    def test_a_new_convae_refits_only_a_check_that_reads_it(self):
+        self.check_with(["log_neg_elbo", "confidence_logit"])
+        self.models["ae"]["file"] = "ae-1111.bpk"
+        self.save()
+        self.assertTrue(self.fresh("digit_check.json"))
+        self.assertFalse(self.fresh("maps.json"))
+        self.check_with(["log_neg_elbo", "log_recon"])
+        self.models["ae"]["file"] = "ae-2222.bpk"
+        self.save()
+        self.assertFalse(self.fresh("digit_check.json"))
+
     def test_a_new_check_makes_the_handwriting_record_again(self):
         (self.s["weights"] / "digit_check.json").write_text('{"refitted": true}')
         self.assertFalse(self.fresh("handwriting.json"))
