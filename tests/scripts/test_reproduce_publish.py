@@ -46,5 +46,39 @@ class KeepTheBetter(unittest.TestCase):
         self.assertEqual(self.calls[0][0], "publish")
 
 
+class PaperClassifier(unittest.TestCase):
+    """The paper classifier is trained again only when the committed one did not come from a run
+    on the adopted ConvAE's encoder."""
+
+    def setUp(self):
+        self.reproduce = load_reproduce()
+        self.dir = tempfile.TemporaryDirectory()
+        root = Path(self.dir.name)
+        self.s = {"weights": root / "weights", "work": root / "runs", "train": []}
+        self.s["weights"].mkdir()
+        self.trained = []
+        self.reproduce.train = lambda s, model, run_dir, *flags, **_: self.trained.append(run_dir.name)
+        self.reproduce.publish = lambda *args: True
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def committed(self, classifier):
+        ae = {"file": "ae-1111.bpk", "sha256": "1111aaaa"}
+        (self.s["weights"] / "manifest.json").write_text(json.dumps({"models": {"ae": ae, "classifier": classifier}}))
+
+    def test_a_run_on_the_adopted_encoder_is_kept(self):
+        self.committed({"run_id": "s5", "hyperparameters": {"encoder_from": {"sha256": "1111aaaa"}}})
+        self.reproduce.step_classifier(self.s, None, "classifier")
+        self.assertEqual(self.trained, [])
+
+    def test_another_encoder_or_no_run_trains_it_again(self):
+        for classifier in [{"run_id": "s5", "hyperparameters": {"encoder_from": {"sha256": "2222bbbb"}}},
+                           {"hyperparameters": {}}]:
+            self.committed(classifier)
+            self.reproduce.step_classifier(self.s, None, "classifier")
+        self.assertEqual(self.trained, ["classifier-on-ae-1111", "classifier-on-ae-1111"])
+
+
 if __name__ == "__main__":
     unittest.main()
