@@ -9,7 +9,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from reproduce_script import load_reproduce
+from reproduce_script import load_reproduce, scratch_settings
 
 
 class KeepTheBetter(unittest.TestCase):
@@ -52,16 +52,10 @@ class PaperClassifier(unittest.TestCase):
 
     def setUp(self):
         self.reproduce = load_reproduce()
-        self.dir = tempfile.TemporaryDirectory()
-        root = Path(self.dir.name)
-        self.s = {"weights": root / "weights", "work": root / "runs", "train": []}
-        self.s["weights"].mkdir()
+        self.s = scratch_settings(self)
         self.trained = []
         self.reproduce.train = lambda s, model, run_dir, *flags, **_: self.trained.append(run_dir.name)
         self.reproduce.publish = lambda *args: True
-
-    def tearDown(self):
-        self.dir.cleanup()
 
     def committed(self, classifier):
         ae = {"file": "ae-1111.bpk", "sha256": "1111aaaa"}

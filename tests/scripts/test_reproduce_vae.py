@@ -5,11 +5,10 @@ thread count it was trained on; and keeps the better on validation."""
 import contextlib
 import io
 import json
-import tempfile
 import unittest
 from pathlib import Path
 
-from reproduce_script import load_reproduce
+from reproduce_script import load_reproduce, scratch_settings
 
 PHASE_1 = {"batch_size": 128, "epochs": 150, "lr": 0.001, "model": {"latent": 2}, "schedule": "cosine",
            "seed": 42, "weight_decay": 0.015}
@@ -26,18 +25,11 @@ class Silent:
 class VaeRecipe(unittest.TestCase):
     def setUp(self):
         self.reproduce = load_reproduce()
-        self.dir = tempfile.TemporaryDirectory()
-        root = Path(self.dir.name)
-        self.s = {"weights": root / "weights", "work": root / "runs", "train": []}
-        self.s["weights"].mkdir()
-        self.s["work"].mkdir()
+        self.s = scratch_settings(self)
         self.calls, self.threads = [], []
         self.retrained_loss = 145.0
         self.reproduce.digit_lab = self.fake_digit_lab
         self.enterContext(contextlib.redirect_stdout(io.StringIO()))
-
-    def tearDown(self):
-        self.dir.cleanup()
 
     def fake_digit_lab(self, *args, **_):
         """`train` leaves a finished run behind, as the binary does."""
