@@ -300,3 +300,20 @@ fn readme_is_short_and_self_contained() {
         "README.md points outside the repository"
     );
 }
+
+/// The generated documents name files by their place in the repository: an absolute path (one
+/// `reproduce` passed as it found it) would point at the machine that wrote them.
+#[test]
+fn generated_documents_name_no_absolute_paths() {
+    let root = common::root();
+    for file in ["docs/REPORT.md", "docs/handwriting.json"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                !line.contains("`/") && !line.contains("\"/"),
+                "{file}:{}: an absolute path: {line}",
+                i + 1
+            );
+        }
+    }
+}

@@ -40,6 +40,11 @@ class KeepTheBetter(unittest.TestCase):
         self.assertFalse(self.reproduce.publish(self.s, self.run, "ae"))
         self.assertEqual(self.calls, [])
 
+    def test_replace_publishes_a_run_worse_on_validation(self):
+        self.models(committed=0.0344, ours=0.0358)
+        self.assertTrue(self.reproduce.publish(self.s, self.run, "ae", replace=True))
+        self.assertEqual(self.calls[0][-1], "--replace-better")
+
     def test_a_run_better_on_validation_is_published(self):
         self.models(committed=0.0358, ours=0.0344)
         self.assertTrue(self.reproduce.publish(self.s, self.run, "ae"))
@@ -55,7 +60,8 @@ class PaperClassifier(unittest.TestCase):
         self.s = scratch_settings(self)
         self.trained = []
         self.reproduce.train = lambda s, model, run_dir, *flags, **_: self.trained.append(run_dir.name)
-        self.reproduce.publish = lambda *args: True
+        self.published = []
+        self.reproduce.publish = lambda s, run_dir, model, replace=False: self.published.append(replace) or True
 
     def committed(self, classifier):
         ae = {"file": "ae-1111.bpk", "sha256": "1111aaaa"}
@@ -72,6 +78,9 @@ class PaperClassifier(unittest.TestCase):
             self.committed(classifier)
             self.reproduce.step_classifier(self.s, None, "classifier")
         self.assertEqual(self.trained, ["classifier-on-ae-1111", "classifier-on-ae-1111"])
+        # One on another encoder gives way even if it scored better; one with no encoder recorded
+        # is compared on validation.
+        self.assertEqual(self.published, [True, False])
 
 
 if __name__ == "__main__":
