@@ -22,13 +22,14 @@ async function clickRedrawsMine(page, fx, fy) {
 }
 
 /**
- * 256 bytes of `bytes` from its middle on with no run of 4 zero bytes: wasm-opt drops long zero
- * runs from data segments (memory packing), so a stretch holding one is not contiguous there.
+ * 256 bytes of `bytes` from its middle on with no run of 4 zero bytes in or across its ends:
+ * wasm-opt drops long zero runs from data segments (memory packing), so a stretch holding or
+ * starting inside one is not contiguous there.
  */
 function stretchOf(bytes) {
-  for (let start = bytes.length >> 1; start + 256 <= bytes.length; start++) {
-    const stretch = bytes.subarray(start, start + 256);
-    if (!/\0{4}/.test(stretch.toString('latin1'))) return stretch;
+  for (let start = (bytes.length >> 1) + 3; start + 259 <= bytes.length; start++) {
+    const around = bytes.subarray(start - 3, start + 259);
+    if (!/\0{4}/.test(around.toString('latin1'))) return bytes.subarray(start, start + 256);
   }
   throw new Error('no stretch without zero runs');
 }

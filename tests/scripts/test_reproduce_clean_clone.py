@@ -87,5 +87,17 @@ class CleanClone(unittest.TestCase):
         self.assertEqual(self.calls[-1][0], "publish")
 
 
+class CommittedState(unittest.TestCase):
+    """What is committed is finished: on a clean clone every step but `adopt` (which compares)
+    and `report` (which rewrites) finds its work done, so the progress line's ETA is short."""
+
+    def test_a_clean_clone_has_nothing_to_train_or_derive(self):
+        reproduce = load_reproduce()
+        idle = reproduce.nothing_to_do(reproduce.settings(False))
+        self.assertEqual(idle, {"search-ae", "search-dae", "finalists-ae", "finalists-dae", "code-sizes",
+                                "recipes", "classifier", "vae", "classifier-best", "dae-wide",
+                                "digit-check", "handwriting", "maps"})
+
+
 if __name__ == "__main__":
     unittest.main()

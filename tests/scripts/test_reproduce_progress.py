@@ -31,6 +31,11 @@ class ProgressEta(unittest.TestCase):
         progress.finished("a", 1)  # under 2 % of its estimate: skipped, not measured
         self.assertAlmostEqual(progress.eta("b", 0.5), 200 + 50)
 
+    def test_a_step_with_nothing_to_do_leaves_the_eta(self):
+        progress = self.progress()
+        progress.skipping = {"b"}
+        self.assertAlmostEqual(progress.eta("a", 1.0), 100 + 50)
+
     def test_finished_steps_survive_a_restart(self):
         self.progress().finished("a", 100)
         self.assertEqual(self.progress().done, {"a": 100})
